@@ -1,0 +1,101 @@
+"""From scenarios to the arrays the engine integrates: initial states, parameters, doses, seeds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .io import Scenario
+from .model import N_STATES, PARAMETER_NAMES, PARAMETERS, Param, State, default_parameters
+from .product import construct_parameters
+from .solver import Doses
+
+#: Which state each drug fills, and the parameter holding its distribution volume (L).
+_DRUG_STATES = {
+    "tocilizumab": (State.tocilizumab_central, "tocilizumab_central_volume"),
+    "corticosteroid": (State.corticosteroid, "corticosteroid_volume"),
+    "anakinra": (State.anakinra, "anakinra_volume"),
+    "ibrutinib": (State.ibrutinib, "ibrutinib_volume"),
+    "switch_drug": (State.switch_drug, "switch_drug_volume"),
+}
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Everything the engine needs for a batch of patients, starting at ``t0`` days."""
+
+    y0: np.ndarray
+    params: np.ndarray
+    doses: Doses
+    seeds: np.ndarray
+    t0: float
+
+
+def patient_parameters(scenario: Scenario) -> np.ndarray:
+    """The parameter vector of one scenario: defaults, construct, patient, then explicit overrides."""
+    values = dict(zip(PARAMETER_NAMES, default_parameters()))
+    product, patient, tumor = scenario.product, scenario.patient, scenario.patient.tumor
+    values.update(construct_parameters(product.costimulation, product.target, product.suicide_switch))
+    values["tcell_fitness"] = patient.tcell_fitness
+    values["cytokine_propensity"] = patient.cytokine_propensity
+    # Start at trafficking equilibrium: egress balances homing for the given distribution.
+    if tumor.marrow_cells > 0 and tumor.blood_cells > 0:
+        values["cll_egress_marrow"] = values["cll_homing_marrow"] * tumor.blood_cells / tumor.marrow_cells
+    if tumor.node_cells > 0 and tumor.blood_cells > 0:
+        values["cll_egress_node"] = values["cll_homing_node"] * tumor.blood_cells / tumor.node_cells
+    # Start normal B cells at steady state under the marrow infiltration.
+    values["b_cell_production"] = (values["b_cell_death"] * patient.normal_b_cells
+                                   * (1.0 + tumor.marrow_cells / values["b_cell_marrow_suppression"]))
+    values.update(scenario.parameters)
+    for name in ("cll_egress_marrow", "cll_egress_node", "b_cell_production"):
+        PARAMETERS[name].check(values[name])
+    return np.array([values[name] for name in PARAMETER_NAMES])
+
+
+def initial_state(scenario: Scenario, params: np.ndarray) -> np.ndarray:
+    """The steady state of an untreated patient, before lymphodepletion."""
+    y = np.zeros(N_STATES)
+    tumor = scenario.patient.tumor
+    negative = tumor.antigen_negative_fraction
+    for site, cells in (("blood", tumor.blood_cells), ("marrow", tumor.marrow_cells), ("node", tumor.node_cells)):
+        y[State[f"cll_pos_{site}"]] = (1.0 - negative) * cells
+        y[State[f"cll_neg_{site}"]] = negative * cells
+    y[State.normal_b_cells] = scenario.patient.normal_b_cells
+    y[State.host_t_cells] = params[Param.host_t_capacity]
+    y[State.neutrophils] = params[Param.neutrophil_baseline]
+    y[State.neutrophil_precursors] = (params[Param.neutrophil_clearance] * params[Param.neutrophil_baseline]
+                                      / params[Param.neutrophil_maturation])
+    for cytokine in ("il15", "ifng", "il6", "il1", "crp"):
+        y[State[cytokine]] = params[Param[f"{cytokine}_baseline"]]
+    return y
+
+
+def dose_list(scenario: Scenario, params: np.ndarray) -> list[tuple[float, int, float]]:
+    """(day, state, amount) for lymphodepletion, the CAR-T infusion at day 0 and the drug schedule."""
+    doses: list[tuple[float, int, float]] = []
+    if scenario.lymphodepletion.regimen == "flu_cy":
+        doses += [(day, State.lymphodepletion, 1.0) for day in scenario.lymphodepletion.days]
+    product = scenario.product
+    k = product.prior_exposures
+    for lineage, share in (("cd4", product.cd4_fraction), ("cd8", 1.0 - product.cd4_fraction)):
+        cells = product.dose_cells * share
+        functional = cells * (1.0 - product.senescent_fraction)
+        doses += [(0.0, State[f"{lineage}_resting_{k}"], functional * product.memory_fraction),
+                  (0.0, State[f"{lineage}_effector_{k}"], functional * (1.0 - product.memory_fraction)),
+                  (0.0, State[f"{lineage}_senescent"], cells * product.senescent_fraction)]
+    for given in scenario.schedule:
+        state, volume = _DRUG_STATES[given.drug]
+        doses.append((given.day, state, given.dose / params[Param[volume]]))
+    return [d for d in doses if d[2] > 0]
+
+
+def build_batch(scenarios: Sequence[Scenario], seeds: Sequence[int] | None = None) -> Batch:
+    """Stack scenarios into one batch; all start at the earliest dose (or day 0)."""
+    params = np.array([patient_parameters(s) for s in scenarios])
+    y0 = np.array([initial_state(s, p) for s, p in zip(scenarios, params)])
+    per_patient = [dose_list(s, p) for s, p in zip(scenarios, params)]
+    t0 = min([0.0] + [d[0] for doses in per_patient for d in doses])
+    seeds = np.array([s.simulation.seed for s in scenarios] if seeds is None else seeds, dtype=np.uint64)
+    return Batch(y0, params, Doses.from_lists(per_patient), seeds, t0)

@@ -1,0 +1,96 @@
+"""Clinical and laboratory readouts derived from trajectories: blood counts, phenotype shares, summary.
+
+Blood holds about 2% of the body's lymphocytes (lymphocytes_blood_fraction
+target) in 5 L (blood_volume target); CLL counts are tracked by compartment.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .model import CAR_T_STATES, CLL_STATES, EXPOSURE_LEVELS, State
+
+BLOOD_UL = 5e6  # microlitres in 5 L of blood
+BLOOD_LYMPHOCYTE_SHARE = 0.02
+#: B-cell aplasia: normal blood B cells below 1% of the healthy median of 200/uL (normal_bcell_blood target).
+B_CELL_APLASIA_PER_UL = 2.0
+#: A population below one cell is gone.
+EXTINCT_CELLS = 1.0
+
+
+def _sum(values: np.ndarray, states) -> np.ndarray:
+    return values[..., list(states)].sum(axis=-1)
+
+
+def _lineage(lineage: str) -> list[int]:
+    return [State[f"{lineage}_{kind}_{k}"] for kind in ("resting", "effector") for k in range(EXPOSURE_LEVELS)] + [
+        State[f"{lineage}_senescent"]]
+
+
+def derived_readouts(values: np.ndarray) -> dict[str, np.ndarray]:
+    """Named readouts from ``values[..., n_states]`` (any leading shape)."""
+    car_t = _sum(values, CAR_T_STATES)
+    resting = _sum(values, [State[f"{l}_resting_{k}"] for l in ("cd4", "cd8") for k in range(EXPOSURE_LEVELS)])
+    effector = _sum(values, [State[f"{l}_effector_{k}"] for l in ("cd4", "cd8") for k in range(EXPOSURE_LEVELS)])
+    senescent = _sum(values, [State.cd4_senescent, State.cd8_senescent])
+    tumor_blood = _sum(values, [State.cll_pos_blood, State.cll_neg_blood])
+    per_ul = BLOOD_LYMPHOCYTE_SHARE / BLOOD_UL
+    lymphocytes = (tumor_blood / BLOOD_UL
+                   + (values[..., State.host_t_cells] + car_t + values[..., State.normal_b_cells]) * per_ul)
+    return {
+        "car_t_total": car_t,
+        "car_t_cd4": _sum(values, _lineage("cd4")),
+        "car_t_cd8": _sum(values, _lineage("cd8")),
+        "car_t_resting": resting,
+        "car_t_effector": effector,
+        "car_t_senescent": senescent,
+        "car_t_blood_per_ul": car_t * per_ul,
+        "tumor_total": _sum(values, CLL_STATES),
+        "tumor_blood": tumor_blood,
+        "tumor_marrow": _sum(values, [State.cll_pos_marrow, State.cll_neg_marrow]),
+        "tumor_node": _sum(values, [State.cll_pos_node, State.cll_neg_node]),
+        "tumor_antigen_negative": _sum(values, [State.cll_neg_blood, State.cll_neg_marrow, State.cll_neg_node]),
+        "lymphocytes_per_ul": lymphocytes,
+        "normal_b_blood_per_ul": values[..., State.normal_b_cells] * per_ul,
+        "neutrophils_per_ul": values[..., State.neutrophils] / BLOOD_UL,
+    }
+
+
+def _at(days: np.ndarray, series: np.ndarray, day: float):
+    hit = np.nonzero(days == day)[0]
+    return float(series[hit[0]]) if hit.size else None
+
+
+def _share(part: np.ndarray, whole: np.ndarray, days: np.ndarray, day: float):
+    total = _at(days, whole, day)
+    if total is None or total < EXTINCT_CELLS:
+        return None
+    return _at(days, part, day) / total
+
+
+def summarise(days: np.ndarray, values: np.ndarray) -> dict:
+    """The named endpoints of one patient (``values[time, n_states]`` at ``days``, daily from day 0)."""
+    r = derived_readouts(values)
+    after = days >= 0
+    d, car_t, il6 = days[after], r["car_t_total"][after], values[after, State.il6]
+    peak = int(np.argmax(car_t))
+    il6_peak = int(np.argmax(il6))
+    tumor = r["tumor_total"]
+    return {
+        "car_t_peak_cells": float(car_t[peak]),
+        "car_t_peak_day": float(d[peak]),
+        "car_t_expansion_fold": float(car_t[peak] / car_t[0]) if car_t[0] > 0 else None,
+        "tumor_cells_day0": _at(days, tumor, 0),
+        "tumor_cells_day28": _at(days, tumor, 28),
+        "tumor_cells_day365": _at(days, tumor, 365),
+        "tumor_cells_day3650": _at(days, tumor, 3650),
+        "tumor_cells_final": float(tumor[-1]),
+        "tumor_extinct": bool(tumor[-1] < EXTINCT_CELLS),
+        "cd4_fraction_car_t_day3650": _share(r["car_t_cd4"], r["car_t_total"], days, 3650),
+        "senescent_fraction_car_t_day28": _share(r["car_t_senescent"], r["car_t_total"], days, 28),
+        "b_cell_aplasia_days": int(np.count_nonzero(r["normal_b_blood_per_ul"][after] < B_CELL_APLASIA_PER_UL)),
+        "il6_peak_pg_ml": float(il6[il6_peak]),
+        "il6_peak_day": float(d[il6_peak]),
+        "crp_peak_mg_l": float(values[after, State.crp].max()),
+        "ifng_peak_pg_ml": float(values[after, State.ifng].max()),
+    }

@@ -1,0 +1,12 @@
+"""Scenario files (YAML validated by pydantic) and result files."""
+
+from ._scenario import DRUGS as DRUGS
+from ._scenario import DrugDose as DrugDose
+from ._scenario import Lymphodepletion as Lymphodepletion
+from ._scenario import Patient as Patient
+from ._scenario import Product as Product
+from ._scenario import Scenario as Scenario
+from ._scenario import ScenarioError as ScenarioError
+from ._scenario import SimulationSettings as SimulationSettings
+from ._scenario import Tumor as Tumor
+from ._scenario import load_scenario as load_scenario

@@ -1,0 +1,138 @@
+"""The scenario schema: patient, product, lymphodepletion, drug schedule, parameter overrides.
+
+A scenario is validated when it is built; a malformed file raises
+:class:`ScenarioError` whose message names each field, the value given and
+what was expected.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ..model import PARAMETERS
+
+#: Drugs a schedule can give, with the unit of ``dose``.
+DRUGS: dict[str, str] = {
+    "tocilizumab": "mg IV",
+    "corticosteroid": "mg dexamethasone-equivalent",
+    "anakinra": "mg",
+    "ibrutinib": "mg oral",
+    "switch_drug": "mg (rimiducid-type dimerizer)",
+}
+
+
+class ScenarioError(ValueError):
+    """A scenario that does not validate; the message lists every problem."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Tumor(_Strict):
+    """CLL burden at the start, whole-body cells per compartment."""
+
+    blood_cells: float = Field(2e11, ge=0, le=1e13, description="CLL cells in blood (5 L)")
+    marrow_cells: float = Field(3e11, ge=0, le=1e13, description="CLL cells in bone marrow")
+    node_cells: float = Field(4e11, ge=0, le=1e13, description="CLL cells in lymph nodes and spleen")
+    antigen_negative_fraction: float = Field(0.0, ge=0, lt=1, description="share of the antigen-negative/low clone")
+
+
+class Patient(_Strict):
+    age_years: float = Field(65, ge=18, le=100)
+    weight_kg: float = Field(70, gt=20, le=250)
+    tumor: Tumor = Tumor()
+    normal_b_cells: float = Field(5e9, ge=0, le=1e11, description="whole-body normal B cells (suppressed in CLL)")
+    tcell_fitness: float = Field(1.0, gt=0, le=3, description="1 = healthy-donor-like T cells")
+    cytokine_propensity: float = Field(1.0, gt=0, le=10, description="1 = typical CRS susceptibility")
+
+
+class Product(_Strict):
+    dose_cells: float = Field(1.6e8, ge=0, le=1e11, description="CAR+ cells infused at day 0")
+    cd4_fraction: float = Field(0.5, ge=0, le=1)
+    memory_fraction: float = Field(0.3, ge=0, le=1, description="resting/memory-like share of non-senescent cells")
+    senescent_fraction: float = Field(0.1, ge=0, le=1, description="senescent share at infusion")
+    prior_exposures: int = Field(0, ge=0, le=2, description="antigen exposures before infusion")
+    target: Literal["CD19", "ROR1"] = "CD19"
+    costimulation: Literal["4-1BB", "CD28"] = "4-1BB"
+    suicide_switch: bool = False
+
+
+class Lymphodepletion(_Strict):
+    regimen: Literal["flu_cy", "none"] = "flu_cy"
+    days: tuple[float, ...] = Field((-5.0, -4.0, -3.0), description="days of the standard daily doses")
+
+    @field_validator("days")
+    @classmethod
+    def _before_infusion(cls, days):
+        if any(d > 0 for d in days):
+            raise ValueError("lymphodepletion days must be <= 0 (before infusion)")
+        return days
+
+
+class DrugDose(_Strict):
+    drug: Literal[tuple(DRUGS)]  # type: ignore[valid-type]
+    day: float = Field(ge=-60, description="day relative to infusion")
+    dose: float = Field(gt=0, le=5000, description="amount in the drug's unit (see DRUGS)")
+
+
+class SimulationSettings(_Strict):
+    days: int = Field(3650, ge=1, le=36500, description="follow-up after infusion")
+    seed: int = Field(0, ge=0, lt=2**63)
+    stochastic: bool = True
+    rtol: float = Field(1e-6, ge=1e-12, le=1e-2)
+
+
+class Scenario(_Strict):
+    name: str = "scenario"
+    description: str = ""
+    patient: Patient = Patient()
+    product: Product = Product()
+    lymphodepletion: Lymphodepletion = Lymphodepletion()
+    schedule: tuple[DrugDose, ...] = ()
+    parameters: dict[str, float] = Field(default_factory=dict, description="model parameter overrides by name")
+    simulation: SimulationSettings = SimulationSettings()
+
+    @field_validator("parameters")
+    @classmethod
+    def _known_and_in_range(cls, overrides):
+        for name, value in overrides.items():
+            if name not in PARAMETERS:
+                raise ValueError(f"unknown model parameter '{name}'; see cartsim.model.PARAMETER_NAMES")
+            PARAMETERS[name].check(value)
+        return overrides
+
+    @classmethod
+    def validated(cls, data: object, source: str = "scenario") -> "Scenario":
+        """Build from parsed YAML/JSON, turning validation errors into one readable ScenarioError."""
+        if not isinstance(data, dict):
+            raise ScenarioError(f"{source}: expected a mapping of scenario fields, got {type(data).__name__}")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ScenarioError(_describe(exc, source)) from None
+
+
+def _describe(exc: ValidationError, source: str) -> str:
+    lines = [f"{source}: {exc.error_count()} invalid field(s)"]
+    for err in exc.errors():
+        field = ".".join(str(part) for part in err["loc"]) or "(root)"
+        value = err.get("input")
+        lines.append(f"  {field} = {value!r}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario YAML file."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: no such scenario file") from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: not valid YAML ({exc})") from None
+    return Scenario.validated(data, str(path))

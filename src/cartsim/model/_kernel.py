@@ -1,0 +1,285 @@
+"""The in-vivo model: the right-hand side written once, for one patient, and its batched form.
+
+``derivatives(y, p, dy, birth, loss)`` fills ``dy`` with the time derivatives
+of one patient's state (see :mod:`._states`) under parameters ``p`` (see
+:mod:`._parameters`). For the cell populations that the stochastic layer may
+take over it also fills the per-capita ``birth`` and ``loss`` rates, so that
+``dy[i] = inflow[i] + (birth[i] - loss[i]) * y[i]`` where the inflow comes from
+other compartments. ``rhs(t, y, p, out)`` applies it to a batch.
+
+Processes (sources are in the parameter table):
+
+* CAR-T, CD4 and CD8, along an antigen-exposure chain (Kirouac 2023 toggle
+  structure): resting cells with k completed exposures are activated by
+  antigen into effectors of exposure k+1; effectors proliferate with
+  antigen (ceiling at ``car_t_capacity``, boosted by IL-15 after
+  lymphodepletion), die, become senescent under stimulation at a
+  co-stimulation-dependent rate growing with k, or rest when antigen is gone
+  (a completed exposure; a co-stimulation-dependent fraction turns senescent).
+  Proliferation falls with each completed exposure (Kay/Kenderian).
+* Killing: per-target rate ``gamma * P / (k_B + P + gamma * A / kills_per_effector)``
+  with effector pressure P (Kimmel 2021 saturating law plus effector
+  saturation when targets are in excess); access weights per site.
+* CLL: blood, marrow, node, antigen-positive and -negative clones, homing and
+  egress, escape by antigen loss; normal B cells with marrow production
+  suppressed by marrow CLL; host T cells (Kimmel Gompertz), IL-15 consumed by
+  lymphocytes; neutrophils (reduced Friberg model).
+* Cytokines: IFN-gamma from engaged CAR-T; macrophage activation by tumour
+  death (DAMPs), CAR-T contact (CD40L, CD4 counting double), IFN-gamma and
+  IL-1 (Santurio 2025); IL-6 and IL-1 from macrophages; IL-6 cleared partly
+  through IL-6R, so tocilizumab raises free IL-6 while blocking its signal;
+  CRP from IL-6 signalling; endothelial activation.
+* Drugs: tocilizumab (two compartments, linear + saturable elimination),
+  corticosteroid, anakinra, ibrutinib with covalent BTK occupancy, suicide
+  switch drug, lymphodepleting chemotherapy exposure.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from ._parameters import Param as P
+from ._states import EXPOSURE_LEVELS as K
+from ._states import N_CELL_STATES
+from ._states import State as S
+
+_LINEAGE_SIZE = 2 * K + 1  # resting_0..K-1, effector_0..K-1, senescent
+
+
+@njit(cache=True, inline="always")
+def _pos(x):
+    return x if x > 0.0 else 0.0
+
+
+@njit(cache=True, inline="always")
+def _hill(x, half):
+    return x / (x + half)
+
+
+@njit(cache=True, inline="always")
+def _hill2(x, half):
+    x2 = x * x
+    return x2 / (x2 + half * half)
+
+
+@njit(cache=True)
+def derivatives(y, p, dy, birth, loss):
+    # ---- drug effects ------------------------------------------------------------------------
+    tcz = _pos(y[S.tocilizumab_central])
+    il6r_blocked = _hill(tcz, p[P.tocilizumab_kd])
+    steroid = p[P.corticosteroid_max_effect] * _hill(_pos(y[S.corticosteroid]), p[P.corticosteroid_ic50])
+    il1r_blocked = _hill(_pos(y[S.anakinra]), p[P.anakinra_ic50])
+    btk = min(_pos(y[S.btk_occupancy]), 1.0)
+    switch_kill = p[P.switch_fraction] * p[P.switch_kill_rate] * _hill(_pos(y[S.switch_drug]),
+                                                                       p[P.switch_drug_ec50])
+    chemo = _pos(y[S.lymphodepletion])
+
+    # ---- antigen seen by CAR-T -----------------------------------------------------------------
+    access_blood = p[P.access_blood]
+    access_marrow = p[P.access_marrow]
+    access_node = p[P.access_node]
+    access_b = p[P.target_on_normal_b] * p[P.access_normal_b]
+    normal_b = _pos(y[S.normal_b_cells])
+    antigen = (access_blood * _pos(y[S.cll_pos_blood]) + access_marrow * _pos(y[S.cll_pos_marrow])
+               + access_node * _pos(y[S.cll_pos_node]) + access_b * normal_b)
+    stim = _hill(antigen, p[P.antigen_half_saturation])
+    rest = 1.0 - stim
+
+    # ---- CAR-T pools, killing pressure and cytokine drive ------------------------------------------
+    car_t = 0.0
+    for i in range(S.cd4_resting_0, S.cd8_senescent + 1):
+        car_t += _pos(y[i])
+    pressure = 0.0
+    engaged = 0.0
+    contact = 0.0
+    senescent_kill = p[P.senescent_cytotoxicity]
+    secretion = p[P.senescent_secretion]
+    for lineage in range(2):
+        base = lineage * _LINEAGE_SIZE
+        effectors = 0.0
+        for k in range(K):
+            effectors += _pos(y[base + K + k])
+        resting = 0.0
+        for k in range(K):
+            resting += _pos(y[base + k])
+        senescent = _pos(y[base + 2 * K])
+        pressure += p[P.cytotoxicity_cd4 + lineage] * (effectors + senescent_kill * senescent
+                                                       + p[P.resting_cytotoxicity] * resting)
+        engaged += effectors + secretion * senescent
+        contact += (2.0 - lineage) * (effectors + secretion * senescent)  # CD40L: CD4 count double
+    engaged *= stim
+    contact *= stim
+
+    il6 = _pos(y[S.il6])
+    il6_signal = il6 * (1.0 - il6r_blocked)
+    il6_excess = _pos(il6_signal - p[P.il6_baseline])
+    ifng = _pos(y[S.ifng])
+    ifng_excess = _pos(ifng - p[P.ifng_baseline])
+    il1_signal = _pos(y[S.il1]) * (1.0 - il1r_blocked)
+    il1_excess = _pos(il1_signal - p[P.il1_baseline])
+
+    kill_rate = p[P.max_kill_rate] * (1.0 - p[P.corticosteroid_on_killing] * steroid) * (
+        1.0 + p[P.inflammatory_killing_gain] * _hill(il6_excess, p[P.inflammatory_killing_il6_half]))
+    per_target = kill_rate * pressure / (p[P.kill_half_saturation] + pressure
+                                         + kill_rate * antigen / p[P.kills_per_effector])
+
+    # ---- CAR-T exposure chain ------------------------------------------------------------------
+    il15_ratio = _pos(y[S.il15]) / p[P.il15_baseline]
+    ceiling = _pos(1.0 - car_t / p[P.car_t_capacity])
+    fitness = p[P.tcell_fitness]
+    expansion = (stim * fitness * p[P.costim_proliferation_factor] * ceiling
+                 * (1.0 - p[P.corticosteroid_on_proliferation] * steroid)
+                 * (1.0 + p[P.ibrutinib_tcell_gain] * btk)
+                 * (1.0 + p[P.homeostatic_effector_gain] * _pos(il15_ratio - 1.0)))
+    renewal = p[P.memory_renewal] * fitness * il15_ratio * rest
+    activation = p[P.activation_rate] * stim
+    resting_exit = p[P.rest_rate] * rest
+    sen_fraction = p[P.rest_senescence_fraction]
+    for lineage in range(2):
+        base = lineage * _LINEAGE_SIZE
+        growth = p[P.proliferation_cd4 + lineage] * expansion
+        memory_loss = activation + p[P.memory_death_cd4 + lineage] + p[P.costim_memory_death_excess] + switch_kill
+        to_senescent = 0.0
+        returning = 0.0  # effectors of the previous level coming to rest
+        fitness_k = 1.0
+        for k in range(K):
+            m = base + k
+            e = base + K + k
+            birth[m] = renewal
+            loss[m] = memory_loss
+            inflow_m = returning
+            if k == K - 1:  # the top level also receives its own rested effectors
+                inflow_m += (1.0 - sen_fraction) * resting_exit * y[e]
+            dy[m] = inflow_m + (renewal - memory_loss) * y[m]
+
+            sen_rate = p[P.senescence_rate] * (1.0 + k) * stim
+            birth[e] = growth * fitness_k
+            loss[e] = p[P.effector_death_cd4 + lineage] + sen_rate + resting_exit + switch_kill
+            dy[e] = activation * y[m] + (birth[e] - loss[e]) * y[e]
+            to_senescent += (sen_rate + sen_fraction * resting_exit) * y[e]
+            returning = (1.0 - sen_fraction) * resting_exit * y[e]
+            fitness_k *= 1.0 - p[P.exposure_fitness_loss]
+        s = base + 2 * K
+        birth[s] = p[P.senescent_proliferation] * growth
+        loss[s] = p[P.senescent_death] + switch_kill
+        dy[s] = to_senescent + (birth[s] - loss[s]) * y[s]
+
+    # ---- CLL -------------------------------------------------------------------------------------
+    homing_block = 1.0 - p[P.ibrutinib_homing_block] * btk
+    cll_total = 0.0
+    for i in range(S.cll_pos_blood, S.cll_neg_node + 1):
+        cll_total += _pos(y[i])
+    growth_block = (1.0 - p[P.ibrutinib_growth_block] * btk) * _pos(1.0 - cll_total / p[P.cll_capacity])
+    to_marrow = p[P.cll_homing_marrow] * homing_block
+    to_node = p[P.cll_homing_node] * homing_block
+    death = p[P.cll_death] + p[P.cll_ld_sensitivity] * chemo
+    escape = p[P.antigen_escape_rate]
+    killed = 0.0
+    for clone in range(2):
+        blood = S.cll_pos_blood + 3 * clone
+        marrow = blood + 1
+        node = blood + 2
+        birth[blood] = p[P.cll_birth_blood] * growth_block
+        birth[marrow] = p[P.cll_birth_marrow] * growth_block
+        birth[node] = p[P.cll_birth_node] * growth_block
+        loss[blood] = death + to_marrow + to_node
+        loss[marrow] = death + p[P.cll_egress_marrow]
+        loss[node] = death + p[P.cll_egress_node]
+        clone_kill = per_target if clone == 0 else per_target * p[P.antigen_low_recognition]
+        loss[blood] += access_blood * clone_kill
+        loss[marrow] += access_marrow * clone_kill
+        loss[node] += access_node * clone_kill
+        killed += clone_kill * (access_blood * _pos(y[blood]) + access_marrow * _pos(y[marrow])
+                                + access_node * _pos(y[node]))
+        if clone == 0:
+            loss[blood] += escape
+            loss[marrow] += escape
+            loss[node] += escape
+        dy[blood] = p[P.cll_egress_marrow] * y[marrow] + p[P.cll_egress_node] * y[node]
+        dy[marrow] = to_marrow * y[blood]
+        dy[node] = to_node * y[blood]
+        if clone == 1:
+            dy[blood] += escape * y[S.cll_pos_blood]
+            dy[marrow] += escape * y[S.cll_pos_marrow]
+            dy[node] += escape * y[S.cll_pos_node]
+        for i in range(blood, node + 1):
+            dy[i] += (birth[i] - loss[i]) * y[i]
+
+    # ---- normal B cells --------------------------------------------------------------------------
+    marrow_cll = _pos(y[S.cll_pos_marrow]) + _pos(y[S.cll_neg_marrow])
+    b = S.normal_b_cells
+    birth[b] = 0.0
+    loss[b] = p[P.b_cell_death] + p[P.b_cell_ld_sensitivity] * chemo + access_b * per_target
+    killed += access_b * per_target * normal_b
+    production = p[P.b_cell_production] / (1.0 + marrow_cll / p[P.b_cell_marrow_suppression])
+    precursor_survival = 1.0 / (1.0 + access_b * per_target * p[P.b_cell_precursor_residence])
+    dy[b] = production * precursor_survival - loss[b] * y[b]
+
+    # ---- host T cells, IL-15, neutrophils ------------------------------------------------------------
+    host = _pos(y[S.host_t_cells])
+    capacity = p[P.host_t_capacity]
+    dy[S.host_t_cells] = (-p[P.host_t_regrowth] * host * np.log((host + car_t + 1.0) / capacity)
+                          - p[P.host_t_ld_sensitivity] * chemo * host)
+    il15_sinks = p[P.il15_clearance] + p[P.il15_consumption] * (host + car_t) / capacity
+    dy[S.il15] = (p[P.il15_baseline] * (p[P.il15_clearance] + p[P.il15_consumption])
+                  - il15_sinks * y[S.il15])
+    precursors = y[S.neutrophil_precursors]
+    maturation = p[P.neutrophil_maturation]
+    feedback = (p[P.neutrophil_baseline] / (_pos(y[S.neutrophils]) + 1e6)) ** p[P.neutrophil_feedback]
+    dy[S.neutrophil_precursors] = (maturation * feedback - maturation
+                                   - p[P.neutrophil_ld_sensitivity] * chemo) * precursors
+    dy[S.neutrophils] = maturation * precursors - p[P.neutrophil_clearance] * y[S.neutrophils]
+
+    # ---- cytokines and CRS physiology -------------------------------------------------------------
+    dy[S.ifng] = (p[P.ifng_clearance] * (p[P.ifng_baseline] - y[S.ifng])
+                  + p[P.ifng_production] * (1.0 - steroid) * engaged * 1e-9)
+    # Hill 2 for the CAR-T-driven terms: macrophages need a substantial expansion to be activated.
+    drive = (p[P.macrophage_activation_by_killing] * _hill2(killed, p[P.killing_half_activation])
+             + p[P.macrophage_activation_by_contact] * _hill2(contact, p[P.contact_half_activation])
+             + p[P.macrophage_activation_by_ifng] * _hill2(ifng_excess, p[P.ifng_half_activation])
+             + p[P.macrophage_activation_by_il1] * _hill(il1_excess, p[P.il1_half_activation]))
+    drive *= p[P.cytokine_propensity] * (1.0 - steroid) * (1.0 - p[P.ibrutinib_cytokine_block] * btk)
+    activated = y[S.macrophage_activation]
+    dy[S.macrophage_activation] = drive * (1.0 - activated) - p[P.macrophage_deactivation] * activated
+    il6_total_clearance = p[P.il6_clearance] + p[P.il6_receptor_clearance]
+    dy[S.il6] = (p[P.il6_baseline] * il6_total_clearance + p[P.il6_production] * activated
+                 - (p[P.il6_clearance] + p[P.il6_receptor_clearance] * (1.0 - il6r_blocked)) * y[S.il6])
+    dy[S.il1] = p[P.il1_clearance] * (p[P.il1_baseline] - y[S.il1]) + p[P.il1_production] * activated
+    dy[S.crp] = (p[P.crp_clearance] * (p[P.crp_baseline] - y[S.crp])
+                 + p[P.crp_production] * _hill(il6_excess, p[P.crp_il6_half]))
+    endo_drive = (p[P.endothelial_activation_by_il6] * _hill(il6_excess, p[P.endothelial_il6_half])
+                  + p[P.endothelial_activation_by_ifng] * _hill(ifng_excess, p[P.ifng_half_activation])
+                  + p[P.endothelial_activation_by_il1] * _hill(il1_excess, p[P.il1_half_activation]))
+    endo = y[S.endothelial_activation]
+    dy[S.endothelial_activation] = endo_drive * (1.0 - endo) - p[P.endothelial_recovery] * endo
+
+    # ---- drugs ------------------------------------------------------------------------------------
+    vc = p[P.tocilizumab_central_volume]
+    q = p[P.tocilizumab_intercompartmental]
+    tcz_c = y[S.tocilizumab_central]
+    tcz_p = y[S.tocilizumab_peripheral]
+    dy[S.tocilizumab_central] = (-(p[P.tocilizumab_clearance] * tcz_c + q * (tcz_c - tcz_p)
+                                   + p[P.tocilizumab_vmax] * tcz / (p[P.tocilizumab_km] + tcz)) / vc)
+    dy[S.tocilizumab_peripheral] = q * (tcz_c - tcz_p) / p[P.tocilizumab_peripheral_volume]
+    dy[S.corticosteroid] = -p[P.corticosteroid_elimination] * y[S.corticosteroid]
+    dy[S.anakinra] = -p[P.anakinra_elimination] * y[S.anakinra]
+    ibrutinib = y[S.ibrutinib]
+    dy[S.ibrutinib] = -p[P.ibrutinib_elimination] * ibrutinib
+    dy[S.btk_occupancy] = (p[P.btk_inactivation] * _hill(_pos(ibrutinib), p[P.btk_inactivation_half])
+                           * (1.0 - y[S.btk_occupancy]) - p[P.btk_resynthesis] * y[S.btk_occupancy])
+    dy[S.switch_drug] = -p[P.switch_drug_elimination] * y[S.switch_drug]
+    dy[S.lymphodepletion] = -p[P.lymphodepletion_elimination] * chemo
+
+
+@njit(cache=True, parallel=True)
+def rhs(t, y, p, out):
+    """Batched right-hand side: ``out[i] = f(y[i], p[i])`` for every patient ``i``.
+
+    The model is autonomous between doses, so ``t`` is accepted for the
+    conventional signature and not used.
+    """
+    for i in prange(y.shape[0]):
+        birth = np.empty(N_CELL_STATES)
+        loss = np.empty(N_CELL_STATES)
+        derivatives(y[i], p[i], out[i], birth, loss)

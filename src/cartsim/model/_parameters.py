@@ -1,0 +1,308 @@
+"""The parameter table: every model parameter with units, default, plausible range and source.
+
+Source tags follow ``../shared/reference/models.md``: [V] checked against the
+paper, [M] recalled from the paper (verify before calibrating), [A] a design
+assumption of cartsim. "calibrated to <target>" names an entry of
+``shared/targets/calibration.yaml``. Defaults describe a 4-1BB, CD19-directed
+product in a relapsed/refractory CLL patient; co-stimulation presets in
+:mod:`cartsim.product` replace the product-specific rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    units: str
+    default: float
+    low: float
+    high: float
+    source: str
+    description: str
+
+    def check(self, value: float) -> None:
+        """Raise ValueError unless ``low <= value <= high``."""
+        if not (np.isfinite(value) and self.low <= value <= self.high):
+            raise ValueError(
+                f"The parameter '{self.name}' must be within [{self.low:g}, {self.high:g}] {self.units}; "
+                f"got {value!r} instead.")
+
+
+_KIRO = "Kirouac 2023 Nat Biotechnol"
+_KIMMEL = "Kimmel 2021 Proc R Soc B, Table 1"
+_STEIN = "Stein 2019 CPT:PSP (stein2019_model_params)"
+_KAY = "Kay/Kenderian ASH 2022 and 2025 paper (kay2022_* targets)"
+_SANT = "Santurio 2025 PLOS Comput Biol"
+
+PARAMETER_TABLE: tuple[Parameter, ...] = (
+    # ---- CAR-T, per lineage ----------------------------------------------------------------
+    Parameter("proliferation_cd4", "1/day", 0.7, 0.1, 3.0, f"[M] models.md P2; {_STEIN} doubling 0.78 d",
+              "maximal antigen-driven proliferation rate of CD4 effectors"),
+    Parameter("proliferation_cd8", "1/day", 0.9, 0.1, 3.0, f"[M] models.md P2; {_STEIN} doubling 0.78 d",
+              "maximal antigen-driven proliferation rate of CD8 effectors"),
+    Parameter("memory_death_cd4", "1/day", 0.0105, 1e-4, 0.2,
+              "[M] Melenhorst 2022 Nature: CD4 CAR-T persist a decade; net slope ~ -5e-4/day",
+              "death rate of resting CD4 CAR-T"),
+    Parameter("memory_death_cd8", "1/day", 0.013, 1e-4, 0.2, f"[M] {_STEIN}: terminal slope beta 0.0032/day",
+              "death rate of resting CD8 CAR-T"),
+    Parameter("effector_death_cd4", "1/day", 0.10, 0.01, 2.0,
+              "[A] CD4 effectors are less prone to activation-induced death, so they outlast CD8 on "
+              "scarce antigen (melenhorst2022_cd4_dominance)", "death rate of CD4 effectors"),
+    Parameter("effector_death_cd8", "1/day", 0.16, 0.01, 2.0, f"[V] {_STEIN}: contraction alpha 0.16/day",
+              "death rate of CD8 effectors (contraction phase)"),
+    Parameter("cytotoxicity_cd4", "1", 0.5, 0.0, 2.0, "[A] Melenhorst 2022: CD4 CAR-T are cytotoxic",
+              "killing weight of a CD4 effector relative to a CD8 effector"),
+    Parameter("cytotoxicity_cd8", "1", 1.0, 0.0, 2.0, "[A] reference lineage", "killing weight of a CD8 effector"),
+    # ---- CAR-T, shared -----------------------------------------------------------------------
+    Parameter("resting_cytotoxicity", "1", 0.3, 0.0, 1.0,
+              "[A] Melenhorst 2022: persisting CD4 CAR-T remain cytolytic years later (seed 004)",
+              "killing weight of a resting CAR-T relative to an effector of its lineage"),
+    Parameter("memory_renewal", "1/day", 0.01, 0.0, 0.1, f"[A] {_KIRO} structure (mu_M); models.md P1",
+              "homeostatic self-renewal of resting CAR-T at baseline IL-15, without antigen"),
+    Parameter("activation_rate", "1/day", 1.0, 0.01, 10.0, "[A] models.md P1 (k_act)",
+              "activation of resting CAR-T at full antigen engagement"),
+    Parameter("rest_rate", "1/day", 0.003, 0.0, 1.0,
+              f"[A] calibrated to stein2019_model_params: ~1% of the peak enters the slow phase",
+              "return of effectors to rest when antigen is gone (completes one exposure)"),
+    Parameter("antigen_half_saturation", "cells", 5e8, 1e7, 1e13,
+              f"[A] calibrated to porter2015_bcell_aplasia_crs_in_responders: CAR-T sustained on B-cell "
+              f"antigen must hold B cells at aplasia; {_KIRO} fitted TK50 1e9-1e11",
+              "accessible antigen-positive cells giving half-maximal CAR-T engagement"),
+    Parameter("car_t_capacity", "cells", 6.96e10, 1e9, 1e12, f"[V] {_KIMMEL} (K_C)",
+              "physiological ceiling of whole-body CAR-T: proliferation stops as it is approached"),
+    Parameter("homeostatic_effector_gain", "1", 0.1, 0.0, 2.0, "[A] Kimmel 2021 lymphodepletion niche",
+              "extra effector proliferation per unit of IL-15 above baseline (relative)"),
+    Parameter("tcell_fitness", "1", 1.0, 0.05, 3.0, f"[A] {_KIRO}: responders differ in expansion capacity",
+              "patient T-cell fitness; multiplies proliferation and memory renewal"),
+    # ---- co-stimulatory domain (product) -------------------------------------------------------
+    Parameter("costim_proliferation_factor", "1", 1.0, 0.2, 3.0,
+              "[A] 4-1BB reference; CD28 products expand faster and peak earlier (DESIGN.md 3)",
+              "co-stimulation multiplier on effector proliferation"),
+    Parameter("costim_memory_death_excess", "1/day", 0.0, 0.0, 0.1,
+              "[A] 4-1BB reference; CD28 products persist less (DESIGN.md 3)",
+              "co-stimulation addition to the death rate of resting CAR-T"),
+    Parameter("senescence_rate", "1/day", 0.06, 0.0, 1.0,
+              f"[A] calibrated to kay2022_senescence_onset (markers after 1-2 exposures); {_KAY}",
+              "senescence of effectors under full antigen engagement, first exposure"),
+    Parameter("rest_senescence_fraction", "1", 0.3, 0.0, 1.0, f"[A] {_KAY}: more senescence in 4-1BB",
+              "fraction of effectors completing an exposure that become senescent"),
+    Parameter("exposure_fitness_loss", "1", 0.3, 0.0, 0.9, f"[A] {_KAY}: later-activated cells control tumour worse",
+              "relative loss of proliferation per completed exposure"),
+    Parameter("senescent_cytotoxicity", "1", 0.1, 0.0, 2.0,
+              f"[A] {_KAY}: senescence impairs 4-1BB activity but not (even improves) CD28 activity",
+              "killing weight of a senescent cell relative to an effector"),
+    Parameter("senescent_proliferation", "1", 0.05, 0.0, 1.0, "[A] senescent cells divide little",
+              "proliferation of senescent cells relative to effectors"),
+    Parameter("senescent_death", "1/day", 0.07, 0.001, 1.0, "[M] models.md P3 (Paixao mu_E scale)",
+              "death rate of senescent CAR-T"),
+    # ---- product -------------------------------------------------------------------------------
+    Parameter("target_on_normal_b", "1", 1.0, 0.0, 1.0, "seed 001: CD19 on normal B cells, ROR1 not",
+              "1 when the CAR target is on normal B cells (CD19), 0 when not (ROR1)"),
+    Parameter("switch_fraction", "1", 0.0, 0.0, 1.0, "[M] Di Stasi 2011 NEJM: ~90% elimination",
+              "fraction of CAR-T carrying a functional suicide switch (0 without switch)"),
+    # ---- CLL -----------------------------------------------------------------------------------
+    Parameter("cll_birth_blood", "1/day", 0.001, 0.0, 0.05, "[M] Messmer 2005 JCI (0.1-1 %/day)",
+              "CLL proliferation in blood"),
+    Parameter("cll_birth_marrow", "1/day", 0.004, 0.0, 0.05, "[M] Messmer 2005 JCI",
+              "CLL proliferation in marrow"),
+    Parameter("cll_birth_node", "1/day", 0.012, 0.0, 0.05, "[M] Herndon 2017 Leukemia: proliferation centres",
+              "CLL proliferation in lymph nodes and spleen"),
+    Parameter("cll_death", "1/day", 0.002, 0.0, 0.05,
+              "[A] calibrated to cll_net_growth (net 0.001-0.01/day whole body)", "CLL death rate, all sites"),
+    Parameter("cll_capacity", "cells", 5e12, 1e11, 1e14,
+              "[A] above the largest burdens seen in R/R CLL (cll_tumor_burden: up to 3e12 cells)",
+              "whole-body CLL burden at which proliferation stops (logistic)"),
+    Parameter("cll_homing_marrow", "1/day", 0.1, 0.0, 2.0, "[M] Wodarz 2014 Blood (ibrutinib redistribution)",
+              "homing of blood CLL to marrow"),
+    Parameter("cll_homing_node", "1/day", 0.3, 0.0, 2.0, "[M] Wodarz 2014 Blood",
+              "homing of blood CLL to nodes"),
+    Parameter("cll_egress_marrow", "1/day", 0.0667, 0.0, 2.0,
+              "[A] set per patient so the initial distribution is at trafficking equilibrium",
+              "egress of marrow CLL to blood"),
+    Parameter("cll_egress_node", "1/day", 0.15, 0.0, 2.0,
+              "[A] set per patient so the initial distribution is at trafficking equilibrium",
+              "egress of node CLL to blood"),
+    Parameter("access_blood", "1", 1.0, 0.0, 1.0, "[A] models.md 3.3 (w_PB)", "CAR-T access to blood CLL"),
+    Parameter("access_marrow", "1", 0.7, 0.0, 1.0, "[A] models.md 3.3 (w_BM)", "CAR-T access to marrow CLL"),
+    Parameter("access_node", "1", 0.3, 0.0, 1.0,
+              "[A] models.md 3.3 (w_LN); nodes respond less (DESIGN.md 3)", "CAR-T access to nodal CLL"),
+    Parameter("access_normal_b", "1", 0.7, 0.0, 1.0, "[A]", "CAR-T access to normal B cells"),
+    Parameter("max_kill_rate", "1/day", 1.15, 0.01, 10.0, f"[V] {_KIMMEL} (gamma_B)",
+              "maximal per-target killing rate at high effector numbers"),
+    Parameter("kill_half_saturation", "cells", 2e8, 1e6, 1e12,
+              f"[A] calibrated to porter2015_bcell_aplasia_crs_in_responders (persisting CAR-T keep B-cell "
+              f"aplasia); {_KIMMEL} fitted 2.02e9 to nodal lymphoma volume",
+              "effector pressure giving half-maximal killing"),
+    Parameter("kills_per_effector", "cells/cell/day", 3.0, 0.1, 50.0,
+              "[A] calibrated to kalos2011_tumor_killed (>=1000 CLL killed per CAR-T)",
+              "maximal kills per effector per day when targets are in excess"),
+    Parameter("inflammatory_killing_gain", "1", 0.0, 0.0, 5.0,
+              "seed 001 hypothesis (storm may aid killing); off by default",
+              "relative increase of killing at saturating IL-6 signalling"),
+    Parameter("inflammatory_killing_il6_half", "pg/mL", 100.0, 1.0, 1e5, "[A]",
+              "IL-6 signalling (above baseline) giving half the inflammatory killing gain"),
+    Parameter("antigen_low_recognition", "1", 0.05, 0.0, 1.0,
+              "[A] antigen-low CLL is still killed, less efficiently (Majzner 2020 Cancer Discov)",
+              "killing of the antigen-negative/low clone relative to the antigen-positive clone"),
+    Parameter("antigen_escape_rate", "1/day", 1e-11, 0.0, 1e-3,
+              "[A] models.md P4 (nu); CD19-negative relapse is rare in CLL (seed 003)",
+              "switching of antigen-positive CLL cells to the antigen-negative clone"),
+    Parameter("cll_ld_sensitivity", "1/day", 0.05, 0.0, 2.0, "[A] fludarabine activity in R/R CLL is modest",
+              "CLL kill rate per standard dose of lymphodepletion"),
+    # ---- normal B cells --------------------------------------------------------------------------
+    Parameter("b_cell_death", "1/day", 0.02, 0.001, 0.5, "[M] models.md P5 (lifetime ~50 days)",
+              "normal B-cell death rate"),
+    Parameter("b_cell_production", "cells/day", 4e8, 0.0, 1e11,
+              "[A] set per patient so the initial count is at steady state", "marrow output of normal B cells"),
+    Parameter("b_cell_precursor_residence", "days", 7.0, 0.0, 30.0,
+              "[A] CD19+ pro-/pre-B stages last about a week; CD19 CARs kill them in the marrow",
+              "time CD19+ B-cell precursors spend exposed to CAR-T before release"),
+    Parameter("b_cell_marrow_suppression", "cells", 1e11, 1e8, 1e13, "[A] marrow infiltration suppresses B-poiesis",
+              "marrow CLL burden halving normal B-cell production"),
+    Parameter("b_cell_ld_sensitivity", "1/day", 0.8, 0.0, 5.0, "[A] flu/cy depletes B cells",
+              "normal B-cell kill rate per standard dose of lymphodepletion"),
+    # ---- host T cells and IL-15 --------------------------------------------------------------------
+    Parameter("host_t_capacity", "cells", 2.5e11, 1e10, 1e12, f"[V] {_KIMMEL} (K_N)",
+              "homeostatic capacity of host T cells"),
+    Parameter("host_t_regrowth", "1/day", 0.17, 0.001, 2.0, f"[V] {_KIMMEL} (r_N)",
+              "Gompertz recovery rate of host T cells"),
+    Parameter("host_t_ld_sensitivity", "1/day", 0.8, 0.0, 5.0,
+              "[A] calibrated: three standard flu/cy doses leave ~5% of host T cells (models.md P6)",
+              "host T-cell kill rate per standard dose of lymphodepletion"),
+    Parameter("il15_baseline", "pg/mL", 4.0, 0.5, 20.0, "[M] Kochenderfer 2017 JCO (pre-LD IL-15)",
+              "steady-state serum IL-15 with a full lymphocyte pool"),
+    Parameter("il15_clearance", "1/day", 1.0, 0.1, 20.0, "[A]", "non-cellular IL-15 clearance"),
+    Parameter("il15_consumption", "1/day", 9.0, 0.0, 100.0,
+              "[A] calibrated: IL-15 rises ~7-fold after deep lymphodepletion (Kochenderfer 2017)",
+              "IL-15 consumption by lymphocytes at the host T-cell capacity"),
+    # ---- neutrophils (reduced Friberg 2002 model) --------------------------------------------------
+    Parameter("neutrophil_baseline", "cells", 2e10, 1e9, 1e11, "[V] 4000/uL x 5 L (normal_lymphocytes_tcells, blood_volume)",
+              "steady-state circulating neutrophils"),
+    Parameter("neutrophil_maturation", "1/day", 0.4, 0.05, 5.0, "[M] Friberg 2002 J Clin Oncol (MTT ~5 days)",
+              "transit of precursors to blood"),
+    Parameter("neutrophil_clearance", "1/day", 2.3, 0.5, 10.0, "[M] blood half-life ~7 h", "neutrophil removal"),
+    Parameter("neutrophil_feedback", "1", 0.17, 0.0, 1.0, "[M] Friberg 2002 (gamma)",
+              "G-CSF-like feedback exponent on precursor proliferation"),
+    Parameter("neutrophil_ld_sensitivity", "1/day", 0.8, 0.0, 5.0, "[A] flu/cy myelotoxicity",
+              "precursor kill rate per standard dose of lymphodepletion"),
+    # ---- cytokines and CRS physiology ---------------------------------------------------------------
+    Parameter("ifng_baseline", "pg/mL", 2.0, 0.1, 20.0, "[M] models.md P9", "steady-state IFN-gamma"),
+    Parameter("ifng_production", "pg/mL/day", 100.0, 0.0, 1e4,
+              "[A] models.md P9: peaks 1e2-1e3 pg/mL", "IFN-gamma per 1e9 engaged effectors per day"),
+    Parameter("ifng_clearance", "1/day", 7.0, 1.0, 50.0, "[A] half-life of hours", "IFN-gamma clearance"),
+    Parameter("senescent_secretion", "1", 0.5, 0.0, 2.0, f"[A] {_KAY}: inflamm-aging secretome",
+              "cytokine output of a senescent cell relative to an engaged effector"),
+    Parameter("macrophage_activation_by_killing", "1/day", 1.0, 0.0, 20.0, f"[A] {_SANT} (DAMPs)",
+              "macrophage activation at saturating tumour-cell death"),
+    Parameter("killing_half_activation", "cells/day", 1e10, 1e6, 1e13, f"[A] {_SANT}",
+              "tumour kill rate giving half-maximal DAMP activation"),
+    Parameter("macrophage_activation_by_contact", "1/day", 2.0, 0.0, 20.0,
+              f"[A] {_SANT}: CD40-CD40L contact is the main IL-6 driver", "activation by engaged CAR-T contact"),
+    Parameter("contact_half_activation", "cells", 1.5e10, 1e6, 1e12,
+              f"[A] {_SANT}; CRS coincides with peak expansion, not with years of persistence",
+              "engaged CAR-T (CD4 counting double) giving half-maximal contact activation"),
+    Parameter("macrophage_activation_by_ifng", "1/day", 1.0, 0.0, 20.0, "[M] Teachey 2016; Giavridis 2018",
+              "IFN-gamma priming of macrophages"),
+    Parameter("ifng_half_activation", "pg/mL", 100.0, 1.0, 1e4, "[A] models.md P7", "IFN-gamma for half activation"),
+    Parameter("macrophage_activation_by_il1", "1/day", 0.5, 0.0, 20.0, "[M] Giavridis 2018, Norelli 2018",
+              "IL-1 autocrine amplification"),
+    Parameter("il1_half_activation", "pg/mL", 20.0, 0.1, 1e4, "[A]", "IL-1 signalling for half activation"),
+    Parameter("macrophage_deactivation", "1/day", 0.5, 0.01, 10.0, "[A] models.md P7 (k_off)",
+              "return of activated macrophages to rest"),
+    Parameter("cytokine_propensity", "1", 1.0, 0.05, 10.0, "[A] patient-level CRS susceptibility",
+              "patient multiplier on macrophage activation"),
+    Parameter("il6_baseline", "pg/mL", 5.0, 0.5, 20.0, "[V] il6_baseline target (1-7 pg/mL)", "steady-state IL-6"),
+    Parameter("il6_production", "pg/mL/day", 3e4, 0.0, 1e6,
+              "[A] calibrated to il6_peak_severe_vs_mild (1e3-1e4 pg/mL in severe CRS)",
+              "IL-6 production at full macrophage activation"),
+    Parameter("il6_clearance", "1/day", 2.0, 0.1, 50.0, "[A] models.md P8", "non-receptor IL-6 clearance"),
+    Parameter("il6_receptor_clearance", "1/day", 6.0, 0.0, 50.0,
+              "[A] models.md P8: free IL-6 rises when tocilizumab blocks IL-6R", "IL-6R-mediated IL-6 clearance"),
+    Parameter("il1_baseline", "pg/mL", 1.0, 0.05, 20.0, "[A]", "steady-state IL-1"),
+    Parameter("il1_production", "pg/mL/day", 100.0, 0.0, 1e5, "[A] IL-1 stays tens of pg/mL in CRS; autocrine loop gain kept below 1",
+              "IL-1 production at full macrophage activation"),
+    Parameter("il1_clearance", "1/day", 10.0, 1.0, 100.0, "[A] half-life of hours", "IL-1 clearance"),
+    Parameter("crp_baseline", "mg/L", 2.0, 0.1, 20.0, "[M] normal CRP < 5 mg/L", "steady-state CRP"),
+    Parameter("crp_production", "mg/L/day", 260.0, 0.0, 2000.0,
+              "[A] calibrated to crp_ferritin_severe_crs (>200 mg/L in severe CRS)",
+              "hepatic CRP production at saturating IL-6 signalling"),
+    Parameter("crp_il6_half", "pg/mL", 50.0, 1.0, 1e4, "[A]", "IL-6 signalling for half-maximal CRP production"),
+    Parameter("crp_clearance", "1/day", 0.87, 0.1, 5.0, "[M] CRP half-life ~19 h", "CRP clearance"),
+    Parameter("endothelial_activation_by_il6", "1/day", 1.0, 0.0, 20.0, "[M] Gust 2017 Cancer Discov",
+              "endothelial activation by IL-6 trans-signalling"),
+    Parameter("endothelial_activation_by_ifng", "1/day", 0.5, 0.0, 20.0, "[M] Gust 2017", "by IFN-gamma"),
+    Parameter("endothelial_activation_by_il1", "1/day", 0.5, 0.0, 20.0, "[M] Norelli 2018 Nat Med", "by IL-1"),
+    Parameter("endothelial_il6_half", "pg/mL", 200.0, 1.0, 1e5, "[A]", "IL-6 signalling for half activation"),
+    Parameter("endothelial_recovery", "1/day", 0.5, 0.01, 10.0, "[A]", "endothelial recovery rate"),
+    # ---- drugs --------------------------------------------------------------------------------------
+    Parameter("tocilizumab_clearance", "L/day", 0.3, 0.01, 5.0, "[M] Frey 2010 / Gibiansky 2012 popPK (verify)",
+              "linear tocilizumab clearance"),
+    Parameter("tocilizumab_central_volume", "L", 3.5, 1.0, 20.0, "[M] popPK", "central volume"),
+    Parameter("tocilizumab_peripheral_volume", "L", 3.0, 0.5, 20.0, "[M] popPK", "peripheral volume"),
+    Parameter("tocilizumab_intercompartmental", "L/day", 0.4, 0.01, 5.0, "[M] popPK", "distribution clearance"),
+    Parameter("tocilizumab_vmax", "mg/day", 7.0, 0.0, 100.0, "[M] popPK (target-mediated)",
+              "maximal saturable elimination"),
+    Parameter("tocilizumab_km", "mg/L", 0.4, 0.01, 20.0, "[M] popPK", "concentration of half-maximal saturable elimination"),
+    Parameter("tocilizumab_kd", "mg/L", 0.37, 0.01, 10.0, "[M] K_D ~2.5 nM at 148 kDa",
+              "concentration giving half IL-6 receptor occupancy"),
+    Parameter("corticosteroid_elimination", "1/day", 4.2, 0.5, 20.0, "[M] dexamethasone half-life ~4 h",
+              "corticosteroid elimination"),
+    Parameter("corticosteroid_volume", "L", 56.0, 5.0, 200.0, "[M] 0.8 L/kg x 70 kg", "distribution volume"),
+    Parameter("corticosteroid_ic50", "mg/L", 0.01, 1e-4, 1.0, "[A] models.md P11 (10 ng/mL)",
+              "dexamethasone-equivalent for half-maximal immunosuppression"),
+    Parameter("corticosteroid_max_effect", "1", 0.9, 0.0, 1.0, "[A] models.md P11", "maximal suppression"),
+    Parameter("corticosteroid_on_proliferation", "1", 0.3, 0.0, 1.0,
+              "[A] models.md P11: steroids lower CAR-T expansion less than cytokines",
+              "share of the steroid effect that acts on CAR-T proliferation"),
+    Parameter("corticosteroid_on_killing", "1", 0.1, 0.0, 1.0, "[A] models.md P11",
+              "share of the steroid effect that acts on killing"),
+    Parameter("anakinra_elimination", "1/day", 3.3, 0.5, 20.0, "[M] half-life 4-6 h", "anakinra elimination"),
+    Parameter("anakinra_volume", "L", 18.0, 2.0, 100.0, "[A] ~0.25 L/kg", "anakinra distribution volume"),
+    Parameter("anakinra_ic50", "mg/L", 0.3, 1e-3, 10.0, "[A]", "anakinra for half IL-1 receptor blockade"),
+    Parameter("ibrutinib_elimination", "1/day", 2.8, 0.5, 20.0, "[M] half-life 4-6 h", "ibrutinib elimination"),
+    Parameter("ibrutinib_volume", "L", 10000.0, 100.0, 1e5, "[M] apparent V/F ~10,000 L",
+              "apparent volume (oral dose in mg to plasma mg/L)"),
+    Parameter("btk_inactivation", "1/day", 20.0, 0.1, 200.0, "[A] covalent binding within hours",
+              "maximal BTK inactivation rate"),
+    Parameter("btk_inactivation_half", "mg/L", 0.005, 1e-5, 1.0, "[A]", "ibrutinib for half-maximal inactivation"),
+    Parameter("btk_resynthesis", "1/day", 0.3, 0.01, 5.0, "[A]", "BTK resynthesis (loss of occupancy)"),
+    Parameter("ibrutinib_homing_block", "1", 0.8, 0.0, 1.0, "[M] Wodarz 2014: redistribution lymphocytosis",
+              "reduction of CLL homing to tissues at full BTK occupancy"),
+    Parameter("ibrutinib_growth_block", "1", 0.5, 0.0, 1.0, "[M] Herndon 2017: proliferation falls on ibrutinib",
+              "reduction of CLL proliferation at full BTK occupancy"),
+    Parameter("ibrutinib_tcell_gain", "1", 0.3, 0.0, 2.0, "[M] Fraietta 2016 Blood; Gauthier 2020 Blood",
+              "relative gain in CAR-T proliferation at full BTK occupancy"),
+    Parameter("ibrutinib_cytokine_block", "1", 0.3, 0.0, 1.0, "[M] Gauthier 2020: less CRS with ibrutinib",
+              "reduction of macrophage activation at full BTK occupancy"),
+    Parameter("switch_drug_elimination", "1/day", 3.3, 0.5, 50.0, "[M] rimiducid half-life ~5 h",
+              "suicide-switch drug elimination"),
+    Parameter("switch_drug_volume", "L", 20.0, 1.0, 200.0, "[A]", "suicide-switch drug distribution volume"),
+    Parameter("switch_drug_ec50", "mg/L", 0.001, 1e-6, 1.0, "[A] models.md P12 (~1 ng/mL)",
+              "drug concentration for half-maximal switch activation"),
+    Parameter("switch_kill_rate", "1/day", 50.0, 0.0, 500.0, "[M] Di Stasi 2011: >90% within hours",
+              "maximal elimination of switch-carrying CAR-T"),
+    Parameter("lymphodepletion_elimination", "1/day", 0.83, 0.1, 10.0, "[M] fludarabine half-life ~20 h",
+              "decay of lymphodepleting exposure"),
+)
+
+Param = IntEnum("Param", [(p.name, i) for i, p in enumerate(PARAMETER_TABLE)])
+Param.__doc__ = "Index of each parameter in the parameter array ``p[patient, parameter]``."
+
+PARAMETER_NAMES: tuple[str, ...] = tuple(p.name for p in PARAMETER_TABLE)
+N_PARAMS = len(PARAMETER_TABLE)
+PARAMETERS = {p.name: p for p in PARAMETER_TABLE}
+#: Per-lineage parameters: the kernel reads the CD8 value at the CD4 index + 1.
+LINEAGE_PARAMETERS = ("proliferation", "memory_death", "effector_death", "cytotoxicity")
+for _stem in LINEAGE_PARAMETERS:
+    assert Param[f"{_stem}_cd8"] == Param[f"{_stem}_cd4"] + 1, f"{_stem}_cd4/_cd8 must be adjacent"
+
+
+def default_parameters() -> np.ndarray:
+    """A fresh array of the default parameter values, in table order."""
+    return np.array([p.default for p in PARAMETER_TABLE], dtype=np.float64)

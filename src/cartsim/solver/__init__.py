@@ -1,0 +1,171 @@
+"""Batched stiff integration of the in-vivo model: ``y[n_patients, n_states]`` over time.
+
+>>> from cartsim.solver import integrate, SolverOptions
+>>> solution = integrate(y0, params, days, doses=doses, seeds=seeds)   # doctest: +SKIP
+>>> solution.values.shape                                            # doctest: +SKIP
+(n_patients, len(days), n_states)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Sequence
+
+import numpy as np
+
+from ..model import N_STATES, STATE_TABLE
+from ._integrate import MAX_STEPS_REACHED, NON_FINITE, STEP_SIZE_TOO_SMALL, SUCCESS, integrate_batch
+
+__all__ = ["Doses", "Result", "Solution", "SolverOptions", "integrate"]
+
+
+class Result(IntEnum):
+    """Outcome of one patient's integration; a failed patient is reported, the batch goes on."""
+
+    successful = SUCCESS
+    max_steps_reached = MAX_STEPS_REACHED
+    step_size_too_small = STEP_SIZE_TOO_SMALL
+    non_finite = NON_FINITE
+
+    @property
+    def message(self) -> str:
+        return {
+            Result.successful: "integration reached the last output time",
+            Result.max_steps_reached: "the step budget ran out: increase SolverOptions.max_steps",
+            Result.step_size_too_small: "the step size underflowed: the model is too stiff or discontinuous here",
+            Result.non_finite: "the model produced NaN or infinity",
+        }[self]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SolverOptions:
+    """Tolerances and stochastic-layer settings, validated at construction.
+
+    ``rtol`` is relative; absolute tolerances come from the state table
+    (1e-4 cells for populations) times ``atol_scale``. The stochastic layer
+    takes over cell populations below ``threshold`` cells.
+    """
+
+    rtol: float = 1e-6
+    atol_scale: float = 1.0
+    stochastic: bool = True
+    threshold: float = 1e4
+    sync_fraction: float = 0.1
+    sync_min_days: float = 0.5
+    sync_max_days: float = 28.0
+    max_steps: int = 200_000
+    initial_step_days: float = 1e-3
+
+    def __post_init__(self):
+        # Check tolerances
+        if not 1e-14 <= self.rtol <= 1e-1:
+            raise ValueError(f"SolverOptions.rtol must be within [1e-14, 0.1]; got {self.rtol!r}.")
+        if not self.atol_scale > 0:
+            raise ValueError(f"SolverOptions.atol_scale must be > 0; got {self.atol_scale!r}.")
+        # Check the stochastic layer
+        if not self.threshold >= 1:
+            raise ValueError(f"SolverOptions.threshold must be >= 1 cell; got {self.threshold!r}.")
+        if not 0 < self.sync_min_days <= self.sync_max_days:
+            raise ValueError("SolverOptions needs 0 < sync_min_days <= sync_max_days; "
+                             f"got {self.sync_min_days!r} and {self.sync_max_days!r}.")
+        if not self.sync_fraction >= 0:
+            raise ValueError(f"SolverOptions.sync_fraction must be >= 0; got {self.sync_fraction!r}.")
+        if not self.max_steps >= 1:
+            raise ValueError(f"SolverOptions.max_steps must be >= 1; got {self.max_steps!r}.")
+
+
+@dataclass(frozen=True)
+class Doses:
+    """Per-patient bolus doses: at ``times[i, k]`` add ``amounts[i, k]`` to state ``states[i, k]``.
+
+    Only the first ``counts[i]`` entries of row ``i`` are used; they are sorted by time.
+    """
+
+    times: np.ndarray
+    states: np.ndarray
+    amounts: np.ndarray
+    counts: np.ndarray
+
+    @classmethod
+    def from_lists(cls, per_patient: Sequence[Sequence[tuple[float, int, float]]]) -> "Doses":
+        """Build from one list of ``(day, state_index, amount)`` per patient."""
+        n = len(per_patient)
+        width = max([len(d) for d in per_patient] + [1])
+        times = np.full((n, width), np.inf)
+        states = np.zeros((n, width), dtype=np.int64)
+        amounts = np.zeros((n, width))
+        counts = np.zeros(n, dtype=np.int64)
+        for i, doses in enumerate(per_patient):
+            for k, (day, state, amount) in enumerate(sorted(doses, key=lambda d: d[0])):
+                if not 0 <= state < N_STATES:
+                    raise ValueError(f"dose state index must be within [0, {N_STATES}); got {state!r}.")
+                if not (np.isfinite(amount) and amount >= 0):
+                    raise ValueError(f"dose amount must be a finite number >= 0; got {amount!r}.")
+                times[i, k], states[i, k], amounts[i, k] = day, state, amount
+            counts[i] = len(doses)
+        return cls(times, states, amounts, counts)
+
+    @classmethod
+    def none(cls, n_patients: int) -> "Doses":
+        return cls.from_lists([[] for _ in range(n_patients)])
+
+
+@dataclass(frozen=True)
+class Solution:
+    """Dense output ``values[patient, time, state]`` at ``times`` (days) for ``state_indices``."""
+
+    times: np.ndarray
+    values: np.ndarray
+    state_indices: np.ndarray
+    result: np.ndarray = field(repr=False)
+    steps: np.ndarray = field(repr=False)
+
+    @property
+    def successful(self) -> np.ndarray:
+        return self.result == Result.successful
+
+
+_ATOL = np.array([s.atol for s in STATE_TABLE])
+_TYPICAL = np.array([s.typical for s in STATE_TABLE])
+
+
+def integrate(y0: np.ndarray, params: np.ndarray, times: np.ndarray, *, doses: Doses | None = None,
+              seeds: np.ndarray | None = None, t0: float | None = None, options: SolverOptions = SolverOptions(),
+              state_indices: Sequence[int] | None = None, dtype=np.float64) -> Solution:
+    """Integrate a batch of patients and return the dense output at ``times``.
+
+    ``y0[n, n_states]`` is the state at ``t0`` (default ``times[0]``), ``params[n, n_params]``
+    the parameters; ``seeds[n]`` fix each patient's stochastic draws (default: patient index).
+    Doses at ``t0`` are applied before the first output.
+    """
+    y0 = np.ascontiguousarray(y0, dtype=np.float64)
+    params = np.ascontiguousarray(params, dtype=np.float64)
+    times = np.ascontiguousarray(times, dtype=np.float64)
+    n = y0.shape[0]
+    # Check shapes and times
+    if y0.ndim != 2 or y0.shape[1] != N_STATES:
+        raise ValueError(f"y0 must have shape (n_patients, {N_STATES}); got {y0.shape}.")
+    if params.shape[0] != n:
+        raise ValueError(f"params must have one row per patient ({n}); got {params.shape[0]}.")
+    if times.ndim != 1 or times.size == 0 or np.any(np.diff(times) <= 0):
+        raise ValueError("times must be a non-empty, strictly increasing 1-D array.")
+    start = float(times[0]) if t0 is None else float(t0)
+    if start > times[0]:
+        raise ValueError(f"t0 ({start}) must not be after the first output time ({times[0]}).")
+    doses = Doses.none(n) if doses is None else doses
+    if doses.times.shape[0] != n:
+        raise ValueError(f"doses must have one row per patient ({n}); got {doses.times.shape[0]}.")
+    seeds = np.arange(n, dtype=np.uint64) if seeds is None else np.asarray(seeds, dtype=np.uint64)
+    if seeds.shape != (n,):
+        raise ValueError(f"seeds must have shape ({n},); got {seeds.shape}.")
+    out_states = np.arange(N_STATES) if state_indices is None else np.asarray(state_indices, dtype=np.int64)
+
+    out = np.zeros((n, times.size, out_states.size), dtype=dtype)
+    result = np.zeros(n, dtype=np.int64)
+    steps = np.zeros(n, dtype=np.int64)
+    integrate_batch(y0, params, seeds, start, times, out, out_states, doses.times, doses.states,
+                    doses.amounts, doses.counts, options.rtol, _ATOL * options.atol_scale, _TYPICAL,
+                    options.stochastic, options.threshold, options.sync_fraction, options.sync_min_days,
+                    options.sync_max_days, options.max_steps, options.initial_step_days, result, steps)
+    return Solution(times, out, out_states, result, steps)

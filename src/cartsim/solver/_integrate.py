@@ -1,0 +1,229 @@
+"""Batched adaptive integration with doses, dense output and the hybrid stochastic layer.
+
+Every patient is integrated independently (``prange`` over patients) with its
+own adaptive RODAS4 step size. The integrator stops exactly at dose times to
+add the dose to its state, and at synchronisation times of the stochastic
+layer; output times in between are filled by cubic Hermite interpolation
+(dense output), so daily output does not force daily steps.
+
+Hybrid stochastic extinction (Kimmel 2021): when a cell population (the
+first ``N_CELL_STATES`` states) lies below ``threshold`` cells, it is made an
+integer count and, over the next synchronisation interval, its own cells
+follow an exact linear birth-death process with the per-capita rates of the
+model frozen at the interval start, while inflow from other compartments
+stays deterministic. The interval grows with time since infusion (the
+dynamics slow down): ``clip(sync_fraction * t, sync_min, sync_max)`` days.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from ..model._kernel import derivatives
+from ..model._states import N_CELL_STATES
+from . import _random as rnd
+from ._rodas import ERROR_ORDER, N_STAGES, factorise, jacobian, step
+
+SUCCESS = 0
+MAX_STEPS_REACHED = 1
+STEP_SIZE_TOO_SMALL = 2
+NON_FINITE = 3
+
+_SAFETY = 0.9
+_MIN_FACTOR = 0.2
+_MAX_FACTOR = 6.0
+
+
+@njit(cache=True)
+def _write_output(out, row, y, out_states):
+    for k in range(out_states.shape[0]):
+        v = y[out_states[k]]
+        out[row, k] = v if v > 0.0 else 0.0
+
+
+@njit(cache=True)
+def _write_interpolated(out, row, theta, h, y0, f0, y1, f1, out_states):
+    t2 = theta * theta
+    t3 = t2 * theta
+    h00 = 2.0 * t3 - 3.0 * t2 + 1.0
+    h10 = t3 - 2.0 * t2 + theta
+    h01 = -2.0 * t3 + 3.0 * t2
+    h11 = t3 - t2
+    for k in range(out_states.shape[0]):
+        i = out_states[k]
+        v = h00 * y0[i] + h10 * h * f0[i] + h01 * y1[i] + h11 * h * f1[i]
+        out[row, k] = v if v > 0.0 else 0.0
+
+
+@njit(cache=True)
+def _sync_interval(t, sync_fraction, sync_min, sync_max):
+    return min(max(sync_fraction * t, sync_min), sync_max)
+
+
+@njit(cache=True)
+def _start_sync(y, p, threshold, counts, birth0, loss0, birth, loss, ftmp, stream):
+    """Make small populations integer counts and freeze their rates; True if any is small."""
+    any_small = False
+    for i in range(N_CELL_STATES):
+        if 0.0 < y[i] < threshold:
+            y[i] = rnd.round_stochastically(y[i], stream)
+            any_small = True
+        counts[i] = y[i] if y[i] < threshold else -1.0
+    if any_small:
+        derivatives(y, p, ftmp, birth, loss)
+        for i in range(N_CELL_STATES):
+            birth0[i] = birth[i]
+            loss0[i] = loss[i]
+    return any_small
+
+
+@njit(cache=True)
+def _finish_sync(y, dt, counts, birth0, loss0, stream):
+    """Replace the deterministic fate of each small population's own cells by a birth-death draw."""
+    for i in range(N_CELL_STATES):
+        n0 = counts[i]
+        if n0 < 0.0:
+            continue
+        own = n0 * math.exp(min((birth0[i] - loss0[i]) * dt, 700.0))
+        inflow = max(y[i] - own, 0.0)
+        y[i] = rnd.birth_death(n0, birth0[i], loss0[i], dt, stream) + inflow
+
+
+@njit(cache=True)
+def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_states, dose_amounts,
+                      rtol, atol, typical, stochastic, threshold, sync_fraction, sync_min, sync_max,
+                      max_steps, h_init):
+    """Integrate one patient from ``t0``; fills ``out[len(t_out), len(out_states)]``; returns (status, steps)."""
+    n = y0.shape[0]
+    y = y0.copy()
+    f = np.empty(n)
+    ynew = np.empty(n)
+    fnew = np.empty(n)
+    err = np.empty(n)
+    ytmp = np.empty(n)
+    ftmp = np.empty(n)
+    jac = np.empty((n, n))
+    lu = np.empty((n, n))
+    pivots = np.empty(n, dtype=np.int64)
+    stages = np.empty((N_STAGES, n))
+    birth = np.empty(N_CELL_STATES)
+    loss = np.empty(N_CELL_STATES)
+    counts = np.empty(N_CELL_STATES)
+    birth0 = np.empty(N_CELL_STATES)
+    loss0 = np.empty(N_CELL_STATES)
+    stream = rnd.new_stream(seed)
+
+    n_doses = dose_times.shape[0]
+    n_out = t_out.shape[0]
+    t_end = t_out[n_out - 1]
+    t = t0
+    dose = 0
+    while dose < n_doses and dose_times[dose] <= t:
+        y[dose_states[dose]] += dose_amounts[dose]
+        dose += 1
+    next_sync = np.inf
+    if stochastic and _start_sync(y, p, threshold, counts, birth0, loss0, birth, loss, ftmp, stream):
+        next_sync = t + _sync_interval(t, sync_fraction, sync_min, sync_max)
+        sync_started = t
+    else:
+        sync_started = t
+    row = 0
+    while row < n_out and t_out[row] <= t:
+        _write_output(out, row, y, out_states)
+        row += 1
+    derivatives(y, p, f, birth, loss)
+
+    h = h_init
+    steps = 0
+    need_jacobian = True
+    while t < t_end:
+        if steps >= max_steps:
+            return MAX_STEPS_REACHED, steps
+        t_stop = t_end
+        if dose < n_doses and dose_times[dose] < t_stop:
+            t_stop = dose_times[dose]
+        if next_sync < t_stop:
+            t_stop = next_sync
+        hit = t + h >= t_stop - 1e-12 * max(1.0, abs(t_stop))
+        if hit:
+            h = t_stop - t
+        if h < 1e-12 * max(1.0, abs(t)):
+            return STEP_SIZE_TOO_SMALL, steps
+        if need_jacobian:
+            jacobian(y, f, p, typical, jac, ytmp, ftmp, birth, loss)
+            need_jacobian = False
+        if not factorise(jac, h, lu, pivots):
+            h *= 0.5
+            continue
+        step(y, f, p, h, lu, pivots, stages, ynew, err, ytmp, birth, loss)
+        norm = 0.0
+        finite = True
+        for i in range(n):
+            if not np.isfinite(ynew[i]):
+                finite = False
+                break
+            scale = atol[i] + rtol * max(abs(y[i]), abs(ynew[i]))
+            norm += (err[i] / scale) ** 2
+        if not finite:
+            h *= _MIN_FACTOR
+            continue
+        norm = math.sqrt(norm / n)
+        factor = _SAFETY * norm ** (-1.0 / ERROR_ORDER) if norm > 0.0 else _MAX_FACTOR
+        factor = min(_MAX_FACTOR, max(_MIN_FACTOR, factor))
+        if norm > 1.0:
+            h *= factor
+            continue
+
+        # ---- accepted --------------------------------------------------------------------------
+        steps += 1
+        for i in range(n):
+            if ynew[i] < 0.0:
+                ynew[i] = 0.0
+        derivatives(ynew, p, fnew, birth, loss)
+        t_new = t_stop if hit else t + h
+        while row < n_out and t_out[row] < t_new:
+            _write_interpolated(out, row, (t_out[row] - t) / h, h, y, f, ynew, fnew, out_states)
+            row += 1
+        t = t_new
+        for i in range(n):
+            y[i] = ynew[i]
+            f[i] = fnew[i]
+        changed = False
+        if hit:
+            while dose < n_doses and dose_times[dose] <= t:
+                y[dose_states[dose]] += dose_amounts[dose]
+                dose += 1
+                changed = True
+            if next_sync <= t:
+                _finish_sync(y, t - sync_started, counts, birth0, loss0, stream)
+                next_sync = np.inf
+                changed = True
+        if stochastic and next_sync == np.inf:
+            if _start_sync(y, p, threshold, counts, birth0, loss0, birth, loss, ftmp, stream):
+                sync_started = t
+                next_sync = t + _sync_interval(t, sync_fraction, sync_min, sync_max)
+                changed = True
+        if changed:
+            derivatives(y, p, f, birth, loss)
+        while row < n_out and t_out[row] <= t:
+            _write_output(out, row, y, out_states)
+            row += 1
+        need_jacobian = True
+        h *= factor
+    return SUCCESS, steps
+
+
+@njit(cache=True, parallel=True)
+def integrate_batch(y0, p, seeds, t0, t_out, out, out_states, dose_times, dose_states, dose_amounts,
+                    n_doses, rtol, atol, typical, stochastic, threshold, sync_fraction, sync_min, sync_max,
+                    max_steps, h_init, status, steps):
+    """Integrate every patient of the batch; per-patient results in ``out``, ``status`` and ``steps``."""
+    for i in prange(y0.shape[0]):
+        nd = n_doses[i]
+        status[i], steps[i] = integrate_patient(
+            y0[i], p[i], seeds[i], t0, t_out, out[i], out_states, dose_times[i, :nd], dose_states[i, :nd],
+            dose_amounts[i, :nd], rtol, atol, typical, stochastic, threshold, sync_fraction, sync_min,
+            sync_max, max_steps, h_init)
