@@ -139,6 +139,7 @@ def derivatives(y, p, dy, birth, loss):
     for lineage in range(2):
         base = lineage * _LINEAGE_SIZE
         growth = p[P.proliferation_cd4 + lineage] * expansion
+        effector_death = p[P.effector_death_cd4 + lineage] * p[P.costim_effector_death_factor]
         memory_loss = activation + p[P.memory_death_cd4 + lineage] + p[P.costim_memory_death_excess] + switch_kill
         to_senescent = 0.0
         returning = 0.0  # effectors of the previous level coming to rest
@@ -155,7 +156,7 @@ def derivatives(y, p, dy, birth, loss):
 
             sen_rate = p[P.senescence_rate] * (1.0 + k) * stim
             birth[e] = growth * fitness_k
-            loss[e] = p[P.effector_death_cd4 + lineage] + sen_rate + resting_exit + switch_kill
+            loss[e] = effector_death + sen_rate + resting_exit + switch_kill
             dy[e] = activation * y[m] + (birth[e] - loss[e]) * y[e]
             to_senescent += (sen_rate + sen_fraction * resting_exit) * y[e]
             returning = (1.0 - sen_fraction) * resting_exit * y[e]

@@ -84,6 +84,10 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
     Parameter("costim_proliferation_factor", "1", 1.0, 0.2, 3.0,
               "[A] 4-1BB reference; CD28 products expand faster and peak earlier (DESIGN.md 3)",
               "co-stimulation multiplier on effector proliferation"),
+    Parameter("costim_effector_death_factor", "1", 1.0, 0.2, 5.0,
+              "[A] 4-1BB reference; CD28 signalling gives effector-like cells with more activation-induced "
+              "death, 4-1BB favours persistence (Kawalekar 2016 Immunity)",
+              "co-stimulation multiplier on effector death"),
     Parameter("costim_memory_death_excess", "1/day", 0.0, 0.0, 0.1,
               "[A] 4-1BB reference; CD28 products persist less (DESIGN.md 3)",
               "co-stimulation addition to the death rate of resting CAR-T"),

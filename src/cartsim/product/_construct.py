@@ -14,6 +14,7 @@ from __future__ import annotations
 COSTIMULATION: dict[str, dict[str, float]] = {
     "4-1BB": {
         "costim_proliferation_factor": 1.0,
+        "costim_effector_death_factor": 1.0,
         "costim_memory_death_excess": 0.0,
         "senescence_rate": 0.06,
         "rest_senescence_fraction": 0.3,
@@ -22,6 +23,7 @@ COSTIMULATION: dict[str, dict[str, float]] = {
     },
     "CD28": {
         "costim_proliferation_factor": 1.5,
+        "costim_effector_death_factor": 2.0,
         "costim_memory_death_excess": 0.01,
         "senescence_rate": 0.03,
         "rest_senescence_fraction": 0.15,
