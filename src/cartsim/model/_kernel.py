@@ -53,6 +53,15 @@ def _pos(x):
 
 
 @njit(cache=True, inline="always")
+def _excess(x, baseline):
+    """Smooth positive part of ``x - baseline``: cytokines sit at their baselines, and a kink
+    there would make every step at steady state non-smooth for the solver."""
+    d = x - baseline
+    width = 1e-3 * baseline
+    return 0.5 * (d + np.sqrt(d * d + width * width))
+
+
+@njit(cache=True, inline="always")
 def _hill(x, half):
     return x / (x + half)
 
@@ -113,11 +122,11 @@ def derivatives(y, p, dy, birth, loss):
 
     il6 = _pos(y[S.il6])
     il6_signal = il6 * (1.0 - il6r_blocked)
-    il6_excess = _pos(il6_signal - p[P.il6_baseline])
+    il6_excess = _excess(il6_signal, p[P.il6_baseline])
     ifng = _pos(y[S.ifng])
-    ifng_excess = _pos(ifng - p[P.ifng_baseline])
+    ifng_excess = _excess(ifng, p[P.ifng_baseline])
     il1_signal = _pos(y[S.il1]) * (1.0 - il1r_blocked)
-    il1_excess = _pos(il1_signal - p[P.il1_baseline])
+    il1_excess = _excess(il1_signal, p[P.il1_baseline])
 
     kill_rate = p[P.max_kill_rate] * (1.0 - p[P.corticosteroid_on_killing] * steroid) * (
         1.0 + p[P.inflammatory_killing_gain] * _hill(il6_excess, p[P.inflammatory_killing_il6_half]))
@@ -131,7 +140,7 @@ def derivatives(y, p, dy, birth, loss):
     expansion = (stim * fitness * p[P.costim_proliferation_factor] * ceiling
                  * (1.0 - p[P.corticosteroid_on_proliferation] * steroid)
                  * (1.0 + p[P.ibrutinib_tcell_gain] * btk)
-                 * (1.0 + p[P.homeostatic_effector_gain] * _pos(il15_ratio - 1.0)))
+                 * (1.0 + p[P.homeostatic_effector_gain] * _excess(il15_ratio, 1.0)))
     renewal = p[P.memory_renewal] * fitness * il15_ratio * rest
     activation = p[P.activation_rate] * stim
     resting_exit = p[P.rest_rate] * rest

@@ -31,7 +31,7 @@ class Parameter:
         if not (np.isfinite(value) and self.low <= value <= self.high):
             raise ValueError(
                 f"The parameter '{self.name}' must be within [{self.low:g}, {self.high:g}] {self.units}; "
-                f"got {value!r} instead.")
+                f"got {float(value)!r} instead.")
 
 
 _KIRO = "Kirouac 2023 Nat Biotechnol"
@@ -126,10 +126,10 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               "homing of blood CLL to marrow"),
     Parameter("cll_homing_node", "1/day", 0.3, 0.0, 2.0, "[M] Wodarz 2014 Blood",
               "homing of blood CLL to nodes"),
-    Parameter("cll_egress_marrow", "1/day", 0.0667, 0.0, 2.0,
+    Parameter("cll_egress_marrow", "1/day", 0.0667, 0.0, 100.0,
               "[A] set per patient so the initial distribution is at trafficking equilibrium",
               "egress of marrow CLL to blood"),
-    Parameter("cll_egress_node", "1/day", 0.15, 0.0, 2.0,
+    Parameter("cll_egress_node", "1/day", 0.15, 0.0, 100.0,
               "[A] set per patient so the initial distribution is at trafficking equilibrium",
               "egress of node CLL to blood"),
     Parameter("access_blood", "1", 1.0, 0.0, 1.0, "[A] models.md 3.3 (w_PB)", "CAR-T access to blood CLL"),
