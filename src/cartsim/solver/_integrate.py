@@ -25,7 +25,7 @@ from numba import njit, prange
 from ..model._kernel import derivatives
 from ..model._states import N_CELL_STATES
 from . import _random as rnd
-from ._rodas import ERROR_ORDER, N_STAGES, factorise, jacobian, step
+from ._rodas import ERROR_ORDER, N_STAGES, compress, factorise, jacobian, step
 
 SUCCESS = 0
 MAX_STEPS_REACHED = 1
@@ -108,6 +108,9 @@ def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_
     jac = np.empty((n, n))
     lu = np.empty((n, n))
     pivots = np.empty(n, dtype=np.int64)
+    cols = np.empty(n, dtype=np.int64)
+    sparse = (np.empty(n + 1, dtype=np.int64), np.empty(n * n, dtype=np.int64),
+              np.empty(n + 1, dtype=np.int64), np.empty(n * n, dtype=np.int64))
     stages = np.empty((N_STAGES, n))
     birth = np.empty(N_CELL_STATES)
     loss = np.empty(N_CELL_STATES)
@@ -155,10 +158,11 @@ def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_
         if need_jacobian:
             jacobian(y, f, p, typical, jac, ytmp, ftmp, birth, loss)
             need_jacobian = False
-        if not factorise(jac, h, lu, pivots):
+        if not factorise(jac, h, lu, pivots, cols):
             h *= 0.5
             continue
-        step(y, f, p, h, lu, pivots, stages, ynew, err, ytmp, birth, loss)
+        compress(lu, sparse[0], sparse[1], sparse[2], sparse[3])
+        step(y, f, p, h, lu, pivots, sparse, stages, ynew, err, ytmp, birth, loss)
         norm = 0.0
         finite = True
         for i in range(n):

@@ -60,8 +60,12 @@ def jacobian(y, f, p, typical, jac, ytmp, ftmp, birth, loss):
 
 
 @njit(cache=True)
-def factorise(jac, h, lu, pivots):
-    """LU factorisation with partial pivoting of ``I / (GAMMA h) - J``; False if singular."""
+def factorise(jac, h, lu, pivots, cols):
+    """LU factorisation with partial pivoting of ``I / (GAMMA h) - J``; False if singular.
+
+    The Jacobian is sparse (about a quarter of its entries are non-zero), so
+    each elimination row only visits the non-zero columns of the pivot row.
+    """
     n = jac.shape[0]
     diag = 1.0 / (GAMMA * h)
     for i in range(n):
@@ -83,21 +87,46 @@ def factorise(jac, h, lu, pivots):
                 tmp = lu[k, j]
                 lu[k, j] = lu[best, j]
                 lu[best, j] = tmp
+        n_cols = 0
+        for j in range(k + 1, n):
+            if lu[k, j] != 0.0:
+                cols[n_cols] = j
+                n_cols += 1
         inv = 1.0 / lu[k, k]
         for i in range(k + 1, n):
-            factor = lu[i, k] * inv
-            if factor != 0.0:
+            if lu[i, k] != 0.0:
+                factor = lu[i, k] * inv
                 lu[i, k] = factor
-                for j in range(k + 1, n):
+                for c in range(n_cols):
+                    j = cols[c]
                     lu[i, j] -= factor * lu[k, j]
-            else:
-                lu[i, k] = 0.0
     return True
 
 
 @njit(cache=True)
-def solve(lu, pivots, b):
-    """Solve in place ``(LU) x = b`` with the factors from :func:`factorise`."""
+def compress(lu, lower_ptr, lower_idx, upper_ptr, upper_idx):
+    """Record the non-zero off-diagonal entries of each row of the factors, for fast solves."""
+    n = lu.shape[0]
+    nl = 0
+    nu = 0
+    for i in range(n):
+        lower_ptr[i] = nl
+        upper_ptr[i] = nu
+        for j in range(i):
+            if lu[i, j] != 0.0:
+                lower_idx[nl] = j
+                nl += 1
+        for j in range(i + 1, n):
+            if lu[i, j] != 0.0:
+                upper_idx[nu] = j
+                nu += 1
+    lower_ptr[n] = nl
+    upper_ptr[n] = nu
+
+
+@njit(cache=True)
+def solve(lu, pivots, b, lower_ptr, lower_idx, upper_ptr, upper_idx):
+    """Solve in place ``(LU) x = b`` with the factors from :func:`factorise` and :func:`compress`."""
     n = lu.shape[0]
     for k in range(n):
         pk = pivots[k]
@@ -107,19 +136,24 @@ def solve(lu, pivots, b):
             b[pk] = tmp
     for i in range(n):
         acc = b[i]
-        for j in range(i):
+        for c in range(lower_ptr[i], lower_ptr[i + 1]):
+            j = lower_idx[c]
             acc -= lu[i, j] * b[j]
         b[i] = acc
     for i in range(n - 1, -1, -1):
         acc = b[i]
-        for j in range(i + 1, n):
+        for c in range(upper_ptr[i], upper_ptr[i + 1]):
+            j = upper_idx[c]
             acc -= lu[i, j] * b[j]
         b[i] = acc / lu[i, i]
 
 
 @njit(cache=True)
-def step(y, f, p, h, lu, pivots, stages, ynew, err, ytmp, birth, loss):
-    """Stages of one RODAS4 step of size ``h`` from ``y`` (with ``f = f(y)``); fills ``ynew`` and ``err``."""
+def step(y, f, p, h, lu, pivots, sparse, stages, ynew, err, ytmp, birth, loss):
+    """Stages of one RODAS4 step of size ``h`` from ``y`` (with ``f = f(y)``); fills ``ynew`` and ``err``.
+
+    ``sparse`` is the (lower_ptr, lower_idx, upper_ptr, upper_idx) tuple filled by :func:`compress`.
+    """
     n = y.shape[0]
     for s in range(N_STAGES):
         if s == 0:
@@ -137,7 +171,7 @@ def step(y, f, p, h, lu, pivots, stages, ynew, err, ytmp, birth, loss):
                 for j in range(s):
                     acc += C[s, j] / h * stages[j, i]
                 ytmp[i] = acc
-        solve(lu, pivots, ytmp)
+        solve(lu, pivots, ytmp, sparse[0], sparse[1], sparse[2], sparse[3])
         for i in range(n):
             stages[s, i] = ytmp[i]
     for i in range(n):
