@@ -1,5 +1,6 @@
 """Scenario files (YAML validated by pydantic) and result files."""
 
+from ._results import write_outputs as write_outputs
 from ._scenario import DRUGS as DRUGS
 from ._scenario import DrugDose as DrugDose
 from ._scenario import Lymphodepletion as Lymphodepletion

@@ -1,2 +1,78 @@
-def plot_overview(frame, path, title=''):
-    raise NotImplementedError
+"""The one-patient overview figure: CAR-T, tumour, B cells and cytokines after infusion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from .._readouts import B_CELL_APLASIA_PER_UL
+
+#: Values below this are drawn as gaps: extinct populations and pre-infusion zeros have no log.
+LOG_FLOOR = 1e-1
+
+_CAR_T_PHENOTYPES = {"car_t_resting": "resting/memory", "car_t_effector": "effector",
+                     "car_t_senescent": "senescent"}
+_CAR_T_LINEAGES = {"car_t_cd4": "CD4 total", "car_t_cd8": "CD8 total"}
+_TUMOR_COMPARTMENTS = {"tumor_blood": "blood", "tumor_marrow": "marrow", "tumor_node": "node/spleen",
+                       "tumor_antigen_negative": "antigen-negative (all)"}
+
+
+def _above_floor(series: pd.Series) -> np.ndarray:
+    values = series.to_numpy(dtype=np.float64)
+    return np.where(values >= LOG_FLOOR, values, np.nan)
+
+
+def _draw(ax, frame: pd.DataFrame, columns: dict[str, str], **style) -> None:
+    for column, label in columns.items():
+        ax.plot(frame["day"], _above_floor(frame[column]), label=label, **style)
+
+
+def plot_overview(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
+    """Write a 2x2 figure of ``frame`` (from ``SimulationResult.to_frame()``) from day 0 on; returns ``path``."""
+    path = Path(path)
+    frame = frame[frame["day"] >= 0]
+    # A bare Figure on the Agg canvas: no pyplot state, no display, and the
+    # user's own backend choice (e.g. in a notebook) is left alone.
+    fig = Figure(figsize=(12, 8), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(2, 2, sharex=True)
+    car_t, tumor, b_cells, cytokines = axes.flat
+
+    _draw(car_t, frame, _CAR_T_PHENOTYPES)
+    _draw(car_t, frame, _CAR_T_LINEAGES, linestyle="--", linewidth=1)
+    car_t.set(title="(a) CAR-T cells by phenotype", ylabel="CAR-T cells (whole body)")
+
+    _draw(tumor, frame, _TUMOR_COMPARTMENTS)
+    tumor.set(title="(b) CLL by compartment", ylabel="CLL cells")
+
+    _draw(b_cells, frame, {"normal_b_blood_per_ul": "normal B cells"})
+    b_cells.axhline(B_CELL_APLASIA_PER_UL, color="grey", linestyle=":",
+                    label=f"aplasia threshold ({B_CELL_APLASIA_PER_UL:g}/µL)")
+    b_cells.set(title="(c) Normal B cells in blood", ylabel="cells/µL")
+
+    _draw(cytokines, frame, {"il6": "IL-6"}, color="tab:red")
+    cytokines.set(title="(d) IL-6 and CRP", ylabel="IL-6 (pg/mL)")
+    crp = cytokines.twinx()
+    _draw(crp, frame, {"crp": "CRP"}, color="tab:purple", linestyle="--")
+    crp.set(yscale="log", ylabel="CRP (mg/L)")
+
+    for ax in axes.flat:
+        ax.set_yscale("log")
+        ax.grid(True, which="major", alpha=0.3)
+    for ax in axes[1]:
+        ax.set_xlabel("days after infusion")
+    for ax in (car_t, tumor, b_cells):
+        ax.legend(fontsize="small")
+    # One legend for both axes of the cytokine panel.
+    lines = cytokines.get_lines() + crp.get_lines()
+    cytokines.legend(lines, [line.get_label() for line in lines], fontsize="small")
+    if title:
+        fig.suptitle(title)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    return path

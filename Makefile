@@ -1,0 +1,27 @@
+# `make demo` runs the example scenarios, `make test` the test suite; both build .venv first.
+
+PYTHON := $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+DEMO_OUT := out/demo
+
+.PHONY: venv demo test clean
+
+venv: $(VENV)/.installed
+
+# Reinstall only when the dependencies change; the editable install tracks src/ by itself.
+$(VENV)/.installed: pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+# `cartsim demo` itself reports where the outputs went.
+demo: venv
+	$(VENV)/bin/cartsim demo --out $(DEMO_OUT)
+
+test: venv
+	$(VENV)/bin/python -m pytest -n 2 -q
+
+clean:
+	rm -rf out build dist .pytest_cache .hypothesis src/*.egg-info
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
