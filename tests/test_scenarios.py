@@ -64,3 +64,10 @@ def test_senescence_more_prominent_with_41bb(results):
     """kay2022_costim_dependence: senescence is more prominent in 4-1BB CAR-T."""
     assert (results["costim_41bb"].summary["senescent_fraction_car_t_day28"]
             > results["costim_cd28"].summary["senescent_fraction_car_t_day28"])
+
+
+def test_inflammation_resolves_after_the_storm(results):
+    """CRS is tied to the expansion: years of persistence leave IL-6 and CRP near normal."""
+    late = results["responder"].to_frame().set_index("day").loc[365:]
+    assert late["il6"].max() < 20  # pg/mL; il6_baseline target: 1-7 in health
+    assert late["crp"].max() < 20  # mg/L; severe CRS > 200

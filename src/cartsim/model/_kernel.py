@@ -72,6 +72,12 @@ def _hill2(x, half):
     return x2 / (x2 + half * half)
 
 
+@njit(cache=True, inline="always")
+def _hill3(x, half):
+    x3 = x * x * x
+    return x3 / (x3 + half * half * half)
+
+
 @njit(cache=True)
 def derivatives(y, p, dy, birth, loss):
     # ---- drug effects ------------------------------------------------------------------------
@@ -244,10 +250,11 @@ def derivatives(y, p, dy, birth, loss):
     # ---- cytokines and CRS physiology -------------------------------------------------------------
     dy[S.ifng] = (p[P.ifng_clearance] * (p[P.ifng_baseline] - y[S.ifng])
                   + p[P.ifng_production] * (1.0 - steroid) * engaged * 1e-9)
-    # Hill 2 for the CAR-T-driven terms: macrophages need a substantial expansion to be activated.
+    # Steep (Hill 2-3) CAR-T-driven terms: macrophages need a massive expansion to be activated, so
+    # CRS coincides with the peak while years of low-level persistence leave cytokines at baseline.
     drive = (p[P.macrophage_activation_by_killing] * _hill2(killed, p[P.killing_half_activation])
-             + p[P.macrophage_activation_by_contact] * _hill2(contact, p[P.contact_half_activation])
-             + p[P.macrophage_activation_by_ifng] * _hill2(ifng_excess, p[P.ifng_half_activation])
+             + p[P.macrophage_activation_by_contact] * _hill3(contact, p[P.contact_half_activation])
+             + p[P.macrophage_activation_by_ifng] * _hill3(ifng_excess, p[P.ifng_half_activation])
              + p[P.macrophage_activation_by_il1] * _hill(il1_excess, p[P.il1_half_activation]))
     drive *= p[P.cytokine_propensity] * (1.0 - steroid) * (1.0 - p[P.ibrutinib_cytokine_block] * btk)
     activated = y[S.macrophage_activation]
