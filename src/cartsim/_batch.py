@@ -24,13 +24,13 @@ _DRUG_STATES = {
 
 @dataclass(frozen=True)
 class Batch:
-    """Everything the engine needs for a batch of patients, starting at ``t0`` days."""
+    """Everything the engine needs for a batch of patients, each starting at its own ``t0``."""
 
     y0: np.ndarray
     params: np.ndarray
     doses: Doses
     seeds: np.ndarray
-    t0: float
+    t0: np.ndarray  # each patient's start (its first dose, or day 0)
 
 
 def patient_parameters(scenario: Scenario) -> np.ndarray:
@@ -92,10 +92,10 @@ def dose_list(scenario: Scenario, params: np.ndarray) -> list[tuple[float, int, 
 
 
 def build_batch(scenarios: Sequence[Scenario], seeds: Sequence[int] | None = None) -> Batch:
-    """Stack scenarios into one batch; all start at the earliest dose (or day 0)."""
+    """Stack scenarios into one batch; each patient starts at its own first dose (or day 0)."""
     params = np.array([patient_parameters(s) for s in scenarios])
     y0 = np.array([initial_state(s, p) for s, p in zip(scenarios, params)])
     per_patient = [dose_list(s, p) for s, p in zip(scenarios, params)]
-    t0 = min([0.0] + [d[0] for doses in per_patient for d in doses])
+    t0 = np.array([min([0.0] + [d[0] for d in doses]) for doses in per_patient])
     seeds = np.array([s.simulation.seed for s in scenarios] if seeds is None else seeds, dtype=np.uint64)
     return Batch(y0, params, Doses.from_lists(per_patient), seeds, t0)

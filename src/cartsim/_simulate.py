@@ -53,7 +53,7 @@ def simulate(scenario: Scenario | str | Path) -> SimulationResult:
         scenario = load_scenario(scenario)
     batch = build_batch([scenario])
     settings = scenario.simulation
-    days = np.arange(np.floor(batch.t0), settings.days + 1, dtype=np.float64)
+    days = np.arange(np.floor(batch.t0[0]), settings.days + 1, dtype=np.float64)
     options = SolverOptions(rtol=settings.rtol, stochastic=settings.stochastic)
     solution = integrate(batch.y0, batch.params, days, doses=batch.doses, seeds=batch.seeds, t0=batch.t0,
                          options=options)

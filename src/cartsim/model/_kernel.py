@@ -147,7 +147,7 @@ def derivatives(y, p, dy, birth, loss):
                  * (1.0 - p[P.corticosteroid_on_proliferation] * steroid)
                  * (1.0 + p[P.ibrutinib_tcell_gain] * btk)
                  * (1.0 + p[P.homeostatic_effector_gain] * _excess(il15_ratio, 1.0)))
-    renewal = p[P.memory_renewal] * fitness * il15_ratio * rest
+    renewal = p[P.memory_renewal] * fitness * il15_ratio * rest * ceiling
     activation = p[P.activation_rate] * stim
     resting_exit = p[P.rest_rate] * rest
     sen_fraction = p[P.rest_senescence_fraction]

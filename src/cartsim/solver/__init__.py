@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..model import N_STATES, STATE_TABLE
+from ..model import N_PARAMS, N_STATES, STATE_TABLE
 from ._integrate import MAX_STEPS_REACHED, NON_FINITE, STEP_SIZE_TOO_SMALL, SUCCESS, integrate_batch
 
 __all__ = ["Doses", "Result", "Solution", "SolverOptions", "integrate"]
@@ -71,6 +71,8 @@ class SolverOptions:
                              f"got {self.sync_min_days!r} and {self.sync_max_days!r}.")
         if not self.sync_fraction >= 0:
             raise ValueError(f"SolverOptions.sync_fraction must be >= 0; got {self.sync_fraction!r}.")
+        if not (np.isfinite(self.initial_step_days) and self.initial_step_days > 0):
+            raise ValueError(f"SolverOptions.initial_step_days must be > 0; got {self.initial_step_days!r}.")
         if not self.max_steps >= 1:
             raise ValueError(f"SolverOptions.max_steps must be >= 1; got {self.max_steps!r}.")
 
@@ -98,6 +100,8 @@ class Doses:
         counts = np.zeros(n, dtype=np.int64)
         for i, doses in enumerate(per_patient):
             for k, (day, state, amount) in enumerate(sorted(doses, key=lambda d: d[0])):
+                if not np.isfinite(day):
+                    raise ValueError(f"dose day must be a finite number; got {day!r}.")
                 if not 0 <= state < N_STATES:
                     raise ValueError(f"dose state index must be within [0, {N_STATES}); got {state!r}.")
                 if not (np.isfinite(amount) and amount >= 0):
@@ -131,40 +135,54 @@ _TYPICAL = np.array([s.typical for s in STATE_TABLE])
 
 
 def integrate(y0: np.ndarray, params: np.ndarray, times: np.ndarray, *, doses: Doses | None = None,
-              seeds: np.ndarray | None = None, t0: float | None = None, options: SolverOptions = SolverOptions(),
-              state_indices: Sequence[int] | None = None, dtype=np.float64) -> Solution:
+              seeds: np.ndarray | None = None, t0: float | np.ndarray | None = None,
+              options: SolverOptions = SolverOptions(), state_indices: Sequence[int] | None = None,
+              dtype=np.float64) -> Solution:
     """Integrate a batch of patients and return the dense output at ``times``.
 
-    ``y0[n, n_states]`` is the state at ``t0`` (default ``times[0]``), ``params[n, n_params]``
-    the parameters; ``seeds[n]`` fix each patient's stochastic draws (default: patient index).
-    Doses at ``t0`` are applied before the first output.
+    ``y0[n, n_states]`` is each patient's state at its start ``t0`` (a number or one per
+    patient; default ``times[0]``); output times before a patient's start show that state.
+    ``params[n, n_params]`` are the parameters and ``seeds[n]`` fix each patient's stochastic
+    draws (default: patient index). Doses at the start are given before the output at that time.
     """
     y0 = np.ascontiguousarray(y0, dtype=np.float64)
     params = np.ascontiguousarray(params, dtype=np.float64)
     times = np.ascontiguousarray(times, dtype=np.float64)
-    n = y0.shape[0]
-    # Check shapes and times
+    n = y0.shape[0] if y0.ndim == 2 else -1
+    # Check states and parameters
     if y0.ndim != 2 or y0.shape[1] != N_STATES:
         raise ValueError(f"y0 must have shape (n_patients, {N_STATES}); got {y0.shape}.")
-    if params.shape[0] != n:
-        raise ValueError(f"params must have one row per patient ({n}); got {params.shape[0]}.")
-    if times.ndim != 1 or times.size == 0 or np.any(np.diff(times) <= 0):
-        raise ValueError("times must be a non-empty, strictly increasing 1-D array.")
-    start = float(times[0]) if t0 is None else float(t0)
-    if start > times[0]:
-        raise ValueError(f"t0 ({start}) must not be after the first output time ({times[0]}).")
+    if not (np.all(np.isfinite(y0)) and np.all(y0 >= 0)):
+        raise ValueError("y0 must be finite and >= 0 (cells, concentrations and fractions).")
+    if params.shape != (n, N_PARAMS):
+        raise ValueError(f"params must have shape ({n}, {N_PARAMS}); got {params.shape}.")
+    if not np.all(np.isfinite(params)):
+        raise ValueError("params must be finite.")
+    # Check times
+    if times.ndim != 1 or times.size == 0 or not np.all(np.isfinite(times)) or np.any(np.diff(times) <= 0):
+        raise ValueError("times must be a non-empty, finite, strictly increasing 1-D array.")
+    starts = np.broadcast_to(np.asarray(times[0] if t0 is None else t0, dtype=np.float64), (n,)).copy()
+    if not np.all(np.isfinite(starts)) or np.any(starts > times[-1]):
+        raise ValueError(f"t0 must be finite and not after the last output time ({times[-1]}).")
+    # Check doses, seeds and outputs
     doses = Doses.none(n) if doses is None else doses
     if doses.times.shape[0] != n:
         raise ValueError(f"doses must have one row per patient ({n}); got {doses.times.shape[0]}.")
+    for i in range(n):
+        first = doses.times[i, :doses.counts[i]]
+        if first.size and first.min() < starts[i]:
+            raise ValueError(f"patient {i}: a dose at day {first.min()} comes before its start t0={starts[i]}.")
     seeds = np.arange(n, dtype=np.uint64) if seeds is None else np.asarray(seeds, dtype=np.uint64)
     if seeds.shape != (n,):
         raise ValueError(f"seeds must have shape ({n},); got {seeds.shape}.")
     out_states = np.arange(N_STATES) if state_indices is None else np.asarray(state_indices, dtype=np.int64)
+    if out_states.ndim != 1 or np.any(out_states < 0) or np.any(out_states >= N_STATES):
+        raise ValueError(f"state_indices must be indices within [0, {N_STATES}).")
 
     out = np.zeros((n, times.size, out_states.size), dtype=dtype)
     result = np.zeros(n, dtype=np.int64)
     steps = np.zeros(n, dtype=np.int64)
-    integrate_batch(y0, params, seeds, start, times, out, out_states, doses.times, doses.states,
+    integrate_batch(y0, params, seeds, starts, times, out, out_states, doses.times, doses.states,
                     doses.amounts, doses.counts, options.rtol, _ATOL * options.atol_scale, _TYPICAL,
                     options.stochastic, options.threshold, options.sync_fraction, options.sync_min_days,
                     options.sync_max_days, options.max_steps, options.initial_step_days, result, steps)

@@ -32,6 +32,7 @@ MAX_STEPS_REACHED = 1
 STEP_SIZE_TOO_SMALL = 2
 NON_FINITE = 3
 
+_INFLOW_RESOLUTION = 1e-4
 _SAFETY = 0.9
 _MIN_FACTOR = 0.2
 _MAX_FACTOR = 6.0
@@ -88,15 +89,38 @@ def _finish_sync(y, dt, counts, birth0, loss0, stream):
         if n0 < 0.0:
             continue
         own = n0 * math.exp(min((birth0[i] - loss0[i]) * dt, 700.0))
-        inflow = max(y[i] - own, 0.0)
+        inflow = y[i] - own
+        if inflow < _INFLOW_RESOLUTION * own:  # below the integrator's error: no real inflow
+            inflow = 0.0
         y[i] = rnd.birth_death(n0, birth0[i], loss0[i], dt, stream) + inflow
+
+
+@njit(cache=True)
+def _apply_due_doses(y, t, dose, dose_times, dose_states, dose_amounts):
+    """Give every dose due by ``t`` (doses a rounding error apart count as simultaneous)."""
+    due = t + 1e-9 * max(1.0, abs(t))
+    while dose < dose_times.shape[0] and dose_times[dose] <= due:
+        y[dose_states[dose]] += dose_amounts[dose]
+        dose += 1
+    return dose
+
+
+@njit(cache=True)
+def _all_finite(x):
+    for v in x:
+        if not np.isfinite(v):
+            return False
+    return True
 
 
 @njit(cache=True)
 def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_states, dose_amounts,
                       rtol, atol, typical, stochastic, threshold, sync_fraction, sync_min, sync_max,
                       max_steps, h_init):
-    """Integrate one patient from ``t0``; fills ``out[len(t_out), len(out_states)]``; returns (status, steps)."""
+    """Integrate one patient from ``t0``; fills ``out[len(t_out), len(out_states)]``; returns (status, steps).
+
+    Output times before ``t0`` show the initial (untreated) state.
+    """
     n = y0.shape[0]
     y = y0.copy()
     f = np.empty(n)
@@ -111,6 +135,7 @@ def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_
     cols = np.empty(n, dtype=np.int64)
     sparse = (np.empty(n + 1, dtype=np.int64), np.empty(n * n, dtype=np.int64),
               np.empty(n + 1, dtype=np.int64), np.empty(n * n, dtype=np.int64))
+    absent = np.empty(N_CELL_STATES, dtype=np.bool_)
     stages = np.empty((N_STAGES, n))
     birth = np.empty(N_CELL_STATES)
     loss = np.empty(N_CELL_STATES)
@@ -119,25 +144,24 @@ def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_
     loss0 = np.empty(N_CELL_STATES)
     stream = rnd.new_stream(seed)
 
-    n_doses = dose_times.shape[0]
     n_out = t_out.shape[0]
     t_end = t_out[n_out - 1]
     t = t0
-    dose = 0
-    while dose < n_doses and dose_times[dose] <= t:
-        y[dose_states[dose]] += dose_amounts[dose]
-        dose += 1
+    row = 0
+    while row < n_out and t_out[row] < t:
+        _write_output(out, row, y, out_states)
+        row += 1
+    dose = _apply_due_doses(y, t, 0, dose_times, dose_states, dose_amounts)
     next_sync = np.inf
+    sync_started = t
     if stochastic and _start_sync(y, p, threshold, counts, birth0, loss0, birth, loss, ftmp, stream):
         next_sync = t + _sync_interval(t, sync_fraction, sync_min, sync_max)
-        sync_started = t
-    else:
-        sync_started = t
-    row = 0
     while row < n_out and t_out[row] <= t:
         _write_output(out, row, y, out_states)
         row += 1
     derivatives(y, p, f, birth, loss)
+    if not _all_finite(f):
+        return NON_FINITE, 0
 
     h = h_init
     steps = 0
@@ -146,7 +170,7 @@ def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_
         if steps >= max_steps:
             return MAX_STEPS_REACHED, steps
         t_stop = t_end
-        if dose < n_doses and dose_times[dose] < t_stop:
+        if dose < dose_times.shape[0] and dose_times[dose] < t_stop:
             t_stop = dose_times[dose]
         if next_sync < t_stop:
             t_stop = next_sync
@@ -157,12 +181,16 @@ def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_
             return STEP_SIZE_TOO_SMALL, steps
         if need_jacobian:
             jacobian(y, f, p, typical, jac, ytmp, ftmp, birth, loss)
+            # An absent population with no inflow stays absent: its rows of the linear solves
+            # are exactly zero, and rounding in them must not seed cells that antigen would expand.
+            for i in range(N_CELL_STATES):
+                absent[i] = y[i] == 0.0 and f[i] == 0.0
             need_jacobian = False
         if not factorise(jac, h, lu, pivots, cols):
             h *= 0.5
             continue
         compress(lu, sparse[0], sparse[1], sparse[2], sparse[3])
-        step(y, f, p, h, lu, pivots, sparse, stages, ynew, err, ytmp, birth, loss)
+        step(y, f, p, h, lu, pivots, sparse, absent, stages, ynew, err, ytmp, birth, loss)
         norm = 0.0
         finite = True
         for i in range(n):
@@ -195,16 +223,13 @@ def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_
         for i in range(n):
             y[i] = ynew[i]
             f[i] = fnew[i]
-        changed = False
-        if hit:
-            while dose < n_doses and dose_times[dose] <= t:
-                y[dose_states[dose]] += dose_amounts[dose]
-                dose += 1
-                changed = True
-            if next_sync <= t:
-                _finish_sync(y, t - sync_started, counts, birth0, loss0, stream)
-                next_sync = np.inf
-                changed = True
+        given = _apply_due_doses(y, t, dose, dose_times, dose_states, dose_amounts)
+        changed = given > dose
+        dose = given
+        if next_sync <= t:
+            _finish_sync(y, t - sync_started, counts, birth0, loss0, stream)
+            next_sync = np.inf
+            changed = True
         if stochastic and next_sync == np.inf:
             if _start_sync(y, p, threshold, counts, birth0, loss0, birth, loss, ftmp, stream):
                 sync_started = t
@@ -212,6 +237,8 @@ def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_
                 changed = True
         if changed:
             derivatives(y, p, f, birth, loss)
+            if not _all_finite(f):
+                return NON_FINITE, steps
         while row < n_out and t_out[row] <= t:
             _write_output(out, row, y, out_states)
             row += 1
@@ -221,13 +248,13 @@ def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_
 
 
 @njit(cache=True, parallel=True)
-def integrate_batch(y0, p, seeds, t0, t_out, out, out_states, dose_times, dose_states, dose_amounts,
+def integrate_batch(y0, p, seeds, t0s, t_out, out, out_states, dose_times, dose_states, dose_amounts,
                     n_doses, rtol, atol, typical, stochastic, threshold, sync_fraction, sync_min, sync_max,
                     max_steps, h_init, status, steps):
     """Integrate every patient of the batch; per-patient results in ``out``, ``status`` and ``steps``."""
     for i in prange(y0.shape[0]):
         nd = n_doses[i]
         status[i], steps[i] = integrate_patient(
-            y0[i], p[i], seeds[i], t0, t_out, out[i], out_states, dose_times[i, :nd], dose_states[i, :nd],
+            y0[i], p[i], seeds[i], t0s[i], t_out, out[i], out_states, dose_times[i, :nd], dose_states[i, :nd],
             dose_amounts[i, :nd], rtol, atol, typical, stochastic, threshold, sync_fraction, sync_min,
             sync_max, max_steps, h_init)

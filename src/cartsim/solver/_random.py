@@ -82,8 +82,8 @@ def birth_death(n0, birth, death, dt, state):
 
     Exact for constant rates (Kendall 1948): each cell's lineage is extinct
     with probability ``alpha`` and otherwise geometric with parameter
-    ``beta``; the surviving lineages are binomial and their total size is a
-    sum of geometric draws (normal approximation for large totals).
+    ``beta``; normal approximations replace exact draws only above 30
+    expected events.
     """
     if n0 <= 0.0:
         return 0.0
@@ -100,13 +100,42 @@ def birth_death(n0, birth, death, dt, state):
     survivors = binomial(n0, 1.0 - alpha, state)
     if survivors == 0.0 or one_minus_beta >= 1.0:
         return survivors
-    beta = 1.0 - one_minus_beta
-    if survivors * beta / one_minus_beta > _NORMAL_APPROX_MEAN or survivors > _NORMAL_APPROX_MEAN:
-        mean = survivors / one_minus_beta
-        sd = math.sqrt(survivors * beta) / one_minus_beta
-        return max(survivors, math.floor(mean + sd * normal(state) + 0.5))
-    total = 0.0
-    log_beta = math.log(beta)
-    for _ in range(int(survivors)):
-        total += 1.0 + math.floor(math.log(uniform(state)) / log_beta)
-    return total
+    # Each surviving lineage has 1 + Geometric(beta) cells: the extra cells of all survivors
+    # are negative binomial, drawn as a gamma-mixed Poisson (exact) or normal when large.
+    odds = (1.0 - one_minus_beta) / one_minus_beta
+    mean_extra = survivors * odds
+    if mean_extra > _NORMAL_APPROX_MEAN:
+        sd = math.sqrt(survivors * odds * (1.0 + odds))
+        return survivors + max(0.0, math.floor(mean_extra + sd * normal(state) + 0.5))
+    return survivors + poisson(gamma(survivors, state) * odds, state)
+
+
+@njit(cache=True)
+def gamma(shape, state):
+    """A Gamma(shape, 1) draw for shape >= 1 (Marsaglia & Tsang 2000)."""
+    d = shape - 1.0 / 3.0
+    c = 1.0 / math.sqrt(9.0 * d)
+    while True:
+        z = normal(state)
+        v = 1.0 + c * z
+        if v <= 0.0:
+            continue
+        v = v * v * v
+        if math.log(uniform(state)) < 0.5 * z * z + d - d * v + d * math.log(v):
+            return d * v
+
+
+@njit(cache=True)
+def poisson(mean, state):
+    """A Poisson draw: inversion for small means, normal approximation above."""
+    if mean > _NORMAL_APPROX_MEAN:
+        return max(0.0, math.floor(mean + math.sqrt(mean) * normal(state) + 0.5))
+    u = uniform(state)
+    pmf = math.exp(-mean)
+    cdf = pmf
+    k = 0.0
+    while u > cdf and pmf > 0.0:
+        k += 1.0
+        pmf *= mean / k
+        cdf += pmf
+    return k

@@ -149,10 +149,11 @@ def solve(lu, pivots, b, lower_ptr, lower_idx, upper_ptr, upper_idx):
 
 
 @njit(cache=True)
-def step(y, f, p, h, lu, pivots, sparse, stages, ynew, err, ytmp, birth, loss):
+def step(y, f, p, h, lu, pivots, sparse, absent, stages, ynew, err, ytmp, birth, loss):
     """Stages of one RODAS4 step of size ``h`` from ``y`` (with ``f = f(y)``); fills ``ynew`` and ``err``.
 
-    ``sparse`` is the (lower_ptr, lower_idx, upper_ptr, upper_idx) tuple filled by :func:`compress`.
+    ``sparse`` is the (lower_ptr, lower_idx, upper_ptr, upper_idx) tuple filled by :func:`compress`;
+    the increments of cell populations flagged in ``absent`` are kept exactly zero.
     """
     n = y.shape[0]
     for s in range(N_STAGES):
@@ -172,6 +173,9 @@ def step(y, f, p, h, lu, pivots, sparse, stages, ynew, err, ytmp, birth, loss):
                     acc += C[s, j] / h * stages[j, i]
                 ytmp[i] = acc
         solve(lu, pivots, ytmp, sparse[0], sparse[1], sparse[2], sparse[3])
+        for i in range(absent.shape[0]):
+            if absent[i]:
+                ytmp[i] = 0.0
         for i in range(n):
             stages[s, i] = ytmp[i]
     for i in range(n):
