@@ -156,3 +156,14 @@ def test_help(command):
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0
     assert "Usage" in result.stdout
+
+
+def test_parameters_lists_units_defaults_and_sources():
+    from cartsim.model import PARAMETERS
+
+    result = runner.invoke(app, ["parameters", "kill_half"])
+    assert result.exit_code == 0
+    assert "kill_half_saturation" in result.stdout
+    assert "cells" in result.stdout
+    assert f"{PARAMETERS['kill_half_saturation'].default:g}" in result.stdout
+    assert "max_kill_rate" not in result.stdout

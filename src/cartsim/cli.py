@@ -105,3 +105,17 @@ def demo(
             table.add_row(name, *(_shown(summary[key]) for key in columns))
     console.print(table)
     console.print(f"Outputs written to [bold]{out.resolve()}[/bold] (one folder per scenario)")
+
+
+@app.command()
+def parameters(
+    search: Annotated[str, typer.Argument(help="Show only parameters whose name contains this text.")] = "",
+) -> None:
+    """List the model parameters: name, units, default, plausible range and source."""
+    from cartsim.model import PARAMETER_TABLE
+
+    table = Table("name", "units", "default", "range", "source", title="cartsim model parameters")
+    for p in PARAMETER_TABLE:
+        if search in p.name:
+            table.add_row(p.name, p.units, f"{p.default:g}", f"{p.low:g} – {p.high:g}", p.source)
+    console.print(table)
