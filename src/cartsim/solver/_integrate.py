@@ -135,7 +135,8 @@ def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_
     cols = np.empty(n, dtype=np.int64)
     sparse = (np.empty(n + 1, dtype=np.int64), np.empty(n * n, dtype=np.int64),
               np.empty(n + 1, dtype=np.int64), np.empty(n * n, dtype=np.int64))
-    absent = np.empty(N_CELL_STATES, dtype=np.bool_)
+    active = np.empty(n, dtype=np.int64)
+    reduced = np.empty(n)
     stages = np.empty((N_STAGES, n))
     birth = np.empty(N_CELL_STATES)
     loss = np.empty(N_CELL_STATES)
@@ -166,6 +167,7 @@ def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_
     h = h_init
     steps = 0
     need_jacobian = True
+    m = n
     while t < t_end:
         if steps >= max_steps:
             return MAX_STEPS_REACHED, steps
@@ -180,17 +182,21 @@ def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_
         if h < 1e-12 * max(1.0, abs(t)):
             return STEP_SIZE_TOO_SMALL, steps
         if need_jacobian:
-            jacobian(y, f, p, typical, jac, ytmp, ftmp, birth, loss)
-            # An absent population with no inflow stays absent: its rows of the linear solves
-            # are exactly zero, and rounding in them must not seed cells that antigen would expand.
-            for i in range(N_CELL_STATES):
-                absent[i] = y[i] == 0.0 and f[i] == 0.0
+            # Absent states (zero, with zero derivative: no drug given, no cells and no inflow)
+            # stay exactly absent through the step, so the linear algebra skips them. This also
+            # keeps rounding from seeding cells that antigen would expand.
+            m = 0
+            for i in range(n):
+                if y[i] != 0.0 or f[i] != 0.0:
+                    active[m] = i
+                    m += 1
+            jacobian(y, f, p, typical, active, m, jac, ytmp, ftmp, birth, loss)
             need_jacobian = False
-        if not factorise(jac, h, lu, pivots, cols):
+        if not factorise(jac, m, h, lu, pivots, cols):
             h *= 0.5
             continue
-        compress(lu, sparse[0], sparse[1], sparse[2], sparse[3])
-        step(y, f, p, h, lu, pivots, sparse, absent, stages, ynew, err, ytmp, birth, loss)
+        compress(lu, m, sparse[0], sparse[1], sparse[2], sparse[3])
+        step(y, f, p, h, active, m, lu, pivots, sparse, stages, ynew, err, ytmp, reduced, birth, loss)
         norm = 0.0
         finite = True
         for i in range(n):

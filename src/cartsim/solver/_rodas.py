@@ -44,29 +44,31 @@ _SQRT_EPS = np.sqrt(np.finfo(np.float64).eps)
 
 
 @njit(cache=True)
-def jacobian(y, f, p, typical, jac, ytmp, ftmp, birth, loss):
-    """Forward-difference Jacobian ``jac[i, j] = d f_i / d y_j`` at ``y`` where ``f = f(y)``."""
+def jacobian(y, f, p, typical, active, m, jac, ytmp, ftmp, birth, loss):
+    """Forward-difference Jacobian of the active states: ``jac[a, b] = d f_active[a] / d y_active[b]``."""
     n = y.shape[0]
     for i in range(n):
         ytmp[i] = y[i]
-    for j in range(n):
+    for b in range(m):
+        j = active[b]
         delta = _SQRT_EPS * max(abs(y[j]), typical[j])
         ytmp[j] = y[j] + delta
         derivatives(ytmp, p, ftmp, birth, loss)
         ytmp[j] = y[j]
         inv = 1.0 / delta
-        for i in range(n):
-            jac[i, j] = (ftmp[i] - f[i]) * inv
+        for a in range(m):
+            i = active[a]
+            jac[a, b] = (ftmp[i] - f[i]) * inv
 
 
 @njit(cache=True)
-def factorise(jac, h, lu, pivots, cols):
-    """LU factorisation with partial pivoting of ``I / (GAMMA h) - J``; False if singular.
+def factorise(jac, m, h, lu, pivots, cols):
+    """LU factorisation with partial pivoting of ``I / (GAMMA h) - J`` (its leading m x m block); False if singular.
 
     The Jacobian is sparse (about a quarter of its entries are non-zero), so
     each elimination row only visits the non-zero columns of the pivot row.
     """
-    n = jac.shape[0]
+    n = m
     diag = 1.0 / (GAMMA * h)
     for i in range(n):
         for j in range(n):
@@ -104,9 +106,9 @@ def factorise(jac, h, lu, pivots, cols):
 
 
 @njit(cache=True)
-def compress(lu, lower_ptr, lower_idx, upper_ptr, upper_idx):
+def compress(lu, m, lower_ptr, lower_idx, upper_ptr, upper_idx):
     """Record the non-zero off-diagonal entries of each row of the factors, for fast solves."""
-    n = lu.shape[0]
+    n = m
     nl = 0
     nu = 0
     for i in range(n):
@@ -125,9 +127,9 @@ def compress(lu, lower_ptr, lower_idx, upper_ptr, upper_idx):
 
 
 @njit(cache=True)
-def solve(lu, pivots, b, lower_ptr, lower_idx, upper_ptr, upper_idx):
-    """Solve in place ``(LU) x = b`` with the factors from :func:`factorise` and :func:`compress`."""
-    n = lu.shape[0]
+def solve(lu, m, pivots, b, lower_ptr, lower_idx, upper_ptr, upper_idx):
+    """Solve in place ``(LU) x = b`` (first m entries) with the factors from :func:`factorise` and :func:`compress`."""
+    n = m
     for k in range(n):
         pk = pivots[k]
         if pk != k:
@@ -149,11 +151,12 @@ def solve(lu, pivots, b, lower_ptr, lower_idx, upper_ptr, upper_idx):
 
 
 @njit(cache=True)
-def step(y, f, p, h, lu, pivots, sparse, absent, stages, ynew, err, ytmp, birth, loss):
+def step(y, f, p, h, active, m, lu, pivots, sparse, stages, ynew, err, ytmp, reduced, birth, loss):
     """Stages of one RODAS4 step of size ``h`` from ``y`` (with ``f = f(y)``); fills ``ynew`` and ``err``.
 
-    ``sparse`` is the (lower_ptr, lower_idx, upper_ptr, upper_idx) tuple filled by :func:`compress`;
-    the increments of cell populations flagged in ``absent`` are kept exactly zero.
+    The linear algebra runs on the ``m`` active states ``active[:m]``; the others are absent
+    (zero, with zero derivative) and their increments are exactly zero. ``sparse`` is the
+    (lower_ptr, lower_idx, upper_ptr, upper_idx) tuple filled by :func:`compress`.
     """
     n = y.shape[0]
     for s in range(N_STAGES):
@@ -167,17 +170,17 @@ def step(y, f, p, h, lu, pivots, sparse, absent, stages, ynew, err, ytmp, birth,
                     acc += A[s, j] * stages[j, i]
                 ynew[i] = acc
             derivatives(ynew, p, ytmp, birth, loss)
-            for i in range(n):
-                acc = ytmp[i]
-                for j in range(s):
-                    acc += C[s, j] / h * stages[j, i]
-                ytmp[i] = acc
-        solve(lu, pivots, ytmp, sparse[0], sparse[1], sparse[2], sparse[3])
-        for i in range(absent.shape[0]):
-            if absent[i]:
-                ytmp[i] = 0.0
+        for a in range(m):
+            i = active[a]
+            acc = ytmp[i]
+            for j in range(s):
+                acc += C[s, j] / h * stages[j, i]
+            reduced[a] = acc
+        solve(lu, m, pivots, reduced, sparse[0], sparse[1], sparse[2], sparse[3])
         for i in range(n):
-            stages[s, i] = ytmp[i]
+            stages[s, i] = 0.0
+        for a in range(m):
+            stages[s, active[a]] = reduced[a]
     for i in range(n):
         acc = y[i]
         e = 0.0
