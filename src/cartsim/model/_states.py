@@ -28,18 +28,18 @@ class StateInfo:
 def _car_t(lineage: str) -> list[StateInfo]:
     rows = []
     for k in range(EXPOSURE_LEVELS):
-        rows.append(StateInfo(f"{lineage}_resting_{k}", "cells", 1e6, 1e-4,
+        rows.append(StateInfo(f"{lineage}_resting_{k}", "cells", 1e6, 1e-5,
                               f"{lineage.upper()} CAR-T, resting/memory-like, {k} completed antigen exposures"))
     for k in range(EXPOSURE_LEVELS):
-        rows.append(StateInfo(f"{lineage}_effector_{k}", "cells", 1e6, 1e-4,
+        rows.append(StateInfo(f"{lineage}_effector_{k}", "cells", 1e6, 1e-5,
                               f"{lineage.upper()} CAR-T, activated effector in exposure {k + 1}"))
-    rows.append(StateInfo(f"{lineage}_senescent", "cells", 1e6, 1e-4,
+    rows.append(StateInfo(f"{lineage}_senescent", "cells", 1e6, 1e-5,
                           f"{lineage.upper()} CAR-T, senescent (little division, pro-inflammatory)"))
     return rows
 
 
 def _cll(clone: str) -> list[StateInfo]:
-    return [StateInfo(f"cll_{clone}_{site}", "cells", 1e6, 1e-4,
+    return [StateInfo(f"cll_{clone}_{site}", "cells", 1e6, 1e-5,
                       f"CLL, target-antigen-{'positive' if clone == 'pos' else 'negative'} clone, {where}")
             for site, where in (("blood", "peripheral blood"), ("marrow", "bone marrow"),
                                 ("node", "lymph nodes and spleen"))]
@@ -47,7 +47,7 @@ def _cll(clone: str) -> list[StateInfo]:
 
 STATE_TABLE: tuple[StateInfo, ...] = tuple(
     _car_t("cd4") + _car_t("cd8") + _cll("pos") + _cll("neg") + [
-        StateInfo("normal_b_cells", "cells", 1e6, 1e-4, "normal (CD19+, ROR1-) B cells, whole body"),
+        StateInfo("normal_b_cells", "cells", 1e6, 1e-5, "normal (CD19+, ROR1-) B cells, whole body"),
         # ---- deterministic-only states below ----
         StateInfo("host_t_cells", "cells", 1e9, 1e-2, "host (non-CAR) T cells, whole body"),
         StateInfo("neutrophil_precursors", "cells", 1e9, 1e-2, "proliferating marrow neutrophil precursors"),

@@ -43,7 +43,7 @@ class SolverOptions:
     """Tolerances and stochastic-layer settings, validated at construction.
 
     ``rtol`` is relative; absolute tolerances come from the state table
-    (1e-4 cells for populations) times ``atol_scale``. The stochastic layer
+    (1e-5 cells for populations) times ``atol_scale``. The stochastic layer
     takes over cell populations below ``threshold`` cells.
     """
 

@@ -1,7 +1,7 @@
 """Batched adaptive integration with doses, dense output and the hybrid stochastic layer.
 
 Every patient is integrated independently (``prange`` over patients) with its
-own adaptive RODAS4 step size. The integrator stops exactly at dose times to
+own adaptive RODAS5 step size. The integrator stops exactly at dose times to
 add the dose to its state, and at synchronisation times of the stochastic
 layer; output times in between are filled by cubic Hermite interpolation
 (dense output), so daily output does not force daily steps.
@@ -106,6 +106,37 @@ def _apply_due_doses(y, t, dose, dose_times, dose_states, dose_amounts):
 
 
 @njit(cache=True)
+def _active_states(y, f, p, typical, frozen, active, ytmp, ftmp, birth, loss):
+    """Fill ``active`` with the states the step must solve for; return their number.
+
+    A state is frozen when it is zero with zero derivative and stays so whatever the
+    unfrozen states do (nothing can feed it while the frozen ones are zero), checked by
+    moving every unfrozen state at once. A frozen state stays exactly zero through the
+    step, so the linear algebra skips it, and rounding cannot seed cells that antigen
+    would expand.
+    """
+    n = y.shape[0]
+    for i in range(n):
+        frozen[i] = y[i] == 0.0 and f[i] == 0.0
+    changed = True
+    while changed:
+        changed = False
+        for j in range(n):
+            ytmp[j] = 0.0 if frozen[j] else y[j] * 1.01 + 1e-2 * typical[j]
+        derivatives(ytmp, p, ftmp, birth, loss)
+        for i in range(n):
+            if frozen[i] and ftmp[i] != 0.0:
+                frozen[i] = False
+                changed = True
+    m = 0
+    for i in range(n):
+        if not frozen[i]:
+            active[m] = i
+            m += 1
+    return m
+
+
+@njit(cache=True)
 def _all_finite(x):
     for v in x:
         if not np.isfinite(v):
@@ -136,6 +167,7 @@ def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_
     sparse = (np.empty(n + 1, dtype=np.int64), np.empty(n * n, dtype=np.int64),
               np.empty(n + 1, dtype=np.int64), np.empty(n * n, dtype=np.int64))
     active = np.empty(n, dtype=np.int64)
+    frozen = np.empty(n, dtype=np.bool_)
     reduced = np.empty(n)
     stages = np.empty((N_STAGES, n))
     birth = np.empty(N_CELL_STATES)
@@ -182,14 +214,7 @@ def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_
         if h < 1e-12 * max(1.0, abs(t)):
             return STEP_SIZE_TOO_SMALL, steps
         if need_jacobian:
-            # Absent states (zero, with zero derivative: no drug given, no cells and no inflow)
-            # stay exactly absent through the step, so the linear algebra skips them. This also
-            # keeps rounding from seeding cells that antigen would expand.
-            m = 0
-            for i in range(n):
-                if y[i] != 0.0 or f[i] != 0.0:
-                    active[m] = i
-                    m += 1
+            m = _active_states(y, f, p, typical, frozen, active, ytmp, ftmp, birth, loss)
             jacobian(y, f, p, typical, active, m, jac, ytmp, ftmp, birth, loss)
             need_jacobian = False
         if not factorise(jac, m, h, lu, pivots, cols):

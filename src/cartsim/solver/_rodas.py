@@ -1,9 +1,12 @@
-"""One step of RODAS4, a stiffly accurate, L-stable Rosenbrock method of order 4 with an embedded order-3 error estimate.
+"""One step of RODAS5, a stiffly accurate, L-stable Rosenbrock method of order 5 with an embedded order-4 error estimate.
 
-Coefficients from Hairer & Wanner, *Solving Ordinary Differential Equations
-II* (1996), in the ``(A, C, M, E)`` form used by KPP (Sandu et al. 1997,
-Atmos Environ 31:3459). The Jacobian is formed by forward differences of the
-model kernel and factorised once per step.
+Coefficients of Di Marzo (1993, "Rodas5(4)", University of Geneva) in the
+``(A, C, M, E)`` form of Hairer & Wanner's RODAS (as tabulated by
+OrdinaryDiffEq.jl's Rodas5Tableau): stage i solves
+``(I / (GAMMA h) - J) k_i = f(y + sum_j A_ij k_j) + sum_j C_ij k_j / h``,
+``y_new = y + sum_i M_i k_i`` and the error estimate is ``sum_i E_i k_i``. The
+Jacobian is formed by forward differences of the model kernel and factorised
+once per step.
 """
 
 from __future__ import annotations
@@ -13,19 +16,27 @@ from numba import njit
 
 from ..model._kernel import derivatives
 
-N_STAGES = 6
-GAMMA = 0.25
-_A_FLAT = (1.544, 0.9466785280815826, 0.2557011698983284, 3.314825187068521, 2.896124015972201,
-           0.9986419139977817, 1.221224509226641, 6.019134481288629, 12.53708332932087,
-           -0.687886036105895, 1.221224509226641, 6.019134481288629, 12.53708332932087,
-           -0.687886036105895, 1.0)
-_C_FLAT = (-5.6688, -2.430093356833875, -0.2063599157091915, -0.1073529058151375, -9.594562251023355,
-           -20.47028614809616, 7.496443313967647, -10.24680431464352, -33.99990352819905,
-           11.7089089320616, 8.083246795921522, -7.981132988064893, -31.52159432874371,
-           16.31930543123136, -6.058818238834054)
-M = np.array([1.221224509226641, 6.019134481288629, 12.53708332932087, -0.687886036105895, 1.0, 1.0])
-E = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 1.0])
-ERROR_ORDER = 4.0
+N_STAGES = 8
+GAMMA = 0.19
+_A_SIXTH_ROW = (-14.09640773051259, 6.925207756232704, -41.47510893210728, 2.343771018586405,
+                24.13215229196062)
+_A_FLAT = ((2.0,
+            3.040894194418781, 1.041747909077569,
+            2.576417536461461, 1.62208306077664, -0.9089668560264532,
+            2.760842080225597, 1.446624659844071, -0.3036980084553738, 0.2877498600325443)
+           + _A_SIXTH_ROW + _A_SIXTH_ROW + (1.0,) + _A_SIXTH_ROW + (1.0, 1.0))
+_C_FLAT = (-10.31323885133993,
+           -21.04823117650003, -7.234992135176716,
+           32.22751541853323, -4.943732386540191, 19.44922031041879,
+           -20.69865579590063, -8.816374604402768, 1.260436877740897, -0.7495647613787146,
+           -46.22004352711257, -17.49534862857472, -289.6389582892057, 93.60855400400906, 318.3822534212147,
+           34.20013733472935, -14.1553540271769, 57.823356409884, 25.83362985412365, 1.408950972071624,
+           -6.551835421242162,
+           42.57076742291101, -13.80770672017997, 93.98938432427124, 18.77919633714503, -31.5835918722337,
+           -6.685968952921985, -5.810979938412932)
+M = np.array(_A_SIXTH_ROW + (1.0, 1.0, 1.0))
+E = np.array((0.0,) * 7 + (1.0,))
+ERROR_ORDER = 5.0
 
 
 def _lower(flat):
@@ -152,7 +163,7 @@ def solve(lu, m, pivots, b, lower_ptr, lower_idx, upper_ptr, upper_idx):
 
 @njit(cache=True)
 def step(y, f, p, h, active, m, lu, pivots, sparse, stages, ynew, err, ytmp, reduced, birth, loss):
-    """Stages of one RODAS4 step of size ``h`` from ``y`` (with ``f = f(y)``); fills ``ynew`` and ``err``.
+    """Stages of one RODAS5 step of size ``h`` from ``y`` (with ``f = f(y)``); fills ``ynew`` and ``err``.
 
     The linear algebra runs on the ``m`` active states ``active[:m]``; the others are absent
     (zero, with zero derivative) and their increments are exactly zero. ``sparse`` is the
