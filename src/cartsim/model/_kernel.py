@@ -26,7 +26,8 @@ Processes (sources are in the parameter table):
   lymphocytes; neutrophils (reduced Friberg model).
 * Cytokines: IFN-gamma from engaged CAR-T; macrophage activation by tumour
   death (DAMPs), CAR-T contact (CD40L, CD4 counting double), IFN-gamma and
-  IL-1 (Santurio 2025); IL-6 and IL-1 from macrophages; IL-6 cleared partly
+  IL-1 (Santurio 2025), which then turn refractory for weeks (tolerance,
+  ending the storm while CAR-T still expand); IL-6 and IL-1 from macrophages; IL-6 cleared partly
   through IL-6R, so tocilizumab raises free IL-6 while blocking its signal;
   CRP from IL-6 signalling; endothelial activation.
 * Drugs: tocilizumab (two compartments, linear + saturable elimination),
@@ -258,7 +259,11 @@ def derivatives(y, p, dy, birth, loss):
              + p[P.macrophage_activation_by_il1] * _hill(il1_excess, p[P.il1_half_activation]))
     drive *= p[P.cytokine_propensity] * (1.0 - steroid) * (1.0 - p[P.ibrutinib_cytokine_block] * btk)
     activated = y[S.macrophage_activation]
-    dy[S.macrophage_activation] = drive * (1.0 - activated) - p[P.macrophage_deactivation] * activated
+    tolerant = y[S.macrophage_tolerance]
+    responsive = _pos(1.0 - activated - tolerant)
+    tolerising = p[P.macrophage_tolerance_rate] * activated
+    dy[S.macrophage_activation] = drive * responsive - p[P.macrophage_deactivation] * activated - tolerising
+    dy[S.macrophage_tolerance] = tolerising - p[P.macrophage_tolerance_recovery] * tolerant
     il6_total_clearance = p[P.il6_clearance] + p[P.il6_receptor_clearance]
     dy[S.il6] = (p[P.il6_baseline] * il6_total_clearance + p[P.il6_production] * activated
                  - (p[P.il6_clearance] + p[P.il6_receptor_clearance] * (1.0 - il6r_blocked)) * y[S.il6])

@@ -55,6 +55,8 @@ STATE_TABLE: tuple[StateInfo, ...] = tuple(
         StateInfo("il15", "pg/mL", 10.0, 1e-8, "serum IL-15 (homeostatic T-cell support)"),
         StateInfo("ifng", "pg/mL", 10.0, 1e-8, "serum IFN-gamma"),
         StateInfo("macrophage_activation", "fraction", 1.0, 1e-10, "fraction of activated macrophages/monocytes"),
+        StateInfo("macrophage_tolerance", "fraction", 1.0, 1e-10,
+                  "fraction of macrophages/monocytes refractory after activation (endotoxin-like tolerance)"),
         StateInfo("il6", "pg/mL", 10.0, 1e-8, "free serum IL-6"),
         StateInfo("il1", "pg/mL", 10.0, 1e-8, "serum IL-1"),
         StateInfo("crp", "mg/L", 10.0, 1e-8, "C-reactive protein"),

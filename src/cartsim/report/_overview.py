@@ -31,6 +31,9 @@ def _draw(ax, frame: pd.DataFrame, columns: dict[str, str], **style) -> None:
         ax.plot(frame["day"], _above_floor(frame[column]), label=label, **style)
 
 
+_ACUTE_PHASE_DAYS = 30
+
+
 def plot_overview(frame: pd.DataFrame, path: str | Path, title: str = "") -> Path:
     """Write a 2x2 figure of ``frame`` (from ``SimulationResult.to_frame()``) from day 0 on; returns ``path``."""
     path = Path(path)
@@ -62,9 +65,12 @@ def plot_overview(frame: pd.DataFrame, path: str | Path, title: str = "") -> Pat
 
     for ax in axes.flat:
         ax.set_yscale("log")
+        # Linear over the first month (expansion, storm), logarithmic over the years of follow-up.
+        ax.set_xscale("symlog", linthresh=_ACUTE_PHASE_DAYS, linscale=1.5)
+        ax.set_xlim(left=0)
         ax.grid(True, which="major", alpha=0.3)
     for ax in axes[1]:
-        ax.set_xlabel("days after infusion")
+        ax.set_xlabel(f"days after infusion (linear to day {_ACUTE_PHASE_DAYS}, then log)")
     for ax in (car_t, tumor, b_cells):
         ax.legend(fontsize="small")
     # One legend for both axes of the cytokine panel.
