@@ -51,9 +51,9 @@ class SolverOptions:
     atol_scale: float = 1.0
     stochastic: bool = True
     threshold: float = 1e4
-    sync_fraction: float = 0.1
+    sync_fraction: float = 0.25
     sync_min_days: float = 0.5
-    sync_max_days: float = 28.0
+    sync_max_days: float = 91.0
     max_steps: int = 200_000
     initial_step_days: float = 1e-3
 
