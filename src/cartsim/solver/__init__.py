@@ -168,10 +168,12 @@ def integrate(y0: np.ndarray, params: np.ndarray, times: np.ndarray, *, doses: D
     doses = Doses.none(n) if doses is None else doses
     if doses.times.shape[0] != n:
         raise ValueError(f"doses must have one row per patient ({n}); got {doses.times.shape[0]}.")
-    for i in range(n):
-        first = doses.times[i, :doses.counts[i]]
-        if first.size and first.min() < starts[i]:
-            raise ValueError(f"patient {i}: a dose at day {first.min()} comes before its start t0={starts[i]}.")
+    given = np.arange(doses.times.shape[1]) < doses.counts[:, None]
+    first = np.where(given, doses.times, np.inf).min(axis=1)
+    early = np.nonzero(first < starts)[0]
+    if early.size:
+        i = early[0]
+        raise ValueError(f"patient {i}: a dose at day {first[i]} comes before its start t0={starts[i]}.")
     seeds = np.arange(n, dtype=np.uint64) if seeds is None else np.asarray(seeds, dtype=np.uint64)
     if seeds.shape != (n,):
         raise ValueError(f"seeds must have shape ({n},); got {seeds.shape}.")

@@ -73,13 +73,13 @@ def jacobian(y, f, p, typical, active, m, jac, ytmp, ftmp, birth, loss):
 
 
 @njit(cache=True)
-def factorise(jac, m, h, lu, pivots, cols):
-    """LU factorisation with partial pivoting of ``I / (GAMMA h) - J`` (its leading m x m block); False if singular.
+def factorise(jac, n, h, lu, pivots, cols):
+    """LU factorisation with partial pivoting of the leading n x n block (the active states) of
+    ``I / (GAMMA h) - J``; False if singular.
 
     The Jacobian is sparse (about a quarter of its entries are non-zero), so
     each elimination row only visits the non-zero columns of the pivot row.
     """
-    n = m
     diag = 1.0 / (GAMMA * h)
     for i in range(n):
         for j in range(n):
@@ -117,9 +117,8 @@ def factorise(jac, m, h, lu, pivots, cols):
 
 
 @njit(cache=True)
-def compress(lu, m, lower_ptr, lower_idx, upper_ptr, upper_idx):
+def compress(lu, n, lower_ptr, lower_idx, upper_ptr, upper_idx):
     """Record the non-zero off-diagonal entries of each row of the factors, for fast solves."""
-    n = m
     nl = 0
     nu = 0
     for i in range(n):
@@ -138,9 +137,8 @@ def compress(lu, m, lower_ptr, lower_idx, upper_ptr, upper_idx):
 
 
 @njit(cache=True)
-def solve(lu, m, pivots, b, lower_ptr, lower_idx, upper_ptr, upper_idx):
-    """Solve in place ``(LU) x = b`` (first m entries) with the factors from :func:`factorise` and :func:`compress`."""
-    n = m
+def solve(lu, n, pivots, b, lower_ptr, lower_idx, upper_ptr, upper_idx):
+    """Solve in place ``(LU) x = b`` (first n entries) with the factors from :func:`factorise` and :func:`compress`."""
     for k in range(n):
         pk = pivots[k]
         if pk != k:
