@@ -1,0 +1,1 @@
+"""Clinical layer: the clinical clock, ASTCT CRS/ICANS grading, protocols, iwCLL response, survival."""
