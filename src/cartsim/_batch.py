@@ -13,7 +13,7 @@ from .product import construct_parameters
 from .solver import Doses
 
 #: Which state each drug fills, and the parameter holding its distribution volume (L).
-_DRUG_STATES = {
+DRUG_STATES = {
     "tocilizumab": (State.tocilizumab_central, "tocilizumab_central_volume"),
     "corticosteroid": (State.corticosteroid, "corticosteroid_volume"),
     "anakinra": (State.anakinra, "anakinra_volume"),
@@ -86,7 +86,7 @@ def dose_list(scenario: Scenario, params: np.ndarray) -> list[tuple[float, int, 
                   (0.0, State[f"{lineage}_effector_{k}"], functional * (1.0 - product.memory_fraction)),
                   (0.0, State[f"{lineage}_senescent"], cells * product.senescent_fraction)]
     for given in scenario.schedule:
-        state, volume = _DRUG_STATES[given.drug]
+        state, volume = DRUG_STATES[given.drug]
         doses.append((given.day, state, given.dose / params[Param[volume]]))
     return [d for d in doses if d[2] > 0]
 

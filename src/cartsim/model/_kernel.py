@@ -29,7 +29,8 @@ Processes (sources are in the parameter table):
   IL-1 (Santurio 2025), which then turn refractory for weeks (tolerance,
   ending the storm while CAR-T still expand); IL-6 and IL-1 from macrophages; IL-6 cleared partly
   through IL-6R, so tocilizumab raises free IL-6 while blocking its signal;
-  CRP from IL-6 signalling; endothelial activation.
+  CRP from IL-6 signalling; endothelial activation; CNS inflammation (ICANS) from free IL-6
+  through the activated endothelium and from IL-1.
 * Drugs: tocilizumab (two compartments, linear + saturable elimination),
   corticosteroid, anakinra, ibrutinib with covalent BTK occupancy, suicide
   switch drug, lymphodepleting chemotherapy exposure.
@@ -80,12 +81,28 @@ def _hill3(x, half):
 
 
 @njit(cache=True)
+def steroid_effect(y, p):
+    """Fraction by which corticosteroids suppress cytokine production (and, partly, CAR-T)."""
+    return p[P.corticosteroid_max_effect] * _hill(_pos(y[S.corticosteroid]), p[P.corticosteroid_ic50])
+
+
+@njit(cache=True)
+def cytokine_signals(y, p):
+    """IL-6 and IL-1 receptor signalling above baseline, after tocilizumab and anakinra block their
+    receptors, and free IL-6 above baseline (what tocilizumab does not lower)."""
+    il6 = _pos(y[S.il6])
+    il6_signal = il6 * (1.0 - _hill(_pos(y[S.tocilizumab_central]), p[P.tocilizumab_kd]))
+    il1_signal = _pos(y[S.il1]) * (1.0 - _hill(_pos(y[S.anakinra]), p[P.anakinra_ic50]))
+    return (_excess(il6_signal, p[P.il6_baseline]), _excess(il1_signal, p[P.il1_baseline]),
+            _excess(il6, p[P.il6_baseline]))
+
+
+@njit(cache=True)
 def derivatives(y, p, dy, birth, loss):
     # ---- drug effects ------------------------------------------------------------------------
     tcz = _pos(y[S.tocilizumab_central])
     il6r_blocked = _hill(tcz, p[P.tocilizumab_kd])
-    steroid = p[P.corticosteroid_max_effect] * _hill(_pos(y[S.corticosteroid]), p[P.corticosteroid_ic50])
-    il1r_blocked = _hill(_pos(y[S.anakinra]), p[P.anakinra_ic50])
+    steroid = steroid_effect(y, p)
     btk = min(_pos(y[S.btk_occupancy]), 1.0)
     switch_kill = p[P.switch_fraction] * p[P.switch_kill_rate] * _hill(_pos(y[S.switch_drug]),
                                                                        p[P.switch_drug_ec50])
@@ -127,13 +144,8 @@ def derivatives(y, p, dy, birth, loss):
     engaged *= stim
     contact *= stim
 
-    il6 = _pos(y[S.il6])
-    il6_signal = il6 * (1.0 - il6r_blocked)
-    il6_excess = _excess(il6_signal, p[P.il6_baseline])
-    ifng = _pos(y[S.ifng])
-    ifng_excess = _excess(ifng, p[P.ifng_baseline])
-    il1_signal = _pos(y[S.il1]) * (1.0 - il1r_blocked)
-    il1_excess = _excess(il1_signal, p[P.il1_baseline])
+    il6_excess, il1_excess, il6_free_excess = cytokine_signals(y, p)
+    ifng_excess = _excess(_pos(y[S.ifng]), p[P.ifng_baseline])
 
     kill_rate = p[P.max_kill_rate] * (1.0 - p[P.corticosteroid_on_killing] * steroid) * (
         1.0 + p[P.inflammatory_killing_gain] * _hill(il6_excess, p[P.inflammatory_killing_il6_half]))
@@ -275,6 +287,11 @@ def derivatives(y, p, dy, birth, loss):
                   + p[P.endothelial_activation_by_il1] * _hill(il1_excess, p[P.il1_half_activation]))
     endo = y[S.endothelial_activation]
     dy[S.endothelial_activation] = endo_drive * (1.0 - endo) - p[P.endothelial_recovery] * endo
+    # The activated endothelium opens the blood-brain barrier to free IL-6 (Gust 2017).
+    neuro = y[S.neuroinflammation]
+    neuro_drive = (p[P.neurotoxicity_by_il6] * _hill(il6_free_excess, p[P.neurotoxicity_il6_half]) * _pos(endo)
+                   + p[P.neurotoxicity_by_il1] * _hill(il1_excess, p[P.il1_half_activation])) * (1.0 - steroid)
+    dy[S.neuroinflammation] = neuro_drive * (1.0 - neuro) - p[P.neurotoxicity_recovery] * neuro
 
     # ---- drugs ------------------------------------------------------------------------------------
     vc = p[P.tocilizumab_central_volume]

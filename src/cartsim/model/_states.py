@@ -62,6 +62,8 @@ STATE_TABLE: tuple[StateInfo, ...] = tuple(
         StateInfo("crp", "mg/L", 10.0, 1e-8, "C-reactive protein"),
         StateInfo("endothelial_activation", "fraction", 1.0, 1e-10,
                   "endothelial activation (Ang-2/Ang-1-like; capillary leak, ICANS)"),
+        StateInfo("neuroinflammation", "fraction", 1.0, 1e-10,
+                  "CNS inflammation behind a disrupted blood-brain barrier (ICANS severity)"),
         StateInfo("tocilizumab_central", "mg/L", 1.0, 1e-10, "tocilizumab, central compartment"),
         StateInfo("tocilizumab_peripheral", "mg/L", 1.0, 1e-10, "tocilizumab, peripheral compartment"),
         StateInfo("corticosteroid", "mg/L", 0.1, 1e-12, "corticosteroid, dexamethasone-equivalent"),

@@ -124,6 +124,7 @@ class Solution:
     state_indices: np.ndarray
     result: np.ndarray = field(repr=False)
     steps: np.ndarray = field(repr=False)
+    next_steps: np.ndarray = field(repr=False)  # step size (days) each patient would take next
 
     @property
     def successful(self) -> np.ndarray:
@@ -137,13 +138,15 @@ _TYPICAL = np.array([s.typical for s in STATE_TABLE])
 def integrate(y0: np.ndarray, params: np.ndarray, times: np.ndarray, *, doses: Doses | None = None,
               seeds: np.ndarray | None = None, t0: float | np.ndarray | None = None,
               options: SolverOptions = SolverOptions(), state_indices: Sequence[int] | None = None,
-              dtype=np.float64) -> Solution:
+              dtype=np.float64, initial_steps: np.ndarray | None = None) -> Solution:
     """Integrate a batch of patients and return the dense output at ``times``.
 
     ``y0[n, n_states]`` is each patient's state at its start ``t0`` (a number or one per
     patient; default ``times[0]``); output times before a patient's start show that state.
     ``params[n, n_params]`` are the parameters and ``seeds[n]`` fix each patient's stochastic
     draws (default: patient index). Doses at the start are given before the output at that time.
+    ``initial_steps[n]`` (days) replace ``options.initial_step_days`` per patient, e.g. with
+    ``next_steps`` of the solution a continuation follows on from.
     """
     y0 = np.ascontiguousarray(y0, dtype=np.float64)
     params = np.ascontiguousarray(params, dtype=np.float64)
@@ -181,11 +184,17 @@ def integrate(y0: np.ndarray, params: np.ndarray, times: np.ndarray, *, doses: D
     if out_states.ndim != 1 or np.any(out_states < 0) or np.any(out_states >= N_STATES):
         raise ValueError(f"state_indices must be indices within [0, {N_STATES}).")
 
+    if initial_steps is None:
+        h = np.full(n, options.initial_step_days)
+    else:
+        h = np.array(initial_steps, dtype=np.float64)
+        if h.shape != (n,) or not np.all(np.isfinite(h) & (h > 0)):
+            raise ValueError(f"initial_steps must be {n} finite step sizes > 0 (days).")
     out = np.zeros((n, times.size, out_states.size), dtype=dtype)
     result = np.zeros(n, dtype=np.int64)
     steps = np.zeros(n, dtype=np.int64)
     integrate_batch(y0, params, seeds, starts, times, out, out_states, doses.times, doses.states,
                     doses.amounts, doses.counts, options.rtol, _ATOL * options.atol_scale, _TYPICAL,
                     options.stochastic, options.threshold, options.sync_fraction, options.sync_min_days,
-                    options.sync_max_days, options.max_steps, options.initial_step_days, result, steps)
-    return Solution(times, out, out_states, result, steps)
+                    options.sync_max_days, options.max_steps, h, result, steps)
+    return Solution(times, out, out_states, result, steps, h)

@@ -148,9 +148,13 @@ def _all_finite(x):
 def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_states, dose_amounts,
                       rtol, atol, typical, stochastic, threshold, sync_fraction, sync_min, sync_max,
                       max_steps, h_init):
-    """Integrate one patient from ``t0``; fills ``out[len(t_out), len(out_states)]``; returns (status, steps).
+    """Integrate one patient from ``t0``; fills ``out[len(t_out), len(out_states)]``.
 
-    Output times before ``t0`` show the initial (untreated) state.
+    Returns (status, steps, h): ``h`` is the step the controller would take next, so that a
+    continuation (the clinical clock integrates from visit to visit) need not find it again.
+    Output times before ``t0`` show the initial (untreated) state. A stochastic synchronisation
+    interval still open at the last output time is closed there, so the final state is a
+    complete draw that a continuation can start from.
     """
     n = y0.shape[0]
     y = y0.copy()
@@ -194,7 +198,7 @@ def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_
         row += 1
     derivatives(y, p, f, birth, loss)
     if not _all_finite(f):
-        return NON_FINITE, 0
+        return NON_FINITE, 0, h_init
 
     h = h_init
     steps = 0
@@ -202,17 +206,18 @@ def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_
     m = n
     while t < t_end:
         if steps >= max_steps:
-            return MAX_STEPS_REACHED, steps
+            return MAX_STEPS_REACHED, steps, h
         t_stop = t_end
         if dose < dose_times.shape[0] and dose_times[dose] < t_stop:
             t_stop = dose_times[dose]
         if next_sync < t_stop:
             t_stop = next_sync
+        proposed = h
         hit = t + h >= t_stop - 1e-12 * max(1.0, abs(t_stop))
         if hit:
             h = t_stop - t
         if h < 1e-12 * max(1.0, abs(t)):
-            return STEP_SIZE_TOO_SMALL, steps
+            return STEP_SIZE_TOO_SMALL, steps, h
         if need_jacobian:
             m = _active_states(y, f, p, typical, frozen, active, ytmp, ftmp, birth, loss)
             jacobian(y, f, p, typical, active, m, jac, ytmp, ftmp, birth, loss)
@@ -257,7 +262,7 @@ def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_
         given = _apply_due_doses(y, t, dose, dose_times, dose_states, dose_amounts)
         changed = given > dose
         dose = given
-        if next_sync <= t:
+        if next_sync <= t or (t >= t_end and next_sync < np.inf):
             _finish_sync(y, t - sync_started, counts, birth0, loss0, stream)
             next_sync = np.inf
             changed = True
@@ -269,23 +274,25 @@ def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_
         if changed:
             derivatives(y, p, f, birth, loss)
             if not _all_finite(f):
-                return NON_FINITE, steps
+                return NON_FINITE, steps, h
         while row < n_out and t_out[row] <= t:
             _write_output(out, row, y, out_states)
             row += 1
         need_jacobian = True
-        h *= factor
-    return SUCCESS, steps
+        # A step cut short to land on a stop says little about the step the dynamics allow.
+        h = max(h * factor, proposed) if hit else h * factor
+    return SUCCESS, steps, h
 
 
 @njit(cache=True, parallel=True)
 def integrate_batch(y0, p, seeds, t0s, t_out, out, out_states, dose_times, dose_states, dose_amounts,
                     n_doses, rtol, atol, typical, stochastic, threshold, sync_fraction, sync_min, sync_max,
                     max_steps, h_init, status, steps):
-    """Integrate every patient of the batch; per-patient results in ``out``, ``status`` and ``steps``."""
+    """Integrate every patient of the batch; per-patient results in ``out``, ``status``, ``steps``,
+    and in ``h_init`` the step each would take next."""
     for i in prange(y0.shape[0]):
         nd = n_doses[i]
-        status[i], steps[i] = integrate_patient(
+        status[i], steps[i], h_init[i] = integrate_patient(
             y0[i], p[i], seeds[i], t0s[i], t_out, out[i], out_states, dose_times[i, :nd], dose_states[i, :nd],
             dose_amounts[i, :nd], rtol, atol, typical, stochastic, threshold, sync_fraction, sync_min,
-            sync_max, max_steps, h_init)
+            sync_max, max_steps, h_init[i])
