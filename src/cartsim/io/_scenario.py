@@ -1,4 +1,4 @@
-"""The scenario schema: patient, product, lymphodepletion, drug schedule, parameter overrides.
+"""The scenario schema: patient, product, lymphodepletion, drug schedule, protocol, clinical clock, parameter overrides.
 
 A scenario is validated when it is built; a malformed file raises
 :class:`ScenarioError` whose message names each field, the value given and
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..model import PARAMETERS
 
@@ -80,6 +80,93 @@ class DrugDose(_Strict):
     dose: float = Field(gt=0, le=5000, description="amount in the drug's unit (see DRUGS)")
 
 
+class Rule(_Strict):
+    """A protocol rule: at each clinical visit, give ``give`` to the patients for whom ``when`` holds.
+
+    ``when`` is a condition over the visit variables (see
+    :func:`cartsim.clinical._protocol.compile_condition`); the dose is
+    ``dose_mg`` or ``min(dose_mg_per_kg * weight, max_dose_mg)``.
+    """
+
+    name: str = Field("", description="label; default derived from give/when")
+    when: str = Field(description="condition over the visit variables, e.g. 'crs_grade >= 2'")
+    give: Literal[tuple(DRUGS)]  # type: ignore[valid-type]
+    dose_mg: float | None = Field(None, gt=0, le=5000, description="flat dose in the drug's unit")
+    dose_mg_per_kg: float | None = Field(None, gt=0, le=50, description="weight-based dose")
+    max_dose_mg: float | None = Field(None, gt=0, le=5000, description="cap on a weight-based dose")
+    repeat_after_hours: float | None = Field(
+        None, gt=0, le=8760, description="minimum hours between doses from this rule; None: fires once"
+    )
+    max_doses: int = Field(1, ge=1, le=1000, description="doses per patient from this rule")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_name(cls, data):
+        if isinstance(data, dict) and not data.get("name"):
+            data = {**data, "name": f"{data.get('give')} when {data.get('when')}"}
+        return data
+
+    @field_validator("when")
+    @classmethod
+    def _parses(cls, text):
+        from ..clinical._protocol import compile_condition  # lazy: cartsim.clinical imports cartsim.io
+
+        compile_condition(text)  # raises ValueError naming position and what was expected
+        return text
+
+    @model_validator(mode="after")
+    def _dose_and_repeat(self):
+        if (self.dose_mg is None) == (self.dose_mg_per_kg is None):
+            which = "both" if self.dose_mg is not None else "neither"
+            raise ValueError(f"give exactly one of dose_mg or dose_mg_per_kg (got {which})")
+        if self.max_dose_mg is not None and self.dose_mg_per_kg is None:
+            raise ValueError("max_dose_mg caps a weight-based dose; it needs dose_mg_per_kg, not dose_mg")
+        if self.repeat_after_hours is None and self.max_doses != 1:
+            raise ValueError(
+                f"max_doses = {self.max_doses} needs repeat_after_hours (a rule without it fires once)"
+            )
+        return self
+
+
+class VisitSegment(_Strict):
+    """Visits every ``every_hours`` after infusion until ``until_day`` (None: to the end of follow-up)."""
+
+    until_day: float | None = Field(None, gt=0, le=36500)
+    every_hours: float = Field(ge=1, le=8760)
+
+
+class ClinicalSettings(_Strict):
+    visits: tuple[VisitSegment, ...] = Field(
+        (
+            VisitSegment(until_day=30, every_hours=6),
+            VisitSegment(until_day=90, every_hours=24),
+            VisitSegment(every_hours=720),
+        ),
+        description="piecewise visit schedule after infusion; the last segment runs to the end of follow-up",
+    )
+
+    @field_validator("visits")
+    @classmethod
+    def _piecewise(cls, visits):
+        if not visits:
+            raise ValueError("at least one visit segment is needed")
+        *inner, last = visits
+        for i, segment in enumerate(inner):
+            if segment.until_day is None:
+                raise ValueError(f"only the last visit segment may omit until_day; segment {i} has none")
+            if i and segment.until_day <= inner[i - 1].until_day:
+                raise ValueError(
+                    f"until_day must increase strictly: segment {i} has {segment.until_day:g} "
+                    f"after {inner[i - 1].until_day:g}"
+                )
+        if last.until_day is not None:
+            raise ValueError(
+                f"the last visit segment runs to the end of follow-up and must omit until_day; "
+                f"got {last.until_day:g}"
+            )
+        return visits
+
+
 class SimulationSettings(_Strict):
     days: int = Field(3650, ge=1, le=36500, description="follow-up after infusion")
     seed: int = Field(0, ge=0, lt=2**63)
@@ -94,8 +181,28 @@ class Scenario(_Strict):
     product: Product = Product()
     lymphodepletion: Lymphodepletion = Lymphodepletion()
     schedule: tuple[DrugDose, ...] = ()
+    protocol: tuple[Rule, ...] = Field(
+        "standard",  # type: ignore[assignment]  (a preset name, expanded by the validator)
+        validate_default=True,
+        description="rules 'condition -> drug' applied at each visit, or a preset name (PROTOCOL_PRESETS)",
+    )
+    clinical: ClinicalSettings = ClinicalSettings()
     parameters: dict[str, float] = Field(default_factory=dict, description="model parameter overrides by name")
     simulation: SimulationSettings = SimulationSettings()
+
+    @field_validator("protocol", mode="before")
+    @classmethod
+    def _expand_preset(cls, protocol):
+        if isinstance(protocol, str):
+            from ..clinical._protocol import PROTOCOL_PRESETS  # lazy: cartsim.clinical imports cartsim.io
+
+            if protocol not in PROTOCOL_PRESETS:
+                raise ValueError(
+                    f"unknown protocol preset '{protocol}'; presets: {', '.join(PROTOCOL_PRESETS)} "
+                    "(or give a list of rules)"
+                )
+            return PROTOCOL_PRESETS[protocol]
+        return protocol
 
     @field_validator("parameters")
     @classmethod
