@@ -18,7 +18,7 @@ ENDPOINTS = [
     "tumor_cells_day3650", "tumor_extinct", "cd4_fraction_car_t_day3650", "senescent_fraction_car_t_day28",
     "b_cell_aplasia_days", "il6_peak_pg_ml", "il6_peak_day",
 ]
-OUTPUTS = {"summary.json", "trajectories.parquet", "overview.png"}
+OUTPUTS = {"summary.json", "trajectories.parquet", "visits.parquet", "overview.png", "timeline.png"}
 
 runner = CliRunner()
 

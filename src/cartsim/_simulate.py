@@ -1,8 +1,8 @@
-"""One patient (a batch of one) through the engine: ``cartsim.simulate(scenario)``."""
+"""One patient (a batch of one) through the engine and the clinical clock: ``cartsim.simulate(scenario)``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -10,9 +10,11 @@ import pandas as pd
 
 from ._batch import build_batch
 from ._readouts import derived_readouts, summarise
+from .clinical import clinical_summary, run_clinical
 from .io import Scenario, load_scenario
 from .model import STATE_NAMES
-from .solver import Result, SolverOptions, integrate
+from .model._physiology import OBSERVABLES
+from .solver import Result
 
 
 class SimulationError(RuntimeError):
@@ -21,16 +23,20 @@ class SimulationError(RuntimeError):
 
 @dataclass(frozen=True)
 class SimulationResult:
-    """Daily trajectories and named endpoints of one simulated patient.
+    """Daily trajectories, clinical visits, events and named endpoints of one simulated patient.
 
-    ``days`` run from the first dose (lymphodepletion) to the end of follow-up;
-    ``values[day, state]`` are the model states (see ``cartsim.model.STATE_TABLE``).
+    ``days`` run from the first dose (lymphodepletion) to the end of follow-up or death;
+    ``values[day, state]`` are the model states (see ``cartsim.model.STATE_TABLE``);
+    ``visits`` has one row per clinical visit (observables and ASTCT grades); ``events`` lists
+    (day, event, grade, action) records: toxicities, interventions, response assessments, death.
     """
 
     scenario: Scenario
     days: np.ndarray
     values: np.ndarray
     summary: dict
+    visits: pd.DataFrame = field(repr=False)
+    events: list[dict] = field(repr=False)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per day: every state plus the derived readouts."""
@@ -46,19 +52,31 @@ class SimulationResult:
 
         return plot_overview(self.to_frame(), Path(path), title=self.scenario.name)
 
+    def plot_timeline(self, path: str | Path) -> Path:
+        """Write the clinical timeline (CRS/ICANS grades, fever, IL-6, interventions)."""
+        from .report import plot_timeline
+
+        return plot_timeline(self.visits, self.events, Path(path), title=self.scenario.name)
+
 
 def simulate(scenario: Scenario | str | Path) -> SimulationResult:
     """Simulate one patient; ``scenario`` is a :class:`~cartsim.io.Scenario` or a YAML path."""
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     batch = build_batch([scenario])
-    settings = scenario.simulation
-    days = np.arange(np.floor(batch.t0[0]), settings.days + 1, dtype=np.float64)
-    options = SolverOptions(rtol=settings.rtol, stochastic=settings.stochastic)
-    solution = integrate(batch.y0, batch.params, days, doses=batch.doses, seeds=batch.seeds, t0=batch.t0,
-                         options=options)
-    outcome = Result(int(solution.result[0]))
-    if outcome != Result.successful:
-        raise SimulationError(f"scenario '{scenario.name}': {outcome.message}")
-    values = solution.values[0]
-    return SimulationResult(scenario, days, values, summarise(days, values))
+    days = np.arange(np.floor(batch.t0[0]), scenario.simulation.days + 1, dtype=np.float64)
+    outcome = run_clinical(batch, [scenario], record_days=days, record_events=True)
+    status = Result(int(outcome.status[0]))
+    if status != Result.successful:
+        raise SimulationError(f"scenario '{scenario.name}': {status.message}")
+    clinical = clinical_summary(outcome, 0)
+    lived = days <= clinical["os_days"]
+    days, values = days[lived], outcome.record.states[0, lived]
+    record = outcome.record
+    visits = pd.DataFrame(record.observables[:, 0, :], columns=list(OBSERVABLES))
+    visits.insert(0, "day", record.days)
+    visits["crs_grade"] = record.crs[:, 0]
+    visits["icans_grade"] = record.icans[:, 0]
+    visits = visits[visits["day"] <= clinical["os_days"]].reset_index(drop=True)
+    summary = {**summarise(days, values), **clinical}
+    return SimulationResult(scenario, days, values, summary, visits, outcome.events[0])

@@ -33,6 +33,16 @@ _KEY_ENDPOINTS = {
     "b_cell_aplasia_days": "B-cell aplasia (days)",
     "il6_peak_pg_ml": "IL-6 peak (pg/mL)",
     "crp_peak_mg_l": "CRP peak (mg/L)",
+    "crs_max_grade": "CRS max grade (ASTCT)",
+    "crs_onset_day": "CRS onset day",
+    "icans_max_grade": "ICANS max grade (ASTCT)",
+    "tocilizumab_doses": "tocilizumab doses",
+    "corticosteroid_doses": "dexamethasone doses",
+    "best_response": "best response (iwCLL)",
+    "umrd4_blood_day90": "uMRD4 blood, day 90",
+    "pfs_days": "PFS (days)",
+    "os_days": "OS (days)",
+    "death_cause": "death cause",
 }
 
 
@@ -63,6 +73,8 @@ def _shown(value) -> str:
         return "—"
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, str):
+        return value
     return f"{value:.3g}"
 
 
@@ -71,7 +83,8 @@ def simulate(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.", exists=True, dir_okay=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the result files.")],
 ) -> None:
-    """Simulate one patient from SCENARIO and write summary.json, trajectories.parquet and overview.png to --out."""
+    """Simulate one patient from SCENARIO; write summary.json, trajectories.parquet, visits.parquet,
+    overview.png and timeline.png to --out."""
     spec = _load(scenario)
     with console.status(f"Simulating '{spec.name}' for {spec.simulation.days} days…"):
         result = _run(spec, out)
@@ -97,7 +110,8 @@ def demo(
 ) -> None:
     """Run every scenarios/*.yaml (or the default scenario if there are none) into --out/<scenario file name>/."""
     scenarios = _demo_scenarios()
-    columns = ("car_t_peak_cells", "tumor_cells_day28", "tumor_extinct", "il6_peak_pg_ml")
+    columns = ("car_t_peak_cells", "tumor_cells_day28", "crs_max_grade", "icans_max_grade", "best_response",
+               "os_days")
     table = Table("scenario", *(_KEY_ENDPOINTS[key] for key in columns))
     with Progress(console=console) as progress:
         for name, spec in progress.track(scenarios.items(), total=len(scenarios), description="Simulating"):
@@ -119,3 +133,38 @@ def parameters(
         if search in p.name:
             table.add_row(p.name, p.units, f"{p.default:g}", f"{p.low:g} – {p.high:g}", p.source)
     console.print(table)
+
+
+study_app = typer.Typer(help="Ready-made in-silico studies.", no_args_is_help=True)
+app.add_typer(study_app, name="study")
+
+
+@study_app.command("toci-timing")
+def toci_timing(
+    n: Annotated[int, typer.Option("--n", min=1, max=100_000, help="Virtual patients per arm.")] = 200,
+    seed: Annotated[int, typer.Option(min=0, help="Fixes the cohort and every random draw.")] = 0,
+    days: Annotated[int, typer.Option(min=90, max=3650, help="Follow-up after infusion.")] = 365,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the table and figure.")] = Path(
+        "out/toci-timing"),
+) -> None:
+    """The same virtual patients under no, prophylactic, first-fever, CRS-2 and CRS-3 tocilizumab, with and
+    without inflammation aiding killing; writes toci_timing.csv/.json and toci_timing.png to --out."""
+    from cartsim.report import plot_toci_tradeoff
+    from cartsim.studies import TOCI_ARMS, run_toci_timing
+    from cartsim.studies._toci_timing import KILLING_ASSUMPTIONS
+
+    runs = len(TOCI_ARMS) * len(KILLING_ASSUMPTIONS)
+    with Progress(console=console) as progress:
+        task = progress.add_task(f"{n} patients x {runs} arms", total=runs)
+        table = run_toci_timing(n, seed, days, progress=lambda label: progress.advance(task))
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "toci_timing.csv", index=False)
+    table.to_json(out / "toci_timing.json", orient="records", indent=2)
+    plot_toci_tradeoff(table, out / "toci_timing.png")
+    shown = Table("assumption", "arm", "CRS >= 3", "CRS deaths", "ICANS >= 3", "CR", "CAR-T peak (median)",
+                  title=f"Tocilizumab timing, {n} patients per arm")
+    for row in table.itertuples():
+        shown.add_row(row.assumption, row.arm, f"{row.crs_grade3plus_rate:.1%}", f"{row.crs_death_rate:.1%}",
+                      f"{row.icans_grade3plus_rate:.1%}", f"{row.cr_rate:.1%}", f"{row.car_t_peak_median:.3g}")
+    console.print(shown)
+    console.print(f"Outputs written to [bold]{out.resolve()}[/bold]")

@@ -1,4 +1,5 @@
-"""Result files of one simulated patient: summary.json, trajectories.parquet, overview.png."""
+"""Result files of one simulated patient: summary.json, trajectories.parquet, visits.parquet,
+overview.png and timeline.png."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ if TYPE_CHECKING:
 SUMMARY = "summary.json"
 TRAJECTORIES = "trajectories.parquet"
 OVERVIEW = "overview.png"
+VISITS = "visits.parquet"
+TIMELINE = "timeline.png"
 
 
 def _write_summary(result: SimulationResult, path: Path) -> None:
@@ -45,11 +48,13 @@ def write_outputs(result: SimulationResult, out_dir: str | Path) -> Path:
     try:
         _write_summary(result, staging / SUMMARY)
         _write_trajectories(result, staging / TRAJECTORIES)
+        result.visits.astype("float64").to_parquet(staging / VISITS, engine="pyarrow", index=False)
         result.plot(staging / OVERVIEW)
+        result.plot_timeline(staging / TIMELINE)
         if out_dir.is_dir() and not any(out_dir.iterdir()):
             out_dir.rmdir()
         if out_dir.exists():
-            for name in (SUMMARY, TRAJECTORIES, OVERVIEW):
+            for name in (SUMMARY, TRAJECTORIES, VISITS, OVERVIEW, TIMELINE):
                 os.replace(staging / name, out_dir / name)
         else:
             staging.rename(out_dir)

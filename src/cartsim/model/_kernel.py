@@ -89,12 +89,12 @@ def steroid_effect(y, p):
 @njit(cache=True)
 def cytokine_signals(y, p):
     """IL-6 and IL-1 receptor signalling above baseline, after tocilizumab and anakinra block their
-    receptors, and free IL-6 above baseline (what tocilizumab does not lower)."""
+    receptors, free IL-6 above baseline (what tocilizumab does not lower), and the IL-6 signal itself."""
     il6 = _pos(y[S.il6])
     il6_signal = il6 * (1.0 - _hill(_pos(y[S.tocilizumab_central]), p[P.tocilizumab_kd]))
     il1_signal = _pos(y[S.il1]) * (1.0 - _hill(_pos(y[S.anakinra]), p[P.anakinra_ic50]))
     return (_excess(il6_signal, p[P.il6_baseline]), _excess(il1_signal, p[P.il1_baseline]),
-            _excess(il6, p[P.il6_baseline]))
+            _excess(il6, p[P.il6_baseline]), il6_signal)
 
 
 @njit(cache=True)
@@ -144,7 +144,7 @@ def derivatives(y, p, dy, birth, loss):
     engaged *= stim
     contact *= stim
 
-    il6_excess, il1_excess, il6_free_excess = cytokine_signals(y, p)
+    il6_excess, il1_excess, il6_free_excess, _ = cytokine_signals(y, p)
     ifng_excess = _excess(_pos(y[S.ifng]), p[P.ifng_baseline])
 
     kill_rate = p[P.max_kill_rate] * (1.0 - p[P.corticosteroid_on_killing] * steroid) * (

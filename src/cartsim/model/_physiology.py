@@ -45,6 +45,7 @@ OBSERVABLES = (
     "lymphocytes_per_ul", "b_lymphocytes_per_ul", "node_spd_cm2", "largest_node_cm", "spleen_cm",
     "marrow_infiltration", "neutrophils_per_ul", "platelets_per_ul", "hemoglobin_g_dl",  # iwCLL 2018
     "mrd_blood", "mrd_marrow", "normal_b_per_ul", "tumor_cells", "car_t_cells",
+    "il6_pg_ml", "il6_signal_pg_ml",  # free IL-6 and the part of it that signals (tocilizumab)
 )
 Obs = {name: i for i, name in enumerate(OBSERVABLES)}
 N_OBSERVABLES = len(OBSERVABLES)
@@ -63,7 +64,7 @@ def _level(x, cuts):
 def observe_patient(y, p, out):
     """Fill ``out[N_OBSERVABLES]`` with one patient's observables."""
     # ---- CRS: fever from IL-6 and IL-1 signalling (antipyresis by steroids); leak from the endothelium
-    il6_excess, il1_excess, _ = cytokine_signals(y, p)
+    il6_excess, il1_excess, _, il6_signal = cytokine_signals(y, p)
     pyrogen = (il6_excess / p[P.fever_il6_half] + il1_excess / p[P.fever_il1_half]) * (1.0 - steroid_effect(y, p))
     out[0] = 37.0 + p[P.fever_max_rise] * pyrogen / (1.0 + pyrogen)
     leak = y[S.endothelial_activation]
@@ -113,6 +114,8 @@ def observe_patient(y, p, out):
         tumor += max(y[i], 0.0)
     out[20] = tumor
     out[21] = car_t
+    out[22] = max(y[S.il6], 0.0)
+    out[23] = il6_signal
 
 
 @njit(cache=True, parallel=True)

@@ -1,0 +1,361 @@
+"""The clinical clock: integrate every patient to the next visit, then grade, treat, assess, record.
+
+Between visits the batched solver advances all living patients at once; at a
+visit everything is evaluated vectorised over patients: the observables
+(temperature, pressure support, oxygen, ICE score, blood counts, nodes,
+marrow, MRD), ASTCT CRS and ICANS grades, the protocol's rules (whose doses
+enter the drug states as boluses), deaths from competing hazards, and at the
+response assessments iwCLL 2018 response and MRD.
+
+A patient's random draws depend only on its seed and the visit number, never
+on the batch it is in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from .._batch import DRUG_STATES, Batch
+from ..io import Scenario
+from ..model import N_STATES, Param
+from ..model._physiology import N_OBSERVABLES, Obs, observe
+from ..solver import Doses, Result, SolverOptions, integrate
+from . import _response as response
+from ._grading import FEVER_C, crs_grade, icans_grade
+from ._protocol import ProtocolState, decide
+from ._survival import CAUSES, NO_DEATH, death_thresholds, first_death, hazards, mix_seeds
+
+DAYS_PER_MONTH = 365.25 / 12
+FIRST_ASSESSMENT_DAY = 28.0
+MONTH3_DAY = 90.0  # the month-3 assessment, where uMRD is reported
+
+
+def visit_days(visits, end_day: float) -> np.ndarray:
+    """Visit days from infusion (day 0) to ``end_day`` under a piecewise schedule, plus the response
+    assessments (day 28, month 3, then every 3 months)."""
+    days, start = [], 0.0
+    for segment in visits:
+        until = end_day if segment.until_day is None else min(segment.until_day, end_day)
+        days.append(np.arange(start, until, segment.every_hours / 24.0))
+        start = max(start, until)
+    days.append(assessment_days(end_day))
+    days.append([end_day])
+    return np.unique(np.round(np.concatenate(days), 9))
+
+
+def assessment_days(end_day: float) -> np.ndarray:
+    """iwCLL response assessments: day 28, month 3 (day 90), then every 3 months (whole days)."""
+    later = MONTH3_DAY + np.round(3 * DAYS_PER_MONTH * np.arange(1, int(end_day / 91) + 2))
+    days = np.concatenate([[FIRST_ASSESSMENT_DAY, MONTH3_DAY], later])
+    return days[days <= end_day]
+
+
+def _window(doses: Doses, start: float, stop: float) -> Doses:
+    """The doses due in ``[start, stop)`` (all of them after ``start`` when ``stop`` is inf)."""
+    eps = 1e-9
+    slot = np.arange(doses.times.shape[1]) < doses.counts[:, None]
+    due = slot & (doses.times >= start - eps) & (doses.times < stop - eps)
+    order = np.argsort(~due, axis=1, kind="stable")
+    take = lambda a: np.take_along_axis(a, order, axis=1)  # noqa: E731
+    return Doses(take(doses.times), take(doses.states), take(doses.amounts), due.sum(axis=1))
+
+
+@dataclass
+class VisitRecord:
+    """Per-visit observables and grades, and the states at the record days (single patients, figures)."""
+
+    days: np.ndarray
+    observables: np.ndarray  # [visit, patient, observable]
+    crs: np.ndarray  # [visit, patient]
+    icans: np.ndarray
+    record_days: np.ndarray
+    states: np.ndarray  # [patient, record day, state]
+
+
+@dataclass
+class ClinicalOutcome:
+    """What happened to each patient: ``endpoints`` are arrays over patients; ``events`` (when
+    recorded) list each patient's (day, event, grade, action) dictionaries."""
+
+    endpoints: dict[str, np.ndarray]
+    status: np.ndarray
+    events: list[list[dict]] | None = None
+    record: VisitRecord | None = field(default=None, repr=False)
+
+
+class _Tracker:
+    """Per-patient bookkeeping across visits, vectorised."""
+
+    def __init__(self, n: int, baseline: np.ndarray, seeds: np.ndarray, record_events: bool):
+        nan = np.full(n, np.nan)
+        self.e = {
+            "crs_max_grade": np.zeros(n, np.int8), "crs_onset_day": nan.copy(),
+            "icans_max_grade": np.zeros(n, np.int8), "icans_onset_day": nan.copy(),
+            "response_day28": np.full(n, response.NOT_ASSESSED, np.int8),
+            "response_month3": np.full(n, response.NOT_ASSESSED, np.int8),
+            "best_response": np.full(n, response.NOT_ASSESSED, np.int8),
+            "umrd4_blood_day90": np.zeros(n, bool), "umrd4_marrow_day90": np.zeros(n, bool),
+            "umrd6_blood_day90": np.zeros(n, bool), "umrd6_marrow_day90": np.zeros(n, bool),
+            "progressed": np.zeros(n, bool), "pfs_days": nan.copy(), "died": np.zeros(n, bool),
+            "os_days": nan.copy(), "death_cause": np.full(n, NO_DEATH, np.int8),
+            "car_t_peak_cells": np.zeros(n), "car_t_peak_day": np.zeros(n),
+            "il6_peak_pg_ml": np.zeros(n), "fever_max_c": np.full(n, 37.0),
+        }
+        for drug in DRUG_STATES:
+            self.e[f"{drug}_doses"] = np.zeros(n, np.int32)
+        self.last_dose_day = {drug: np.full(n, -np.inf) for drug in DRUG_STATES}
+        self.baseline = baseline
+        self.nadir = baseline
+        self.cumulative_hazard = np.zeros((n, len(CAUSES)))
+        self.thresholds = death_thresholds(seeds)
+        self.events = [[] for _ in range(n)] if record_events else None
+
+    def log(self, patients: np.ndarray, day: float, event: str, grade=None, action: str | None = None):
+        if self.events is None:
+            return
+        for i in np.flatnonzero(patients) if patients.dtype == bool else patients:
+            g = None if grade is None else int(grade[i]) if np.ndim(grade) else int(grade)
+            self.events[i].append({"day": round(float(day), 4), "event": event, "grade": g, "action": action})
+
+
+def run_clinical(batch: Batch, scenarios: Sequence[Scenario], *, options: SolverOptions | None = None,
+                 record_days: np.ndarray | None = None, record_events: bool = False,
+                 progress=None) -> ClinicalOutcome:
+    """Follow every patient of ``batch`` (built from ``scenarios``, which share protocol, clinical
+    clock and follow-up) through the clinical clock."""
+    first = scenarios[0]
+    for s in scenarios[1:]:
+        if (s.protocol, s.clinical, s.simulation.days) != (first.protocol, first.clinical, first.simulation.days):
+            raise ValueError("patients of one clinical batch must share protocol, clinical visits and follow-up")
+    options = options or SolverOptions(rtol=first.simulation.rtol, stochastic=first.simulation.stochastic)
+    n = batch.y0.shape[0]
+    end = float(first.simulation.days)
+    visits = visit_days(first.clinical.visits, end)
+    assessments = set(assessment_days(end).tolist())
+    rules = first.protocol
+    weight = np.array([s.patient.weight_kg for s in scenarios])
+    age = np.array([s.patient.age_years for s in scenarios])
+    schedule = _schedule_days(scenarios)
+
+    y = batch.y0.copy()
+    p = batch.params
+    baseline = _observations(observe(y, p))
+    track = _Tracker(n, baseline, batch.seeds, record_events)
+    protocol = ProtocolState.start(len(rules), n)
+    status = np.full(n, Result.successful.value, np.int64)
+    alive = np.ones(n, bool)
+    h = np.full(n, options.initial_step_days)
+    record_days = np.empty(0) if record_days is None else np.asarray(record_days, dtype=np.float64)
+    recorded = np.zeros((n, record_days.size, N_STATES))
+    recorded[:, record_days < batch.t0.min(), :] = y[:, None, :]  # before anyone starts
+    visit_obs = np.zeros((visits.size, n, N_OBSERVABLES)) if record_events else None
+    visit_grades = np.zeros((2, visits.size, n), np.int8) if record_events else None
+
+    start = batch.t0.copy()
+    previous = float(start.min())
+    for k, day in enumerate(visits):
+        # ---- integrate the living to this visit -----------------------------------------------------
+        active = np.flatnonzero(alive & (status == Result.successful.value))
+        if active.size and day > previous:
+            # A record day shows the state after that day's doses: recorded in the segment it starts.
+            last = k == visits.size - 1
+            times = np.union1d(record_days[(record_days >= previous) & ((record_days < day) | last)], [day])
+            kept = np.isin(times, record_days) & ((times < day) | last)
+            solution = integrate(y[active], p[active], times, doses=_window(_subset(batch.doses, active),
+                                                                            previous, day),
+                                 seeds=mix_seeds(batch.seeds[active], k), t0=np.maximum(start[active], previous),
+                                 options=options, initial_steps=h[active])
+            y[active] = solution.values[:, -1, :]
+            h[active] = solution.next_steps
+            status[active] = solution.result
+            recorded[np.ix_(active, np.searchsorted(record_days, times[kept]))] = solution.values[:, kept, :]
+            _count_schedule(track, schedule, previous, day)
+            failed = active[solution.result != Result.successful.value]
+            alive[failed] = False
+            # The solver lost them: censor where it stopped.
+            track.e["pfs_days"][failed] = np.where(np.isnan(track.e["pfs_days"][failed]), previous,
+                                                   track.e["pfs_days"][failed])
+            track.e["os_days"][failed] = previous
+        live = alive & (status == Result.successful.value)
+        dt = day - previous
+        previous = day
+        if day < 0:
+            continue
+        # ---- observe and grade -------------------------------------------------------------------------
+        obs = observe(y, p)
+        masked = (track.e["tocilizumab_doses"] > 0) | (track.e["corticosteroid_doses"] > 0)
+        crs = np.where(live, crs_grade(np.clip(obs[:, Obs["temperature_c"]], 25, 45), obs[:, Obs["hypotension"]],
+                                       obs[:, Obs["oxygen"]], masked), 0).astype(np.int8)
+        icans = np.where(live, icans_grade(obs[:, Obs["ice_score"]], obs[:, Obs["consciousness"]],
+                                           obs[:, Obs["seizure"]], obs[:, Obs["motor"]], obs[:, Obs["edema"]]),
+                         0).astype(np.int8)
+        _grades(track, live, day, crs, icans, obs)
+        if visit_obs is not None:
+            visit_obs[k], visit_grades[0, k], visit_grades[1, k] = obs, crs, icans
+        # ---- deaths over the interval just integrated --------------------------------------------------
+        if dt > 0:
+            cause, fraction = first_death(track.cumulative_hazard, hazards(obs, crs, icans, p, age + day / 365.25) * dt,
+                                          track.thresholds)
+            dead = live & (cause != NO_DEATH)
+            if dead.any():
+                _die(track, dead, cause, day - dt * (1.0 - fraction), crs, icans)
+                alive &= ~dead
+                live &= ~dead
+        # ---- response assessment -----------------------------------------------------------------------
+        if day in assessments:
+            _assess(track, live, day, obs)
+        # ---- protocol ---------------------------------------------------------------------------------
+        if rules:
+            variables = _visit_variables(track, day, crs, icans, obs)
+            for index, mg in decide(rules, protocol, variables, day, weight, live):
+                drug = rules[index].give
+                state, volume = DRUG_STATES[drug]
+                given = mg > 0
+                y[given, state] += mg[given] / p[given, Param[volume]]
+                track.e[f"{drug}_doses"] += given
+                track.last_dose_day[drug][given] = day
+                if track.events is not None:
+                    for i in np.flatnonzero(given):
+                        track.events[i].append({"day": round(float(day), 4), "event": drug, "grade": int(crs[i]),
+                                                "action": f"{mg[i]:.0f} mg: {rules[index].name} "
+                                                          f"(CRS {crs[i]}, ICANS {icans[i]})"})
+        if progress is not None:
+            progress(day, end)
+
+    _finish(track, status, end)
+    record = None
+    if record_events:
+        record = VisitRecord(visits, visit_obs, visit_grades[0], visit_grades[1], record_days, recorded)
+    return ClinicalOutcome(track.e, status, track.events, record)
+
+
+def _subset(doses: Doses, rows: np.ndarray) -> Doses:
+    return Doses(doses.times[rows], doses.states[rows], doses.amounts[rows], doses.counts[rows])
+
+
+def _schedule_days(scenarios: Sequence[Scenario]) -> dict[str, np.ndarray]:
+    """Per drug, the scheduled dose days of each patient, padded with NaN: ``[n, most doses]``."""
+    table = {}
+    for drug in DRUG_STATES:
+        days = [[d.day for d in s.schedule if d.drug == drug] for s in scenarios]
+        width = max(map(len, days))
+        if width:
+            table[drug] = np.array([row + [np.nan] * (width - len(row)) for row in days])
+    return table
+
+
+def _count_schedule(track: _Tracker, schedule: dict[str, np.ndarray], start: float, stop: float) -> None:
+    """Scheduled doses count as given (for the protocol's variables) once their day has passed."""
+    for drug, days in schedule.items():
+        due = (days >= start) & (days < stop)
+        track.e[f"{drug}_doses"] += due.sum(axis=1, dtype=np.int32)
+        latest = np.where(due, days, -np.inf).max(axis=1)
+        track.last_dose_day[drug] = np.maximum(track.last_dose_day[drug], latest)
+
+
+def _observations(obs: np.ndarray) -> response.Observations:
+    return response.Observations(**{name: obs[:, Obs[name]].copy() for name in (
+        "lymphocytes_per_ul", "b_lymphocytes_per_ul", "node_spd_cm2", "largest_node_cm", "spleen_cm",
+        "marrow_infiltration", "neutrophils_per_ul", "platelets_per_ul", "hemoglobin_g_dl")})
+
+
+def _grades(track: _Tracker, live, day, crs, icans, obs) -> None:
+    e = track.e
+    for name, grade in (("crs", crs), ("icans", icans)):
+        onset = live & (grade > 0) & np.isnan(e[f"{name}_onset_day"])
+        e[f"{name}_onset_day"][onset] = day
+        worse = live & (grade > e[f"{name}_max_grade"])
+        track.log(worse, day, name.upper(), grade)
+        e[f"{name}_max_grade"] = np.maximum(e[f"{name}_max_grade"], grade)
+    car_t = obs[:, Obs["car_t_cells"]]
+    higher = live & (car_t > e["car_t_peak_cells"])
+    e["car_t_peak_cells"][higher] = car_t[higher]
+    e["car_t_peak_day"][higher] = day
+    for name, column in (("fever_max_c", "temperature_c"), ("il6_peak_pg_ml", "il6_pg_ml")):
+        e[name] = np.where(live, np.maximum(e[name], obs[:, Obs[column]]), e[name])
+
+
+def _die(track: _Tracker, dead, cause, when, crs, icans) -> None:
+    e = track.e
+    e["died"] |= dead
+    e["os_days"][dead] = when[dead]
+    e["death_cause"][dead] = cause[dead]
+    first = dead & ~e["progressed"]
+    e["pfs_days"][first] = when[first]
+    for grade_name, code in (("crs_max_grade", 0), ("icans_max_grade", 1)):
+        e[grade_name][dead & (cause == code)] = 5
+    for i in np.flatnonzero(dead):
+        track.log(np.array([i]), when[i], "death", None, CAUSES[cause[i]])
+
+
+def _assess(track: _Tracker, live, day, obs) -> None:
+    e = track.e
+    current = _observations(obs)
+    code = np.where(live, response.iwcll_response(current, track.baseline, track.nadir), response.NOT_ASSESSED)
+    track.nadir = response.update_nadir(track.nadir, current)
+    if day == FIRST_ASSESSMENT_DAY:
+        e["response_day28"][:] = code
+    if day == MONTH3_DAY:
+        e["response_month3"][:] = code
+        for site in ("blood", "marrow"):
+            for level, threshold in (("4", 1e-4), ("6", 1e-6)):
+                e[f"umrd{level}_{site}_day90"] = live & response.undetectable_mrd(obs[:, Obs[f"mrd_{site}"]], threshold)
+    e["best_response"] = response.best_response(np.stack([e["best_response"], code.astype(np.int8)]), axis=0)
+    progression = live & (code == response.PD) & ~e["progressed"]
+    e["progressed"] |= progression
+    e["pfs_days"][progression] = day
+    for i in np.flatnonzero(live):
+        track.log(np.array([i]), day, "response", None, response.RESPONSES[code[i]])
+
+
+def _visit_variables(track: _Tracker, day, crs, icans, obs) -> dict[str, np.ndarray]:
+    e = track.e
+    n = crs.shape[0]
+    variables = {"day": np.full(n, day), "crs_grade": crs, "icans_grade": icans,
+                 "crs_max_grade": e["crs_max_grade"], "icans_max_grade": e["icans_max_grade"],
+                 "temperature_c": obs[:, Obs["temperature_c"]],
+                 "fever": (obs[:, Obs["temperature_c"]] >= FEVER_C).astype(np.int8)}
+    for drug in DRUG_STATES:
+        variables[f"{drug}_doses"] = e[f"{drug}_doses"]
+        variables[f"hours_since_{drug}"] = (day - track.last_dose_day[drug]) * 24.0
+    return variables
+
+
+def _finish(track: _Tracker, status, end) -> None:
+    """Censor the living at the end of follow-up (patients the solver lost are already censored)."""
+    e = track.e
+    open_pfs = np.isnan(e["pfs_days"])
+    e["pfs_days"][open_pfs] = end
+    e["os_days"][np.isnan(e["os_days"])] = end
+    e["pfs_event"] = e["progressed"] | e["died"]
+    e["os_event"] = e["died"].copy()
+    e["solver_failed"] = status != Result.successful.value
+
+
+def _plain(value):
+    """A JSON-ready Python value: NaN becomes None."""
+    value = value.item() if isinstance(value, np.generic) else value
+    return None if isinstance(value, float) and np.isnan(value) else value
+
+
+def clinical_summary(outcome: ClinicalOutcome, patient: int) -> dict:
+    """The clinical endpoints of one patient of ``outcome`` as a JSON-ready dictionary."""
+    e = {name: _plain(values[patient]) for name, values in outcome.endpoints.items()}
+    named = lambda code, names: names[code] if code >= 0 else None  # noqa: E731
+    summary = {
+        "crs_max_grade": e["crs_max_grade"], "crs_onset_day": e["crs_onset_day"],
+        "icans_max_grade": e["icans_max_grade"], "icans_onset_day": e["icans_onset_day"],
+        "fever_max_c": round(e["fever_max_c"], 2),
+        "best_response": named(e["best_response"], response.RESPONSES),
+        "response_day28": named(e["response_day28"], response.RESPONSES),
+        "response_month3": named(e["response_month3"], response.RESPONSES),
+        **{key: e[key] for key in ("umrd4_blood_day90", "umrd4_marrow_day90", "umrd6_blood_day90",
+                                   "umrd6_marrow_day90", "progressed", "pfs_days", "died", "os_days")},
+        "death_cause": named(e["death_cause"], CAUSES),
+        **{f"{drug}_doses": e[f"{drug}_doses"] for drug in DRUG_STATES},
+    }
+    summary["events"] = outcome.events[patient] if outcome.events is not None else []
+    return summary
