@@ -183,3 +183,18 @@ def test_toci_timing_study_command(tmp_path):
     assert all(r["tocilizumab_doses_mean"] >= 1 for r in table if r["arm"] == "prophylactic (day 0)")
     assert (out / "toci_timing.png").stat().st_size > 10_000
     assert set(RESPONSES) == {"CR", "CRi", "PR", "SD", "PD"}
+
+
+def test_a_course_of_doses_expands_and_counts():
+    from cartsim.io._scenario import DrugDose
+
+    course = DrugDose(drug="ibrutinib", day=-2, dose=420, every_days=1, until_day=2)
+    assert course.days == (-2, -1, 0, 1, 2)
+    result = cartsim.simulate(Scenario.validated(
+        {"protocol": "none", "schedule": [course.model_dump()], "simulation": {"days": 30}}))
+    assert result.summary["ibrutinib_doses"] == 5
+    with pytest.raises(ScenarioError, match="until_day"):
+        Scenario.validated({"schedule": [{"drug": "ibrutinib", "day": 5, "dose": 420, "every_days": 1,
+                                          "until_day": 1}]})
+    with pytest.raises(ScenarioError, match="every_days and until_day"):
+        Scenario.validated({"schedule": [{"drug": "ibrutinib", "day": 5, "dose": 420, "every_days": 1}]})

@@ -87,7 +87,7 @@ def dose_list(scenario: Scenario, params: np.ndarray) -> list[tuple[float, int, 
                   (0.0, State[f"{lineage}_senescent"], cells * product.senescent_fraction)]
     for given in scenario.schedule:
         state, volume = DRUG_STATES[given.drug]
-        doses.append((given.day, state, given.dose / params[Param[volume]]))
+        doses += [(day, state, given.dose / params[Param[volume]]) for day in given.days]
     return [d for d in doses if d[2] > 0]
 
 

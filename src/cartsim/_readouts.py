@@ -9,9 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .model import CAR_T_STATES, CLL_STATES, EXPOSURE_LEVELS, State
-
-BLOOD_UL = 5e6  # microlitres in 5 L of blood
-BLOOD_LYMPHOCYTE_SHARE = 0.02
+from .model._physiology import BLOOD_LYMPHOCYTE_SHARE, BLOOD_UL
 #: B-cell aplasia: normal blood B cells below 1% of the healthy median of 200/uL (normal_bcell_blood target).
 B_CELL_APLASIA_PER_UL = 2.0
 #: A population below one cell is gone.

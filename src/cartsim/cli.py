@@ -161,10 +161,12 @@ def toci_timing(
     table.to_csv(out / "toci_timing.csv", index=False)
     table.to_json(out / "toci_timing.json", orient="records", indent=2)
     plot_toci_tradeoff(table, out / "toci_timing.png")
-    shown = Table("assumption", "arm", "CRS >= 3", "CRS deaths", "ICANS >= 3", "CR", "CAR-T peak (median)",
+    rates = {"crs_grade3plus_rate": "CRS >= 3", "crs_death_rate": "CRS deaths", "icans_grade3plus_rate": "ICANS >= 3",
+             "response_day28_rate": "response d28", "cr_rate": "CR", "umrd4_blood_day90_rate": "uMRD4 d90"}
+    shown = Table("assumption", "arm", *rates.values(), "CAR-T peak (median)",
                   title=f"Tocilizumab timing, {n} patients per arm")
-    for row in table.itertuples():
-        shown.add_row(row.assumption, row.arm, f"{row.crs_grade3plus_rate:.1%}", f"{row.crs_death_rate:.1%}",
-                      f"{row.icans_grade3plus_rate:.1%}", f"{row.cr_rate:.1%}", f"{row.car_t_peak_median:.3g}")
+    for row in table.to_dict("records"):
+        shown.add_row(row["assumption"], row["arm"], *(f"{row[key]:.1%}" for key in rates),
+                      f"{row['car_t_peak_median']:.3g}")
     console.print(shown)
     console.print(f"Outputs written to [bold]{out.resolve()}[/bold]")

@@ -240,7 +240,7 @@ def _schedule_days(scenarios: Sequence[Scenario]) -> dict[str, np.ndarray]:
     """Per drug, the scheduled dose days of each patient, padded with NaN: ``[n, most doses]``."""
     table = {}
     for drug in DRUG_STATES:
-        days = [[d.day for d in s.schedule if d.drug == drug] for s in scenarios]
+        days = [[day for d in s.schedule if d.drug == drug for day in d.days] for s in scenarios]
         width = max(map(len, days))
         if width:
             table[drug] = np.array([row + [np.nan] * (width - len(row)) for row in days])

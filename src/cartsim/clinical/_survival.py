@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._readouts import B_CELL_APLASIA_PER_UL
 from ..model import Param
 from ..model._physiology import Obs
 
@@ -19,7 +20,6 @@ _CRS, _ICANS, _INFECTION, _CLL, _OTHER = range(len(CAUSES))
 NO_DEATH = -1
 #: Blood counts that define the states raising the infection risk.
 SEVERE_NEUTROPENIA_PER_UL = 500.0
-B_CELL_APLASIA_PER_UL = 2.0  # below 1% of the healthy median of 200/uL (normal_bcell_blood target)
 _DAYS_PER_YEAR = 365.25
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)

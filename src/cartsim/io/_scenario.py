@@ -75,9 +75,33 @@ class Lymphodepletion(_Strict):
 
 
 class DrugDose(_Strict):
+    """A scheduled dose, or a course of doses every ``every_days`` from ``day`` through ``until_day``
+    (e.g. ibrutinib 420 mg daily from day -28 as bridging and on through the expansion)."""
+
     drug: Literal[tuple(DRUGS)]  # type: ignore[valid-type]
-    day: float = Field(ge=-60, description="day relative to infusion")
+    day: float = Field(ge=-60, description="day relative to infusion (of the first dose of a course)")
     dose: float = Field(gt=0, le=5000, description="amount in the drug's unit (see DRUGS)")
+    every_days: float | None = Field(None, ge=0.25, le=365, description="interval of a course")
+    until_day: float | None = Field(None, le=36500, description="last day of a course")
+
+    @model_validator(mode="after")
+    def _course(self):
+        if (self.every_days is None) != (self.until_day is None):
+            raise ValueError("a course needs both every_days and until_day (or neither, for one dose)")
+        if self.until_day is not None:
+            if self.until_day < self.day:
+                raise ValueError(f"until_day ({self.until_day:g}) must not come before day ({self.day:g})")
+            if len(self.days) > 2000:
+                raise ValueError(f"a course may have at most 2000 doses; this one has {len(self.days)}")
+        return self
+
+    @property
+    def days(self) -> tuple[float, ...]:
+        """The days of every dose."""
+        if self.every_days is None:
+            return (self.day,)
+        count = int((self.until_day - self.day) / self.every_days + 1e-9) + 1
+        return tuple(self.day + i * self.every_days for i in range(count))
 
 
 class Rule(_Strict):

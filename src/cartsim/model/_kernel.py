@@ -147,10 +147,12 @@ def derivatives(y, p, dy, birth, loss):
     il6_excess, il1_excess, il6_free_excess, _ = cytokine_signals(y, p)
     ifng_excess = _excess(_pos(y[S.ifng]), p[P.ifng_baseline])
 
-    kill_rate = p[P.max_kill_rate] * (1.0 - p[P.corticosteroid_on_killing] * steroid) * (
-        1.0 + p[P.inflammatory_killing_gain] * _hill(il6_excess, p[P.inflammatory_killing_il6_half]))
-    per_target = kill_rate * pressure / (p[P.kill_half_saturation] + pressure
-                                         + kill_rate * antigen / p[P.kills_per_effector])
+    kill_rate = p[P.max_kill_rate] * (1.0 - p[P.corticosteroid_on_killing] * steroid)
+    # Seed 001 hypothesis: the storm's IL-6 signalling adds killing (bystander macrophage and NK
+    # cytotoxicity), on top of the effector-limited CAR-T killing rather than inside it.
+    inflammation = 1.0 + p[P.inflammatory_killing_gain] * _hill(il6_excess, p[P.inflammatory_killing_il6_half])
+    per_target = inflammation * kill_rate * pressure / (p[P.kill_half_saturation] + pressure
+                                                        + kill_rate * antigen / p[P.kills_per_effector])
 
     # ---- CAR-T exposure chain ------------------------------------------------------------------
     il15_ratio = _pos(y[S.il15]) / p[P.il15_baseline]
@@ -287,9 +289,11 @@ def derivatives(y, p, dy, birth, loss):
                   + p[P.endothelial_activation_by_il1] * _hill(il1_excess, p[P.il1_half_activation]))
     endo = y[S.endothelial_activation]
     dy[S.endothelial_activation] = endo_drive * (1.0 - endo) - p[P.endothelial_recovery] * endo
-    # The activated endothelium opens the blood-brain barrier to free IL-6 (Gust 2017).
+    # The activated endothelium opens the blood-brain barrier (Gust 2017); free IL-6 reaches the CNS,
+    # where tocilizumab (which hardly crosses the barrier) does not block it.
     neuro = y[S.neuroinflammation]
-    neuro_drive = (p[P.neurotoxicity_by_il6] * _hill(il6_free_excess, p[P.neurotoxicity_il6_half]) * _pos(endo)
+    neuro_drive = (p[P.neurotoxicity_by_endothelium] * _pos(endo) * _pos(endo)
+                   + p[P.neurotoxicity_by_il6] * _hill(il6_free_excess, p[P.neurotoxicity_il6_half])
                    + p[P.neurotoxicity_by_il1] * _hill(il1_excess, p[P.il1_half_activation])) * (1.0 - steroid)
     dy[S.neuroinflammation] = neuro_drive * (1.0 - neuro) - p[P.neurotoxicity_recovery] * neuro
 

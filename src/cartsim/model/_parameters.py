@@ -148,7 +148,7 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               "maximal kills per effector per day when targets are in excess"),
     Parameter("inflammatory_killing_gain", "1", 0.0, 0.0, 5.0,
               "seed 001 hypothesis (storm may aid killing); off by default",
-              "relative increase of killing at saturating IL-6 signalling"),
+              "relative increase of all killing (bystander cytotoxicity) at saturating IL-6 signalling"),
     Parameter("inflammatory_killing_il6_half", "pg/mL", 100.0, 1.0, 1e5, "[A]",
               "IL-6 signalling (above baseline) giving half the inflammatory killing gain"),
     Parameter("antigen_low_recognition", "1", 0.05, 0.0, 1.0,
@@ -263,12 +263,15 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               "IL-6 signalling for half activation"),
     Parameter("endothelial_recovery", "1/day", 1.0, 0.01, 10.0,
               "[A] capillary leak resolves within days of the cytokines (Gust 2017)", "endothelial recovery rate"),
+    Parameter("neurotoxicity_by_endothelium", "1/day", 0.5, 0.0, 20.0,
+              "[M] Gust 2017 Cancer Discov: ICANS follows endothelial activation and blood-brain-barrier "
+              "disruption", "CNS inflammation driven by endothelial activation (squared: a barrier threshold)"),
     Parameter("neurotoxicity_by_il6", "1/day", 1.0, 0.0, 20.0,
-              "[M] Gust 2017: ICANS follows endothelial activation and blood-brain-barrier disruption; "
-              "free IL-6 reaches the CSF, where tocilizumab (which hardly crosses the barrier) does not block "
-              "it (Lee 2019 BBMT; Neelapu 2018 Nat Rev Clin Oncol)",
-              "CNS inflammation driven by free serum IL-6 through an activated endothelium"),
-    Parameter("neurotoxicity_il6_half", "pg/mL", 2000.0, 1.0, 1e5, "[A] ICANS mostly follows severe CRS",
+              "[M] free IL-6 reaches the CSF, where tocilizumab (which hardly crosses the barrier) does not "
+              "block it, so prophylactic tocilizumab does not prevent ICANS (Lee 2019 BBMT; Neelapu 2018 "
+              "Nat Rev Clin Oncol; Locke 2017 ZUMA-1 cohort 3)", "CNS inflammation driven by free serum IL-6"),
+    Parameter("neurotoxicity_il6_half", "pg/mL", 15000.0, 1.0, 1e5,
+              "[A] only the free-IL-6 surge under tocilizumab (> 1e4 pg/mL) drives it strongly",
               "free IL-6 for half-maximal CNS drive"),
     Parameter("neurotoxicity_by_il1", "1/day", 0.3, 0.0, 20.0,
               "[M] Norelli 2018 Nat Med: IL-1 blockade (anakinra) prevents neurotoxicity in mice",

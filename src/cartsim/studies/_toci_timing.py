@@ -20,7 +20,7 @@ import pandas as pd
 from .._batch import build_batch
 from ..clinical import run_clinical
 from ..clinical._protocol import PROTOCOL_PRESETS
-from ..clinical._response import CR, CRI
+from ..clinical._response import CR, CRI, PR
 from ..clinical._survival import CAUSES
 from ..io import Scenario
 
@@ -37,7 +37,7 @@ TOCI_ARMS: dict[str, tuple[dict, ...]] = {
 }
 #: The two assumptions on inflammation and killing (parameter overrides).
 KILLING_ASSUMPTIONS = {"inflammation neutral": {"inflammatory_killing_gain": 0.0},
-                       "inflammation aids killing": {"inflammatory_killing_gain": 1.0}}
+                       "inflammation aids killing": {"inflammatory_killing_gain": 1.0}}  # doubles killing
 
 
 def _other_standard_rules() -> list[dict]:
@@ -95,6 +95,8 @@ def _row(result: ArmResult) -> dict:
         "crs_death_rate": e["death_cause"] == CAUSES.index("CRS"),
         "icans_grade3plus_rate": e["icans_max_grade"] >= 3,
         "cr_rate": np.isin(e["best_response"], (CR, CRI)),
+        "response_day28_rate": np.isin(e["response_day28"], (CR, CRI, PR)),
+        "umrd4_blood_day90_rate": e["umrd4_blood_day90"],
     }
     for name, hits in rates.items():
         row[name] = float(hits.mean())
