@@ -36,8 +36,8 @@ TOCI_ARMS: dict[str, tuple[dict, ...]] = {
     "at CRS grade 3": (dict(_TOCILIZUMAB, when="crs_grade >= 3"),),
 }
 #: The two assumptions on inflammation and killing (parameter overrides).
-KILLING_ASSUMPTIONS = {"inflammation neutral": {"inflammatory_killing_gain": 0.0},
-                       "inflammation aids killing": {"inflammatory_killing_gain": 1.0}}  # doubles killing
+KILLING_ASSUMPTIONS = {"storm neutral": {"inflammatory_killing_gain": 0.0},
+                       "storm aids killing": {"inflammatory_killing_gain": 1.0}}  # doubles killing
 
 
 def _other_standard_rules() -> list[dict]:
@@ -76,7 +76,7 @@ def _wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    return (float(max(0.0, centre - half)), float(min(1.0, centre + half)))
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ def _row(result: ArmResult) -> dict:
     }
     for name, hits in rates.items():
         row[name] = float(hits.mean())
-        row[f"{name}_ci"] = _wilson(int(hits.sum()), n)
+        row[f"{name}_ci_low"], row[f"{name}_ci_high"] = _wilson(int(hits.sum()), n)
     row["car_t_peak_median"] = float(np.median(e["car_t_peak_cells"]))
     row["tocilizumab_doses_mean"] = float(e["tocilizumab_doses"].mean())
     return row
