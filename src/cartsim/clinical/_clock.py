@@ -113,17 +113,20 @@ class _Tracker:
         self.thresholds = death_thresholds(seeds)
         self.events = [[] for _ in range(n)] if record_events else None
 
-    def log(self, patients: np.ndarray, day: float, event: str, grade=None, action: str | None = None):
+    def log(self, patients: np.ndarray, day, event: str, grade: np.ndarray | None = None,
+            action=lambda i: None) -> None:
+        """Record ``event`` for each patient in the mask ``patients`` (when events are recorded);
+        ``day`` and ``grade`` are per patient or shared, ``action(i)`` describes what was done."""
         if self.events is None:
             return
-        for i in np.flatnonzero(patients) if patients.dtype == bool else patients:
-            g = None if grade is None else int(grade[i]) if np.ndim(grade) else int(grade)
-            self.events[i].append({"day": round(float(day), 4), "event": event, "grade": g, "action": action})
+        for i in np.flatnonzero(patients):
+            when = day[i] if np.ndim(day) else day
+            self.events[i].append({"day": round(float(when), 4), "event": event,
+                                   "grade": None if grade is None else int(grade[i]), "action": action(i)})
 
 
 def run_clinical(batch: Batch, scenarios: Sequence[Scenario], *, options: SolverOptions | None = None,
-                 record_days: np.ndarray | None = None, record_events: bool = False,
-                 progress=None) -> ClinicalOutcome:
+                 record_days: np.ndarray | None = None, record_events: bool = False) -> ClinicalOutcome:
     """Follow every patient of ``batch`` (built from ``scenarios``, which share protocol, clinical
     clock and follow-up) through the clinical clock."""
     first = scenarios[0]
@@ -182,8 +185,6 @@ def run_clinical(batch: Batch, scenarios: Sequence[Scenario], *, options: Solver
         live = alive & (status == Result.successful.value)
         dt = day - previous
         previous = day
-        if day < 0:
-            continue
         # ---- observe and grade -------------------------------------------------------------------------
         obs = observe(y, p)
         masked = (track.e["tocilizumab_doses"] > 0) | (track.e["corticosteroid_doses"] > 0)
@@ -201,7 +202,7 @@ def run_clinical(batch: Batch, scenarios: Sequence[Scenario], *, options: Solver
                                           track.thresholds)
             dead = live & (cause != NO_DEATH)
             if dead.any():
-                _die(track, dead, cause, day - dt * (1.0 - fraction), crs, icans)
+                _die(track, dead, cause, day - dt * (1.0 - fraction))
                 alive &= ~dead
                 live &= ~dead
         # ---- response assessment -----------------------------------------------------------------------
@@ -209,27 +210,27 @@ def run_clinical(batch: Batch, scenarios: Sequence[Scenario], *, options: Solver
             _assess(track, live, day, obs)
         # ---- protocol ---------------------------------------------------------------------------------
         if rules:
-            variables = _visit_variables(track, day, crs, icans, obs)
-            for index, mg in decide(rules, protocol, variables, day, weight, live):
-                drug = rules[index].give
-                state, volume = DRUG_STATES[drug]
-                given = mg > 0
-                y[given, state] += mg[given] / p[given, Param[volume]]
-                track.e[f"{drug}_doses"] += given
-                track.last_dose_day[drug][given] = day
-                if track.events is not None:
-                    for i in np.flatnonzero(given):
-                        track.events[i].append({"day": round(float(day), 4), "event": drug, "grade": int(crs[i]),
-                                                "action": f"{mg[i]:.0f} mg: {rules[index].name} "
-                                                          f"(CRS {crs[i]}, ICANS {icans[i]})"})
-        if progress is not None:
-            progress(day, end)
+            _treat(track, rules, protocol, y, p, day, crs, icans, obs, weight, live)
 
     _finish(track, status, end)
     record = None
     if record_events:
         record = VisitRecord(visits, visit_obs, visit_grades[0], visit_grades[1], record_days, recorded)
     return ClinicalOutcome(track.e, status, track.events, record)
+
+
+def _treat(track: _Tracker, rules, protocol: ProtocolState, y, p, day, crs, icans, obs, weight, live) -> None:
+    """Give the doses the protocol's rules decide at this visit, as boluses into the drug states."""
+    variables = _visit_variables(track, day, crs, icans, obs)
+    for index, mg in decide(rules, protocol, variables, day, weight, live):
+        rule = rules[index]
+        state, volume = DRUG_STATES[rule.give]
+        given = mg > 0
+        y[given, state] += mg[given] / p[given, Param[volume]]
+        track.e[f"{rule.give}_doses"] += given
+        track.last_dose_day[rule.give][given] = day
+        track.log(given, day, rule.give, crs,
+                  lambda i: f"{mg[i]:.0f} mg: {rule.name} (CRS {crs[i]}, ICANS {icans[i]})")
 
 
 def _subset(doses: Doses, rows: np.ndarray) -> Doses:
@@ -278,17 +279,17 @@ def _grades(track: _Tracker, live, day, crs, icans, obs) -> None:
         e[name] = np.where(live, np.maximum(e[name], obs[:, Obs[column]]), e[name])
 
 
-def _die(track: _Tracker, dead, cause, when, crs, icans) -> None:
+def _die(track: _Tracker, dead, cause, when) -> None:
+    """Record deaths; a death from CRS or ICANS is their grade 5 (ASTCT)."""
     e = track.e
     e["died"] |= dead
     e["os_days"][dead] = when[dead]
     e["death_cause"][dead] = cause[dead]
     first = dead & ~e["progressed"]
     e["pfs_days"][first] = when[first]
-    for grade_name, code in (("crs_max_grade", 0), ("icans_max_grade", 1)):
-        e[grade_name][dead & (cause == code)] = 5
-    for i in np.flatnonzero(dead):
-        track.log(np.array([i]), when[i], "death", None, CAUSES[cause[i]])
+    for grade_name, toxicity in (("crs_max_grade", "CRS"), ("icans_max_grade", "ICANS")):
+        e[grade_name][dead & (cause == CAUSES.index(toxicity))] = 5
+    track.log(dead, when, "death", action=lambda i: CAUSES[cause[i]])
 
 
 def _assess(track: _Tracker, live, day, obs) -> None:
@@ -307,8 +308,7 @@ def _assess(track: _Tracker, live, day, obs) -> None:
     progression = live & (code == response.PD) & ~e["progressed"]
     e["progressed"] |= progression
     e["pfs_days"][progression] = day
-    for i in np.flatnonzero(live):
-        track.log(np.array([i]), day, "response", None, response.RESPONSES[code[i]])
+    track.log(live, day, "response", action=lambda i: response.RESPONSES[code[i]])
 
 
 def _visit_variables(track: _Tracker, day, crs, icans, obs) -> dict[str, np.ndarray]:
