@@ -9,5 +9,7 @@ from ._scenario import Product as Product
 from ._scenario import Scenario as Scenario
 from ._scenario import ScenarioError as ScenarioError
 from ._scenario import SimulationSettings as SimulationSettings
+from ._scenario import Treatment as Treatment
 from ._scenario import Tumor as Tumor
+from ._scenario import read_yaml as read_yaml
 from ._scenario import load_scenario as load_scenario

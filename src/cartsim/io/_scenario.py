@@ -198,10 +198,10 @@ class SimulationSettings(_Strict):
     rtol: float = Field(1e-6, ge=1e-12, le=1e-2)
 
 
-class Scenario(_Strict):
-    name: str = "scenario"
-    description: str = ""
-    patient: Patient = Patient()
+class Treatment(_Strict):
+    """What a patient is given: product, lymphodepletion, scheduled drugs, protocol, parameter overrides
+    (a scenario's treatment, or a trial arm)."""
+
     product: Product = Product()
     lymphodepletion: Lymphodepletion = Lymphodepletion()
     schedule: tuple[DrugDose, ...] = ()
@@ -210,9 +210,7 @@ class Scenario(_Strict):
         validate_default=True,
         description="rules 'condition -> drug' applied at each visit, or a preset name (PROTOCOL_PRESETS)",
     )
-    clinical: ClinicalSettings = ClinicalSettings()
     parameters: dict[str, float] = Field(default_factory=dict, description="model parameter overrides by name")
-    simulation: SimulationSettings = SimulationSettings()
 
     @field_validator("protocol", mode="before")
     @classmethod
@@ -238,14 +236,24 @@ class Scenario(_Strict):
         return overrides
 
     @classmethod
-    def validated(cls, data: object, source: str = "scenario") -> "Scenario":
+    def validated(cls, data: object, source: str = "scenario"):
         """Build from parsed YAML/JSON, turning validation errors into one readable ScenarioError."""
         if not isinstance(data, dict):
-            raise ScenarioError(f"{source}: expected a mapping of scenario fields, got {type(data).__name__}")
+            raise ScenarioError(f"{source}: expected a mapping of fields, got {type(data).__name__}")
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
             raise ScenarioError(_describe(exc, source)) from None
+
+
+class Scenario(Treatment):
+    """One patient, its treatment, the clinical clock and the simulation settings."""
+
+    name: str = "scenario"
+    description: str = ""
+    patient: Patient = Patient()
+    clinical: ClinicalSettings = ClinicalSettings()
+    simulation: SimulationSettings = SimulationSettings()
 
 
 def _describe(exc: ValidationError, source: str) -> str:
@@ -257,13 +265,17 @@ def _describe(exc: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario YAML file."""
+def read_yaml(path: str | Path, what: str = "scenario") -> object:
+    """Parse a ``what`` YAML file; a missing file or bad YAML is a ScenarioError naming the file."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except FileNotFoundError:
-        raise ScenarioError(f"{path}: no such scenario file") from None
+        raise ScenarioError(f"{path}: no such {what} file") from None
     except yaml.YAMLError as exc:
         raise ScenarioError(f"{path}: not valid YAML ({exc})") from None
-    return Scenario.validated(data, str(path))
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario YAML file."""
+    return Scenario.validated(read_yaml(path), str(path))
