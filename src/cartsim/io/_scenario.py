@@ -32,6 +32,16 @@ class ScenarioError(ValueError):
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    @classmethod
+    def validated(cls, data: object, source: str = "scenario"):
+        """Build from parsed YAML/JSON, turning validation errors into one readable ScenarioError."""
+        if not isinstance(data, dict):
+            raise ScenarioError(f"{source}: expected a mapping of fields, got {type(data).__name__}")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ScenarioError(_describe(exc, source)) from None
+
 
 class Tumor(_Strict):
     """CLL burden at the start, whole-body cells per compartment."""
@@ -234,16 +244,6 @@ class Treatment(_Strict):
                 raise ValueError(f"unknown model parameter '{name}'; see cartsim.model.PARAMETER_NAMES")
             PARAMETERS[name].check(value)
         return overrides
-
-    @classmethod
-    def validated(cls, data: object, source: str = "scenario"):
-        """Build from parsed YAML/JSON, turning validation errors into one readable ScenarioError."""
-        if not isinstance(data, dict):
-            raise ScenarioError(f"{source}: expected a mapping of fields, got {type(data).__name__}")
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            raise ScenarioError(_describe(exc, source)) from None
 
 
 class Scenario(Treatment):
