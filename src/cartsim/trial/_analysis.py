@@ -1,0 +1,291 @@
+"""A virtual trial's statistics: endpoints per arm with 95% intervals, hazard ratios, the responder analysis.
+
+Every function takes the trial's patient frame (one row per patient: ``arm``,
+``patient``, the covariates and the clinical endpoints of
+:func:`cartsim.clinical.run_clinical`) and returns plain Python values
+(JSON-ready: no numpy scalars, no NaN, None where a value is not estimable).
+
+Conventions:
+
+* Patients whose solver failed are left out of every rate, curve and model (their
+  outcome is an artefact of the integration, not of the treatment); they are
+  counted in ``solver_failures``.
+* Everyone else counts in the denominators (intention to treat): a patient who
+  died before the day-28 assessment (best response not assessed) is a
+  non-responder, a manufacturing failure is a non-responder without toxicity.
+* Proportions carry 95% Wilson score intervals; Kaplan-Meier medians carry the
+  intervals lifelines gives (the times where the pointwise 95% band of the curve
+  crosses 0.5); a month is 30.4375 days.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from ..clinical._response import CR, CRI, PD, PR, SD
+from ..clinical._survival import CAUSES
+
+DAYS_PER_MONTH = 30.4375
+#: The landmark of ``pfs_12m`` and ``os_12m``, in months.
+LANDMARK_MONTHS = 12.0
+#: Follow-up that ends this little before the landmark still counts as reaching it (a 365-day trial has
+#: 11.99 months of follow-up).
+_LANDMARK_SLACK_MONTHS = 1.0 / DAYS_PER_MONTH
+#: The fewest complete responders, and the fewest non-responders, the responder analysis fits.
+MIN_CLASS = 10
+
+# name -> what makes a patient count, evaluated on the analysed patients.
+_RATES = {
+    "orr": lambda f: f["best_response"].isin((CR, CRI, PR)),
+    "cr_rate": lambda f: f["best_response"].isin((CR, CRI)),
+    "umrd4_blood_rate": lambda f: f["umrd4_blood_day90"].astype(bool),
+    "umrd4_marrow_rate": lambda f: f["umrd4_marrow_day90"].astype(bool),
+    "crs_any_rate": lambda f: f["crs_max_grade"] >= 1,
+    "crs_grade3plus_rate": lambda f: f["crs_max_grade"] >= 3,
+    "icans_any_rate": lambda f: f["icans_max_grade"] >= 1,
+    "icans_grade3plus_rate": lambda f: f["icans_max_grade"] >= 3,
+    "crs_death_rate": lambda f: f["death_cause"] == CAUSES.index("CRS"),
+    "manufacturing_failure_rate": lambda f: f["manufacturing_failed"].astype(bool),
+}
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson score interval of the proportion ``successes / n`` (95% for the default ``z``).
+
+    Unlike the Wald interval it stays inside [0, 1] and is not degenerate at 0 or n successes.
+    ``n == 0`` gives ``(nan, nan)`` (no information).
+    """
+    successes, n = int(successes), int(n)
+    if n < 0 or not 0 <= successes <= max(n, 0):
+        raise ValueError(f"need 0 <= successes <= n; got {successes} of {n}")
+    if n == 0:
+        return (math.nan, math.nan)
+    p = successes / n
+    z2 = z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return (low, high)
+
+
+def _plain(value):
+    """A JSON-ready Python value: numpy scalars unwrapped, NaN and infinities (not reached) as None."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _arms(patients: pd.DataFrame) -> list[str]:
+    return [str(arm) for arm in pd.unique(patients["arm"])]
+
+
+def _analysed(patients: pd.DataFrame) -> pd.DataFrame:
+    return patients[~patients["solver_failed"].astype(bool)]
+
+
+def _km(frame: pd.DataFrame, endpoint: str):
+    from lifelines import KaplanMeierFitter
+
+    return KaplanMeierFitter().fit(frame[f"{endpoint}_days"].to_numpy(float) / DAYS_PER_MONTH,
+                                   frame[f"{endpoint}_event"].to_numpy(bool), label=endpoint)
+
+
+def _median(kmf) -> tuple[float | None, list[float | None]]:
+    from lifelines.utils import median_survival_times
+
+    ci = median_survival_times(kmf.confidence_interval_)
+    return _plain(float(kmf.median_survival_time_)), [_plain(float(v)) for v in ci.iloc[0]]
+
+
+def _landmark(kmf, months: float) -> float | None:
+    """KM survival at ``months``; None when follow-up ends before it with survivors still at risk."""
+    last = float(kmf.durations.max())
+    at_last = float(kmf.survival_function_at_times(last).iloc[0])
+    if last >= months:
+        return float(kmf.survival_function_at_times(months).iloc[0])
+    if at_last == 0 or last >= months - _LANDMARK_SLACK_MONTHS:
+        return at_last
+    return None
+
+
+def arm_endpoints(patients: pd.DataFrame) -> dict[str, dict]:
+    """The endpoints of each arm (in order of first appearance), JSON-ready.
+
+    Per arm: ``n`` (analysed patients, i.e. without solver failures), each rate of :data:`_RATES` with its
+    Wilson 95% interval as ``<rate>_ci`` ([low, high]), the Kaplan-Meier median PFS and OS in months with
+    their 95% intervals (None where not reached), ``pfs_12m`` and ``os_12m`` (KM survival at 12 months; None
+    when follow-up ends before), ``car_t_peak_median`` (over infused patients, i.e. without manufacturing
+    failures) and ``solver_failures``.
+    """
+    result = {}
+    for arm in _arms(patients):
+        rows = patients[patients["arm"].astype(str) == arm]
+        frame = _analysed(rows)
+        n = len(frame)
+        entry: dict = {"n": n}
+        for name, counts in _RATES.items():
+            hits = int(counts(frame).sum()) if n else 0
+            entry[name] = hits / n if n else None
+            entry[f"{name}_ci"] = [_plain(v) for v in wilson_interval(hits, n)]
+        for endpoint in ("pfs", "os"):
+            if n:
+                kmf = _km(frame, endpoint)
+                median, ci = _median(kmf)
+                landmark = _landmark(kmf, LANDMARK_MONTHS)
+            else:
+                median, ci, landmark = None, [None, None], None
+            entry[f"median_{endpoint}_months"] = median
+            entry[f"median_{endpoint}_months_ci"] = ci
+            entry[f"{endpoint}_12m"] = landmark
+        infused = frame.loc[~frame["manufacturing_failed"].astype(bool), "car_t_peak_cells"]
+        entry["car_t_peak_median"] = _plain(float(infused.median())) if len(infused) else None
+        entry["solver_failures"] = int(rows["solver_failed"].astype(bool).sum())
+        result[arm] = entry
+    return result
+
+
+def _cox(pair: pd.DataFrame, endpoint: str, arm: str) -> tuple[float | None, list, float | None]:
+    """Hazard ratio of ``arm`` against the other arm of ``pair`` for ``endpoint``, its 95% CI and p."""
+    from lifelines import CoxPHFitter
+    from lifelines.exceptions import ConvergenceError
+
+    data = pd.DataFrame({"months": pair[f"{endpoint}_days"].to_numpy(float) / DAYS_PER_MONTH,
+                         "event": pair[f"{endpoint}_event"].to_numpy(bool),
+                         "arm": (pair["arm"].astype(str) == arm).to_numpy(float)})
+    # Without events in both arms the hazard ratio is 0 or infinite: not estimable.
+    if data.loc[data["arm"] == 1, "event"].sum() == 0 or data.loc[data["arm"] == 0, "event"].sum() == 0:
+        return None, [None, None], None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = CoxPHFitter().fit(data, duration_col="months", event_col="event")
+    except (ConvergenceError, np.linalg.LinAlgError):
+        return None, [None, None], None
+    row = fit.summary.loc["arm"]
+    return (_plain(float(row["exp(coef)"])),
+            [_plain(float(row["exp(coef) lower 95%"])), _plain(float(row["exp(coef) upper 95%"]))],
+            _plain(float(row["p"])))
+
+
+def hazard_ratios(patients: pd.DataFrame, reference: str | None = None) -> dict[str, dict]:
+    """Cox proportional-hazards ratio of each arm against ``reference`` (default: the first arm), for PFS
+    and OS, each fitted on the two arms' analysed patients with the arm as the only covariate (Efron ties).
+
+    Returns ``{"<arm> vs <reference>": {"pfs_hr", "pfs_hr_ci", "pfs_p", "os_hr", "os_hr_ci", "os_p"}}``;
+    HR > 1 means the arm does worse. None where an arm has no events (the ratio is not estimable).
+    """
+    arms = _arms(patients)
+    reference = arms[0] if reference is None else str(reference)
+    if reference not in arms:
+        raise ValueError(f"reference arm '{reference}' is not in the trial; arms: {', '.join(arms)}")
+    frame = _analysed(patients)
+    result = {}
+    for arm in arms:
+        if arm == reference:
+            continue
+        pair = frame[frame["arm"].astype(str).isin((arm, reference))]
+        entry = {}
+        for endpoint in ("pfs", "os"):
+            hr, ci, p = _cox(pair, endpoint, arm)
+            entry.update({f"{endpoint}_hr": hr, f"{endpoint}_hr_ci": ci, f"{endpoint}_p": p})
+        result[f"{arm} vs {reference}"] = entry
+    return result
+
+
+def _covariates(frame: pd.DataFrame, arms: list[str]) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The responder analysis's design (before standardisation) and whether each term is continuous."""
+    total = (frame["tumor_blood_cells"] + frame["tumor_marrow_cells"] + frame["tumor_node_cells"]).to_numpy(float)
+    total = np.maximum(total, 1.0)
+    x = pd.DataFrame({
+        "log10_tumor_total_cells": np.log10(total),
+        "node_share": frame["tumor_node_cells"].to_numpy(float) / total,
+        "log_tcell_fitness": np.log(frame["tcell_fitness"].to_numpy(float)),
+        "log_cytokine_propensity": np.log(frame["cytokine_propensity"].to_numpy(float)),
+        "age_years": frame["age_years"].to_numpy(float),
+        "cd4_fraction": frame["cd4_fraction"].to_numpy(float),
+        "antigen_negative_fraction": frame["antigen_negative_fraction"].to_numpy(float),
+        "prior_lines": frame["prior_lines"].to_numpy(float),
+        "prior_btki": frame["prior_btki"].astype(bool).to_numpy(float),
+        "prior_venetoclax": frame["prior_venetoclax"].astype(bool).to_numpy(float),
+    }, index=frame.index)
+    kinds = {name: "continuous" for name in x.columns}
+    kinds.update(prior_btki="yes vs no", prior_venetoclax="yes vs no")
+    for arm in arms[1:]:
+        term = f"arm={arm}"
+        x[term] = (frame["arm"].astype(str) == arm).to_numpy(float)
+        kinds[term] = f"vs {arms[0]}"
+    return x, kinds
+
+
+def responder_analysis(patients: pd.DataFrame) -> pd.DataFrame:
+    """Which patient and product characteristics separate complete responders from non-responders.
+
+    Complete responders: best response CR or CRi; non-responders: SD or PD. Patients with PR, not assessed,
+    a failed solver or a failed manufacture are left out. A multivariable logistic regression (statsmodels
+    ``Logit``, Wald intervals) of complete response on: log10 total tumour burden (blood + marrow + nodes),
+    the nodal share of it, log T-cell fitness, log cytokine propensity, age, CD4 fraction, the
+    antigen-negative fraction and the number of prior lines (each standardised to mean 0, SD 1), prior BTKi
+    and prior venetoclax (yes vs no) and one indicator per arm other than the first. Terms constant among
+    the analysed patients (one arm, a population all pretreated with a BTKi) are dropped.
+
+    Returns one row per term: ``term``, ``unit`` (what one step of the odds ratio is: "per SD (SD = ...)" or
+    the level against its reference), ``odds_ratio``, ``ci_low``, ``ci_high`` (95%), ``p_value``,
+    ``n_responders``, ``n_nonresponders``. Raises ValueError with fewer than :data:`MIN_CLASS` patients in
+    either class, or when the model cannot be fitted.
+    """
+    import statsmodels.api as sm
+    from statsmodels.tools.sm_exceptions import PerfectSeparationError
+
+    arms = _arms(patients)
+    frame = _analysed(patients)
+    frame = frame[~frame["manufacturing_failed"].astype(bool)]
+    best = frame["best_response"]
+    responder = best.isin((CR, CRI))
+    frame = frame[responder | best.isin((SD, PD))]
+    y = responder.loc[frame.index].to_numpy(float)
+    n_resp, n_non = int(y.sum()), int(len(y) - y.sum())
+    if n_resp < MIN_CLASS or n_non < MIN_CLASS:
+        raise ValueError(f"the responder analysis needs at least {MIN_CLASS} complete responders (CR/CRi) and "
+                         f"{MIN_CLASS} non-responders (SD/PD); got {n_resp} and {n_non}")
+    x, kinds = _covariates(frame, arms)
+    x = x.loc[:, [name for name in x.columns if x[name].nunique() > 1]]
+    units = {}
+    for name in x.columns:
+        if kinds[name] == "continuous":
+            sd = float(x[name].std(ddof=1))
+            x[name] = (x[name] - x[name].mean()) / sd
+            units[name] = f"per SD (SD = {sd:.3g})"
+        else:
+            units[name] = kinds[name]
+    design = sm.add_constant(x.to_numpy(float), has_constant="add")
+    names = ["const", *x.columns]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = sm.Logit(y, design).fit(disp=0, maxiter=200)
+    except PerfectSeparationError as exc:
+        raise ValueError(f"the responder analysis cannot be fitted (perfect separation): {exc}") from exc
+    except np.linalg.LinAlgError as exc:
+        raise ValueError(f"the responder analysis cannot be fitted (collinear covariates): {exc}") from exc
+    with np.errstate(over="ignore"):
+        odds, ci = np.exp(np.asarray(fit.params)), np.exp(np.asarray(fit.conf_int(0.05)))
+    p = np.asarray(fit.pvalues)
+    if not (np.all(np.isfinite(odds)) and np.all(np.isfinite(ci)) and np.all(np.isfinite(p))):
+        raise ValueError("the responder analysis cannot be fitted (separation: a covariate predicts the "
+                         "response perfectly, or too few patients for the covariates)")
+    rows = []
+    for k, name in enumerate(names):
+        if name == "const":
+            continue
+        rows.append({"term": name, "unit": units[name], "odds_ratio": float(odds[k]),
+                     "ci_low": float(ci[k, 0]), "ci_high": float(ci[k, 1]),
+                     "p_value": float(p[k]), "n_responders": n_resp, "n_nonresponders": n_non})
+    return pd.DataFrame(rows, columns=["term", "unit", "odds_ratio", "ci_low", "ci_high", "p_value",
+                                       "n_responders", "n_nonresponders"])
