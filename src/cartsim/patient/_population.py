@@ -1,0 +1,504 @@
+"""Virtual patient populations: correlated characteristics of R/R CLL patients, one seed fixing every patient.
+
+A population is a set of documented marginal distributions (one per
+characteristic) tied together by a Gaussian copula: every patient draws one
+standard normal per *latent* characteristic (:data:`LATENT`), the normals are
+correlated by the Cholesky factor of the population's correlation matrix, and
+each correlated normal is mapped to its characteristic (a log-normal for a
+cell count, a threshold for a prior exposure, an inverse CDF for a count of
+prior lines).
+
+Reproducibility and chunking
+----------------------------
+Patient ``i`` of a population sampled with ``seed`` is a function of
+``(population, seed, i)`` alone. Its normals come from counter-based hashing
+(SplitMix64, :func:`cartsim.clinical._survival.mix_seeds`) of the seed, the
+patient index and the latent index, never from a sequential generator, and the
+copula is applied with element-wise operations in a fixed order, so
+``sample_population(name, 10, s, start=5)`` equals rows 5..14 of
+``sample_population(name, 20, s)`` bit for bit, whatever the chunk size or
+worker (the integer hashing is exact everywhere; the float transforms may
+differ in the last bit between CPUs with other SIMD paths for exp/log).
+The patient's simulation seed is another hash of
+``(seed, i)``, so a patient is the same person (same seed, same stochastic
+fate) in every arm of a trial.
+
+The T-cell characteristics come last in the latent order and
+``healthy_t_cells`` changes only them, so its patient ``i`` is patient ``i``
+of the default population (same age, disease, history and seed) with
+healthy-donor T cells: a matched contrast for seed 002 (CLL does worse than
+ALL/lymphoma because of CLL-related T-cell dysfunction).
+
+Sources: ``[A]`` marks an assumption; target ids refer to
+``shared/targets/calibration.yaml``; papers are named by first author and year.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit, logit, ndtr, ndtri
+from scipy.stats import nbinom
+
+from ..clinical._survival import mix_seeds
+
+#: The latent standard normals of a patient, in copula (Cholesky) order. Each names the
+#: :class:`Population` field that maps it to a characteristic. The T-cell characteristics come
+#: last: a preset that changes only their correlations leaves every other characteristic of a
+#: patient unchanged (lower-triangular Cholesky rows depend only on earlier variables).
+LATENT = (
+    "prior_lines", "prior_btki", "prior_venetoclax", "age_years", "weight_kg",
+    "tumor_cells", "blood_to_node", "marrow_to_node", "antigen_negative_fraction", "normal_b_cells",
+    "cytokine_propensity", "tcell_fitness", "cd4_fraction",
+)
+
+#: Columns of :func:`sample_population`, in order.
+COLUMNS = (
+    "patient", "seed", "age_years", "weight_kg", "tumor_blood_cells", "tumor_marrow_cells", "tumor_node_cells",
+    "antigen_negative_fraction", "normal_b_cells", "tcell_fitness", "cytokine_propensity", "cd4_fraction",
+    "prior_lines", "prior_btki", "prior_venetoclax",
+)
+
+# Hash streams (arbitrary distinct constants): the whitened population seed, the per-patient key,
+# and the two things drawn from that key. Changing any of them changes every sampled patient.
+_SEED_STREAM = 0x504F50  # "POP"
+_PATIENT_STREAM = 1
+_SIMULATION_SEED_STREAM = 2
+_LATENT_STREAM = 3
+_SEED_LIMIT = 2 ** 64
+
+
+# ---------------------------------------------------------------------------------------------
+# Building blocks of a population
+# ---------------------------------------------------------------------------------------------
+
+_Scale = Literal["linear", "log", "logit"]
+
+
+@dataclass(frozen=True)
+class Marginal:
+    """A continuous characteristic: ``median`` and ``spread`` on a ``scale``, clipped to ``[low, high]``.
+
+    ``linear``: normal with mean ``median`` and sd ``spread`` (in ``units``);
+    ``log``: log-normal, ``spread`` is the sd of ``ln(x)``;
+    ``logit``: logit-normal fraction, ``spread`` is the sd of ``logit(x)``.
+    ``low``/``high`` cut the tails where they would leave physiology or the scenario schema.
+    """
+
+    median: float
+    spread: float
+    scale: _Scale
+    low: float
+    high: float
+    units: str
+    source: str
+
+    def __post_init__(self):
+        if self.scale not in ("linear", "log", "logit"):
+            raise ValueError(f"scale must be 'linear', 'log' or 'logit', got {self.scale!r}")
+        if not self.low <= self.median <= self.high:
+            raise ValueError(f"median {self.median:g} lies outside [low, high] = [{self.low:g}, {self.high:g}]")
+        if self.spread < 0:
+            raise ValueError(f"spread must be >= 0, got {self.spread:g}")
+        if self.scale == "log" and self.median <= 0:
+            raise ValueError(f"a log-normal median must be > 0, got {self.median:g}")
+        if self.scale == "logit" and not 0 < self.median < 1:
+            raise ValueError(f"a logit-normal median must lie in (0, 1), got {self.median:g}")
+
+    def values(self, z: np.ndarray) -> np.ndarray:
+        """The characteristic for standard normals ``z`` (monotone increasing in ``z``)."""
+        if self.scale == "linear":
+            x = self.median + self.spread * z
+        elif self.scale == "log":
+            x = np.exp(np.log(self.median) + self.spread * z)
+        else:
+            x = expit(logit(self.median) + self.spread * z)
+        return np.clip(x, self.low, self.high)
+
+
+@dataclass(frozen=True)
+class Proportion:
+    """A yes/no characteristic held by a fraction ``p`` of the population.
+
+    A patient has it when its latent normal exceeds ``ndtri(1 - p)``, so a positive latent
+    correlation means "more likely to have it".
+    """
+
+    p: float
+    source: str
+
+    def __post_init__(self):
+        if not 0 <= self.p <= 1:
+            raise ValueError(f"a proportion must lie in [0, 1], got {self.p:g}")
+
+    def values(self, z: np.ndarray) -> np.ndarray:
+        return z > ndtri(1.0 - self.p)
+
+
+@dataclass(frozen=True)
+class LineCount:
+    """Prior lines of therapy: ``minimum`` plus a negative-binomial excess, capped at ``maximum``.
+
+    The excess has mean ``extra_mean`` and dispersion ``extra_dispersion`` (variance
+    ``mean + mean**2 / dispersion``); it is the inverse CDF of the patient's latent normal.
+    """
+
+    minimum: int
+    extra_mean: float
+    extra_dispersion: float
+    maximum: int
+    source: str
+
+    def __post_init__(self):
+        if not 1 <= self.minimum <= self.maximum:
+            raise ValueError(f"need 1 <= minimum <= maximum, got {self.minimum} and {self.maximum}")
+        if self.extra_mean < 0 or self.extra_dispersion <= 0:
+            raise ValueError("extra_mean must be >= 0 and extra_dispersion > 0")
+
+    def values(self, z: np.ndarray) -> np.ndarray:
+        # Inverse CDF by table look-up: exact, vectorised and the same for any batch.
+        excess = np.arange(self.maximum - self.minimum + 1)
+        if self.extra_mean == 0:
+            cdf = np.ones(len(excess))
+        else:
+            n = self.extra_dispersion
+            cdf = nbinom.cdf(excess, n, n / (n + self.extra_mean))
+        cdf[-1] = 1.0  # the cap takes the whole tail
+        return self.minimum + np.searchsorted(cdf, ndtr(z), side="left").astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Correlation:
+    """Correlation ``rho`` of the latent normals of two characteristics (names from :data:`LATENT`).
+
+    The rank correlation of the sampled characteristics is close to ``rho`` for continuous
+    ones and smaller for yes/no exposures and line counts, which coarsen their latent normal.
+    """
+
+    a: str
+    b: str
+    rho: float
+    source: str
+
+    def __post_init__(self):
+        for name in (self.a, self.b):
+            if name not in LATENT:
+                raise ValueError(f"unknown latent characteristic {name!r}; known: {', '.join(LATENT)}")
+        if self.a == self.b:
+            raise ValueError(f"a correlation needs two different characteristics, got {self.a!r} twice")
+        if not -1 < self.rho < 1:
+            raise ValueError(f"rho must lie in (-1, 1), got {self.rho:g}")
+
+
+@dataclass(frozen=True)
+class Population:
+    """A virtual patient population: marginals of every characteristic and their correlations.
+
+    Field names after ``description`` are the latent characteristics (:data:`LATENT`).
+    ``tumor_cells`` is the whole-body CLL burden; ``blood_to_node`` and ``marrow_to_node``
+    split it over blood, marrow and lymph nodes/spleen (cells in blood or marrow per cell in
+    nodes). Every number carries its units and source.
+    """
+
+    name: str
+    description: str
+    prior_lines: LineCount
+    prior_btki: Proportion
+    prior_venetoclax: Proportion
+    age_years: Marginal
+    weight_kg: Marginal
+    tumor_cells: Marginal
+    blood_to_node: Marginal
+    marrow_to_node: Marginal
+    antigen_negative_fraction: Marginal
+    normal_b_cells: Marginal
+    cytokine_propensity: Marginal
+    tcell_fitness: Marginal
+    cd4_fraction: Marginal
+    correlations: tuple[Correlation, ...] = field(default=())
+
+    def __post_init__(self):
+        pairs = [frozenset((c.a, c.b)) for c in self.correlations]
+        repeated = {tuple(sorted(p)) for p in pairs if pairs.count(p) > 1}
+        if repeated:
+            raise ValueError(f"population {self.name!r}: correlations given twice: {sorted(repeated)}")
+        try:
+            self.cholesky()
+        except np.linalg.LinAlgError:
+            raise ValueError(f"population {self.name!r}: the correlation matrix is not positive definite") from None
+
+    def correlation_matrix(self) -> np.ndarray:
+        """The latent correlation matrix ``[len(LATENT), len(LATENT)]`` (order of :data:`LATENT`)."""
+        index = {name: k for k, name in enumerate(LATENT)}
+        matrix = np.eye(len(LATENT))
+        for c in self.correlations:
+            matrix[index[c.a], index[c.b]] = matrix[index[c.b], index[c.a]] = c.rho
+        return matrix
+
+    def cholesky(self) -> np.ndarray:
+        """Lower-triangular ``L`` with ``L @ L.T`` the correlation matrix."""
+        return np.linalg.cholesky(self.correlation_matrix())
+
+
+# ---------------------------------------------------------------------------------------------
+# Presets
+# ---------------------------------------------------------------------------------------------
+
+_TRANSCEND_PH1 = "Siddiqi 2022 Blood (TRANSCEND CLL 004 phase 1, n=25)"
+_TRANSCEND = "Siddiqi 2023 Lancet (TRANSCEND CLL 004, 117 treated)"
+_HEALTHY_WHOLE_BODY_B = ("normal_bcell_blood (0.2e9/L) x blood_volume (5 L) / lymphocytes_blood_fraction (0.02) "
+                         "= 5e10 whole-body normal B cells in a healthy adult")
+
+#: Correlations of the R/R CLL presets (latent scale; see Correlation).
+CLL_CORRELATIONS = (
+    Correlation("prior_lines", "prior_btki", 0.3, "[A] each further line is another chance to have had a BTKi"),
+    Correlation("prior_lines", "prior_venetoclax", 0.4,
+                f"[A] venetoclax usually comes in a later line; {_TRANSCEND_PH1}: all BTKi-treated, "
+                "65% also venetoclax"),
+    Correlation("prior_btki", "prior_venetoclax", 0.3, "[A] BTKi then venetoclax is the usual sequence"),
+    Correlation("prior_lines", "age_years", 0.25, "[A] more lines take more years of disease"),
+    Correlation("prior_lines", "tumor_cells", 0.15, "[A] disease that failed more lines tends to be larger"),
+    Correlation("prior_btki", "blood_to_node", -0.4,
+                "cll_blood_alc_rr_trials: post-BTKi patients are often node-predominant with low blood counts; "
+                f"{_TRANSCEND_PH1}: 91% nodal disease, 35% bulky (>5 cm) nodes"),
+    Correlation("prior_btki", "marrow_to_node", -0.15, "[A] progression on a BTKi is mostly nodal"),
+    Correlation("prior_lines", "antigen_negative_fraction", 0.15,
+                "[A] more therapy selects more heterogeneous clones (seed 003: heterogeneity, antigen loss)"),
+    Correlation("tumor_cells", "normal_b_cells", -0.3,
+                "[A] marrow CLL suppresses normal B-cell production (model parameter b_cell_marrow_suppression)"),
+    Correlation("prior_lines", "normal_b_cells", -0.2,
+                "[A] anti-CD20 antibodies of earlier lines deplete normal B cells"),
+    Correlation("tumor_cells", "cytokine_propensity", 0.3,
+                "[A] CRS is more severe with higher disease burden (Teachey 2016 Cancer Discov; Hay 2017 Blood; "
+                "recalled, verify); "
+                "the model already scales cytokines with antigen, this is the host-side remainder"),
+    Correlation("prior_lines", "tcell_fitness", -0.35,
+                "Fraietta 2016 Blood: a T-cell defect due to CLL and/or therapy impairs CAR-T expansion; "
+                "DESIGN.md 5: heavy pretreatment hurts"),
+    Correlation("prior_btki", "tcell_fitness", 0.2,
+                "Fraietta 2016 Blood: >=5 cycles of ibrutinib improved CTL019 expansion (less PD-1 on T cells)"),
+    Correlation("age_years", "tcell_fitness", -0.15, "[A] immunosenescence: fewer naive and memory T cells with age"),
+    Correlation("prior_lines", "cd4_fraction", -0.2,
+                "[A] purine analogues and bendamustine leave a lasting CD4 lymphopenia; CD4:CD8 already inverted "
+                "in 39.7% of CLL at diagnosis (Gonzalez-Rodriguez 2010 Leuk Lymphoma, n=256)"),
+)
+
+RR_CLL_POST_BTKI_VENETOCLAX = Population(
+    name="rr_cll_post_btki_venetoclax",
+    description=("Relapsed/refractory CLL after a BTK inhibitor and (mostly) venetoclax, as in TRANSCEND CLL 004: "
+                 "median 4 prior lines, older, node-predominant, CLL-related T-cell dysfunction."),
+    prior_lines=LineCount(2, 2.5, 2.5, 15,
+                          f"{_TRANSCEND_PH1}: median 4 lines (range 2-11); {_TRANSCEND}: median 5 (2-12); "
+                          ">=2 lines required. Gives median 4, 5-95% 2-9, 99% 12 lines"),
+    prior_btki=Proportion(0.95, f"{_TRANSCEND_PH1}: 100% prior ibrutinib (required); [A] 5% BTKi-naive as in "
+                                "earlier CAR-T trials (Porter 2015)"),
+    prior_venetoclax=Proportion(0.7, f"[A] {_TRANSCEND_PH1}: 65% had BTKi and venetoclax; TRANSCEND CLL 004 "
+                                     "update (ASH 2023): 54 of 97 efficacy-evaluable had venetoclax failure"),
+    age_years=Marginal(66.0, 8.0, "linear", 35.0, 90.0, "years", f"{_TRANSCEND_PH1}: median 66; sd and clip [A]"),
+    weight_kg=Marginal(78.0, 0.18, "log", 40.0, 160.0, "kg", "[A] adults of a Western trial population"),
+    tumor_cells=Marginal(5e11, 1.0, "log", 1e10, 1e13, "cells, whole body",
+                         "cll_tumor_burden: 1e11-3e12 typical taken as the 5-95% band (geometric middle 5.5e11); "
+                         "clip [A] (1e13 cells ~ 10 kg)"),
+    blood_to_node=Marginal(0.3, 0.9, "log", 0.005, 20.0, "blood CLL cells per node/spleen CLL cell",
+                           "cll_blood_alc_rr_trials (ALC 5e9-1e11/L, many post-BTKi patients node-predominant): gives "
+                           "blood CLL cells / 5 L of median 1.4e10/L, 5-95% 1.7e9-1.0e11/L; Scenario default 0.5"),
+    marrow_to_node=Marginal(0.75, 0.5, "log", 0.05, 20.0, "marrow CLL cells per node/spleen CLL cell",
+                            "[A] the Scenario default split (marrow 3e11 : nodes 4e11); "
+                            f"{_TRANSCEND_PH1}: 57% with marrow disease"),
+    antigen_negative_fraction=Marginal(0.007, 1.2, "log", 1e-5, 0.5, "fraction of CLL cells",
+                                       "[A] antigen-negative/low clone (seed 003) usually 0.1%-5% (5-95% band)"),
+    normal_b_cells=Marginal(3e9, 1.0, "log", 1e7, 4e10, "cells, whole body",
+                            f"[A] ~6% of {_HEALTHY_WHOLE_BODY_B}: suppressed by CLL and anti-CD20 therapy; the cap "
+                            "stays below healthy and keeps the model's steady-state B-cell production in range"),
+    cytokine_propensity=Marginal(1.0, 0.6, "log", 0.05, 10.0, "1 = typical CRS susceptibility",
+                                 "[A] model parameter cytokine_propensity (default 1, range 0.05-10); 5-95% 0.37-2.7"),
+    tcell_fitness=Marginal(0.35, 0.6, "log", 0.05, 3.0, "1 = healthy-donor T cells",
+                           "[A] CLL-related T-cell dysfunction (seed 002; Fraietta 2016 Blood; Fraietta 2018 Nat Med): "
+                           "CLL CR 18-30% vs ALL 70-90% (cll_reasons_lower_efficacy); the cohort of "
+                           "cartsim.studies._toci_timing; clip = the model parameter's range"),
+    cd4_fraction=Marginal(0.5, 0.8, "logit", 0.05, 0.95, "CD4 share of T cells",
+                          "[A] CD4:CD8 ~1: inverted in 39.7% of CLL at diagnosis (Gonzalez-Rodriguez 2010 Leuk "
+                          "Lymphoma 51:1829, n=256), more after therapy; healthy 0.7-3.9 (normal_lymphocytes_tcells)"),
+    correlations=CLL_CORRELATIONS,
+)
+
+RR_CLL_EARLY = replace(
+    RR_CLL_POST_BTKI_VENETOCLAX,
+    name="rr_cll_early",
+    description=("Relapsed CLL after 1-2 lines: smaller burden, less node-predominant, fitter T cells, "
+                 "fewer BTKi and venetoclax exposures."),
+    prior_lines=LineCount(1, 0.7, 5.0, 2, "[A] 1 or 2 prior lines (about half each)"),
+    prior_btki=Proportion(0.6, "[A] a BTKi is a common first-line choice, not universal"),
+    prior_venetoclax=Proportion(0.25, "[A] venetoclax-based first line (e.g. with obinutuzumab) in a minority"),
+    age_years=Marginal(64.0, 9.0, "linear", 35.0, 90.0, "years", "[A] a little younger than after 4 lines"),
+    tumor_cells=Marginal(2e11, 1.0, "log", 1e10, 1e13, "cells, whole body",
+                         "[A] relapse caught earlier: below the cll_tumor_burden middle (5.5e11)"),
+    blood_to_node=Marginal(0.6, 0.9, "log", 0.005, 20.0, "blood CLL cells per node/spleen CLL cell",
+                           "[A] more leukaemic before BTKi failure (Scenario default split 0.5)"),
+    antigen_negative_fraction=Marginal(0.004, 1.2, "log", 1e-5, 0.5, "fraction of CLL cells",
+                                       "[A] fewer prior selections than after 4 lines"),
+    normal_b_cells=Marginal(1e10, 0.8, "log", 1e7, 4e10, "cells, whole body",
+                            f"[A] 20% of {_HEALTHY_WHOLE_BODY_B}: less suppressed than after 4 lines"),
+    tcell_fitness=Marginal(0.6, 0.55, "log", 0.05, 3.0, "1 = healthy-donor T cells",
+                           "[A] fewer lines, fitter T cells (Fraietta 2016 Blood: the defect is due to disease and "
+                           "therapy)"),
+    cd4_fraction=Marginal(0.55, 0.7, "logit", 0.05, 0.95, "CD4 share of T cells",
+                          "[A] between CLL at diagnosis (Gonzalez-Rodriguez 2010) and healthy donors"),
+)
+
+#: Healthy donors' T cells do not carry the CLL history, so their fitness and CD4 share keep only
+#: the age association.
+_T_CELL_HISTORY = {frozenset(("prior_lines", "tcell_fitness")), frozenset(("prior_btki", "tcell_fitness")),
+                   frozenset(("prior_lines", "cd4_fraction"))}
+
+HEALTHY_T_CELLS = replace(
+    RR_CLL_POST_BTKI_VENETOCLAX,
+    name="healthy_t_cells",
+    description=("The default R/R CLL patients (same disease, history and seeds) with healthy-donor T-cell fitness: "
+                 "the ALL/lymphoma-like contrast of seed 002, where CLL does worse because of CLL-related "
+                 "T-cell dysfunction."),
+    tcell_fitness=Marginal(1.0, 0.3, "log", 0.05, 3.0, "1 = healthy-donor T cells",
+                           "[A] the model's reference (parameter default 1) with healthy inter-donor spread"),
+    cd4_fraction=Marginal(0.62, 0.5, "logit", 0.05, 0.95, "CD4 share of T cells",
+                          "normal_lymphocytes_tcells: CD4:CD8 0.7-3.9 taken as the 95% band (median ratio 1.65)"),
+    correlations=tuple(c for c in CLL_CORRELATIONS if frozenset((c.a, c.b)) not in _T_CELL_HISTORY),
+)
+
+POPULATIONS: dict[str, Population] = {p.name: p for p in (RR_CLL_POST_BTKI_VENETOCLAX, RR_CLL_EARLY, HEALTHY_T_CELLS)}
+DEFAULT_POPULATION = RR_CLL_POST_BTKI_VENETOCLAX.name
+
+
+# ---------------------------------------------------------------------------------------------
+# Sampling
+# ---------------------------------------------------------------------------------------------
+
+def _count(name: str, value) -> int:
+    try:
+        value = operator.index(value)
+    except TypeError:
+        raise ValueError(f"{name} must be an integer, got {value!r}") from None
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return value
+
+
+def _population(name: str) -> Population:
+    if name not in POPULATIONS:
+        raise ValueError(f"unknown population {name!r}; presets: {', '.join(POPULATIONS)}")
+    return POPULATIONS[name]
+
+
+def _patient_keys(seed: int, patients: np.ndarray) -> np.ndarray:
+    """A 64-bit key per (seed, patient index): the whitened seed offset by the index, then mixed."""
+    seed_key = mix_seeds(np.uint64(seed), _SEED_STREAM)
+    with np.errstate(over="ignore"):
+        return mix_seeds(seed_key + patients, _PATIENT_STREAM)
+
+
+def _simulation_seeds(keys: np.ndarray) -> np.ndarray:
+    """Each patient's own simulation seed: 63 bits, so it fits SimulationSettings.seed (< 2**63)."""
+    return mix_seeds(keys, _SIMULATION_SEED_STREAM) >> np.uint64(1)
+
+
+def _independent_normals(keys: np.ndarray) -> list[np.ndarray]:
+    """One standard normal per patient and latent characteristic, from hashed bits (no generator state)."""
+    base = mix_seeds(keys, _LATENT_STREAM)
+    normals = []
+    for k in range(len(LATENT)):
+        bits = mix_seeds(base, k) >> np.uint64(11)
+        uniform = (bits.astype(np.float64) + 0.5) / 2.0 ** 53  # open (0, 1): ndtri stays finite
+        normals.append(ndtri(uniform))
+    return normals
+
+
+def _correlate(normals: list[np.ndarray], cholesky: np.ndarray) -> dict[str, np.ndarray]:
+    """``L @ z`` per patient, written as column sums in a fixed order: a matrix product may sum in
+    another order for another batch size, and a patient's values must not depend on its batch."""
+    correlated = {}
+    for j, name in enumerate(LATENT):
+        total = cholesky[j, 0] * normals[0]
+        for k in range(1, j + 1):
+            if cholesky[j, k] != 0.0:
+                total = total + cholesky[j, k] * normals[k]
+        correlated[name] = total
+    return correlated
+
+
+def _tumor_split(population: Population, z: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+    """Whole-body burden over blood, marrow and nodes (cells) from the two ratios to node cells."""
+    total = population.tumor_cells.values(z["tumor_cells"])
+    blood = population.blood_to_node.values(z["blood_to_node"])
+    marrow = population.marrow_to_node.values(z["marrow_to_node"])
+    per_node_share = total / (1.0 + blood + marrow)
+    return blood * per_node_share, marrow * per_node_share, per_node_share
+
+
+def sample_population(name: str, n: int, seed: int, start: int = 0) -> pd.DataFrame:
+    """Patients ``start .. start+n-1`` of population ``name`` (a key of :data:`POPULATIONS`), fixed by ``seed``.
+
+    Returns one row per patient with the columns of :data:`COLUMNS`: ``patient`` (int64 index),
+    ``seed`` (uint64, the patient's own simulation seed, < 2**63), ``age_years``, ``weight_kg``,
+    ``tumor_blood_cells``/``tumor_marrow_cells``/``tumor_node_cells`` (whole-body CLL cells),
+    ``antigen_negative_fraction``, ``normal_b_cells`` (whole body), ``tcell_fitness`` (1 = healthy
+    donor), ``cytokine_propensity`` (1 = typical), ``cd4_fraction`` (CD4 share of T cells, the
+    product's CD4:CD8 unless an arm sets it), ``prior_lines`` (int64), ``prior_btki`` and
+    ``prior_venetoclax`` (bool). A row depends only on (name, seed, patient), never on ``n`` or
+    ``start``. Raises ValueError for an unknown name, a negative ``n`` or ``start``, or a seed
+    outside [0, 2**64).
+    """
+    population = _population(name)
+    n, start = _count("n", n), _count("start", start)
+    seed = _count("seed", seed)
+    if seed >= _SEED_LIMIT:
+        raise ValueError(f"seed must be < 2**64, got {seed}")
+    if start + n > np.iinfo(np.int64).max:
+        raise ValueError(f"start + n must fit int64, got {start} + {n}")
+
+    patients = np.arange(start, start + n, dtype=np.uint64)
+    keys = _patient_keys(seed, patients)
+    z = _correlate(_independent_normals(keys), population.cholesky())
+    blood, marrow, node = _tumor_split(population, z)
+    return pd.DataFrame({
+        "patient": patients.astype(np.int64),
+        "seed": _simulation_seeds(keys),
+        "age_years": population.age_years.values(z["age_years"]),
+        "weight_kg": population.weight_kg.values(z["weight_kg"]),
+        "tumor_blood_cells": blood,
+        "tumor_marrow_cells": marrow,
+        "tumor_node_cells": node,
+        "antigen_negative_fraction": population.antigen_negative_fraction.values(z["antigen_negative_fraction"]),
+        "normal_b_cells": population.normal_b_cells.values(z["normal_b_cells"]),
+        "tcell_fitness": population.tcell_fitness.values(z["tcell_fitness"]),
+        "cytokine_propensity": population.cytokine_propensity.values(z["cytokine_propensity"]),
+        "cd4_fraction": population.cd4_fraction.values(z["cd4_fraction"]),
+        "prior_lines": population.prior_lines.values(z["prior_lines"]),
+        "prior_btki": population.prior_btki.values(z["prior_btki"]),
+        "prior_venetoclax": population.prior_venetoclax.values(z["prior_venetoclax"]),
+    }, columns=list(COLUMNS))
+
+
+def _field(row, name: str):
+    """A column of a population row: a pandas Series, an itertuples() row or a mapping."""
+    return getattr(row, name) if hasattr(row, name) else row[name]
+
+
+def patient_fields(row) -> dict:
+    """The Scenario ``patient`` block of one population row (a Series, itertuples() row or mapping)."""
+    value = lambda name: float(_field(row, name))  # noqa: E731  (plain floats for pydantic and YAML)
+    return {
+        "age_years": value("age_years"),
+        "weight_kg": value("weight_kg"),
+        "tumor": {
+            "blood_cells": value("tumor_blood_cells"),
+            "marrow_cells": value("tumor_marrow_cells"),
+            "node_cells": value("tumor_node_cells"),
+            "antigen_negative_fraction": value("antigen_negative_fraction"),
+        },
+        "normal_b_cells": value("normal_b_cells"),
+        "tcell_fitness": value("tcell_fitness"),
+        "cytokine_propensity": value("cytokine_propensity"),
+    }
