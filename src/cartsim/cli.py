@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -103,12 +104,28 @@ def _demo_scenarios() -> dict[str, Scenario]:
     return {path.stem: _load(path) for path in files}
 
 
+DEMO_TRIAL = Path("scenarios/trials/cd28_vs_41bb.yaml")
+
+
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for one sub-folder per scenario.")] = Path(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the trial and one folder per scenario.")] = Path(
         "out/demo"),
+    n: Annotated[int | None, typer.Option("--n", min=1, help="Patients per arm of the demo trial.")] = None,
 ) -> None:
-    """Run every scenarios/*.yaml (or the default scenario if there are none) into --out/<scenario file name>/."""
+    """Run the default two-arm virtual trial (scenarios/trials/cd28_vs_41bb.yaml) into --out/trial/, then
+    every scenarios/*.yaml into --out/<scenario file name>/."""
+    from cartsim.trial import load_trial
+
+    if DEMO_TRIAL.exists():
+        trial_out = out / "trial"
+        if trial_out.exists():  # a demo is a fresh run: its previous output is replaced, not resumed
+            shutil.rmtree(trial_out)
+        try:
+            design = load_trial(DEMO_TRIAL)
+        except ScenarioError as exc:
+            raise _fail(str(exc), EXIT_BAD_SCENARIO) from None
+        _run_trial(design, trial_out, n=n, workers=1)
     scenarios = _demo_scenarios()
     columns = ("car_t_peak_cells", "tumor_cells_day28", "crs_max_grade", "icans_max_grade", "best_response",
                "os_days")
@@ -118,7 +135,7 @@ def demo(
             summary = _run(spec, out / name).summary
             table.add_row(name, *(_shown(summary[key]) for key in columns))
     console.print(table)
-    console.print(f"Outputs written to [bold]{out.resolve()}[/bold] (one folder per scenario)")
+    console.print(f"Outputs written to [bold]{out.resolve()}[/bold] (trial/ and one folder per scenario)")
 
 
 @app.command()
@@ -133,6 +150,51 @@ def parameters(
         if search in p.name:
             table.add_row(p.name, p.units, f"{p.default:g}", f"{p.low:g} – {p.high:g}", p.source)
     console.print(table)
+
+
+@app.command()
+def trial(
+    spec: Annotated[Path, typer.Argument(help="Trial YAML file.", exists=True, dir_okay=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for patients/, summary.json and figures.")],
+    n: Annotated[int | None, typer.Option("--n", min=1, max=10_000_000,
+                                          help="Patients per arm (default: the file's patients_per_arm).")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=256, help="Local worker processes.")] = 1,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, e.g. tcp://host:8786.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Finish a run that was stopped in --out.")] = False,
+    chunk_size: Annotated[int, typer.Option(min=1, max=100_000, help="Patients per chunk.")] = 250,
+) -> None:
+    """Run a virtual trial: every arm on the same virtual patients, streamed to Parquet in chunks
+    (resumable), then endpoints with 95% CIs, Kaplan-Meier curves, hazard ratios, responder analysis."""
+    from cartsim.trial import load_trial
+
+    try:
+        design = load_trial(spec)
+    except ScenarioError as exc:
+        raise _fail(str(exc), EXIT_BAD_SCENARIO) from None
+    _run_trial(design, out, n=n, workers=workers, scheduler=scheduler, resume=resume, chunk_size=chunk_size)
+
+
+def _run_trial(design, out: Path, **options) -> dict:
+    from cartsim.trial import TrialError, run_trial, write_trial_outputs
+
+    with Progress(console=console) as progress:
+        task = progress.add_task(f"trial '{design.name}'", total=None)
+        try:
+            patients = run_trial(design, out, progress=lambda done, total: progress.update(
+                task, completed=done, total=total), **options)
+        except TrialError as exc:
+            raise _fail(str(exc), EXIT_BAD_SCENARIO) from None
+    summary = write_trial_outputs(patients, design, out)
+    table = Table("arm", "n", "ORR", "CR", "uMRD4 blood", "CRS >= 3", "ICANS >= 3", "median PFS (mo)",
+                  "median OS (mo)", title=f"{design.name}: endpoints (95% CI)")
+    for name, e in summary["arms"].items():
+        rate = lambda key: f"{e[key]:.1%} ({e[key + '_ci'][0]:.0%}-{e[key + '_ci'][1]:.0%})"  # noqa: E731
+        table.add_row(name, str(e["n"]), rate("orr"), rate("cr_rate"), rate("umrd4_blood_rate"),
+                      rate("crs_grade3plus_rate"), rate("icans_grade3plus_rate"),
+                      _shown(e["median_pfs_months"]), _shown(e["median_os_months"]))
+    console.print(table)
+    console.print(f"Outputs written to [bold]{out.resolve()}[/bold]")
+    return summary
 
 
 study_app = typer.Typer(help="Ready-made in-silico studies.", no_args_is_help=True)

@@ -309,8 +309,10 @@ RR_CLL_POST_BTKI_VENETOCLAX = Population(
     marrow_to_node=Marginal(0.75, 0.5, "log", 0.05, 20.0, "marrow CLL cells per node/spleen CLL cell",
                             "[A] the Scenario default split (marrow 3e11 : nodes 4e11); "
                             f"{_TRANSCEND_PH1}: 57% with marrow disease"),
-    antigen_negative_fraction=Marginal(0.007, 1.2, "log", 1e-5, 0.5, "fraction of CLL cells",
-                                       "[A] antigen-negative/low clone (seed 003) usually 0.1%-5% (5-95% band)"),
+    antigen_negative_fraction=Marginal(1e-4, 1.2, "log", 1e-7, 0.5, "fraction of CLL cells",
+                                       "[A] a small pre-existing antigen-low subclone (seed 003): CD19-negative "
+                                       "relapse is uncommon after CD19 CAR-T in CLL, so 1e-4 median (5-95% "
+                                       "1.4e-5-7e-4)"),
     normal_b_cells=Marginal(3e9, 1.0, "log", 1e7, 4e10, "cells, whole body",
                             f"[A] ~6% of {_HEALTHY_WHOLE_BODY_B}: suppressed by CLL and anti-CD20 therapy; the cap "
                             "stays below healthy and keeps the model's steady-state B-cell production in range"),
@@ -339,7 +341,7 @@ RR_CLL_EARLY = replace(
                          "[A] relapse caught earlier: below the cll_tumor_burden middle (5.5e11)"),
     blood_to_node=Marginal(0.6, 0.9, "log", 0.005, 20.0, "blood CLL cells per node/spleen CLL cell",
                            "[A] more leukaemic before BTKi failure (Scenario default split 0.5)"),
-    antigen_negative_fraction=Marginal(0.004, 1.2, "log", 1e-5, 0.5, "fraction of CLL cells",
+    antigen_negative_fraction=Marginal(5e-5, 1.2, "log", 1e-7, 0.5, "fraction of CLL cells",
                                        "[A] fewer prior selections than after 4 lines"),
     normal_b_cells=Marginal(1e10, 0.8, "log", 1e7, 4e10, "cells, whole body",
                             f"[A] 20% of {_HEALTHY_WHOLE_BODY_B}: less suppressed than after 4 lines"),

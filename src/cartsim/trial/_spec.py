@@ -1,0 +1,69 @@
+"""Trial files: a virtual population, arms that differ by treatment, patients per arm, follow-up, seed.
+
+Every arm treats the same virtual patients (patient ``i`` of every arm is one
+person with one seed), so arms are compared on common random numbers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+
+from ..io import Scenario, ScenarioError, Treatment, read_yaml
+from ..io._scenario import ClinicalSettings, _Strict
+from ..patient import DEFAULT_POPULATION, POPULATIONS, patient_fields
+
+
+class Arm(Treatment):
+    """One arm: a name and the treatment every patient of the arm gets. A product ``cd4_fraction`` set
+    here is the product's; left out, each product mirrors its patient's own CD4:CD8."""
+
+    name: str = Field(min_length=1, max_length=100)
+
+
+class Trial(_Strict):
+    name: str = "trial"
+    description: str = ""
+    population: str = Field(DEFAULT_POPULATION, description="a preset of cartsim.patient.POPULATIONS")
+    patients_per_arm: int = Field(1000, ge=1, le=10_000_000)
+    seed: int = Field(0, ge=0, lt=2**63)
+    follow_up_days: int = Field(3650, ge=30, le=36500)
+    stochastic: bool = True
+    clinical: ClinicalSettings = ClinicalSettings()
+    arms: tuple[Arm, ...] = Field(min_length=1, max_length=20)
+
+    @field_validator("population")
+    @classmethod
+    def _known_population(cls, name):
+        if name not in POPULATIONS:
+            raise ValueError(f"unknown population '{name}'; presets: {', '.join(POPULATIONS)}")
+        return name
+
+    @field_validator("arms")
+    @classmethod
+    def _unique_names(cls, arms):
+        names = [arm.name for arm in arms]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"arm names must be unique; repeated: {', '.join(repeated)}")
+        return arms
+
+    def scenario(self, arm: Arm, patient) -> Scenario:
+        """The scenario of one ``patient`` (a row of the population frame) in ``arm``."""
+        product = arm.product.model_dump()
+        if "cd4_fraction" not in arm.product.model_fields_set:
+            product["cd4_fraction"] = float(patient.cd4_fraction)
+        data = arm.model_dump(exclude={"name"})
+        data.update(name=f"{arm.name} #{int(patient.patient)}", patient=patient_fields(patient), product=product,
+                    clinical=self.clinical.model_dump(),
+                    simulation={"days": self.follow_up_days, "seed": int(patient.seed), "stochastic": self.stochastic})
+        return Scenario.model_validate(data)
+
+
+def load_trial(path: str | Path) -> Trial:
+    """Read and validate a trial YAML file (a ScenarioError lists every invalid field)."""
+    data = read_yaml(path, "trial")
+    if isinstance(data, dict) and "arms" not in data:
+        raise ScenarioError(f"{path}: a trial file needs 'arms' (a list of named treatments)")
+    return Trial.validated(data, str(path))

@@ -1,0 +1,122 @@
+"""Virtual trials (issue 6): chunked, resumable runs whose results do not depend on chunking, workers or
+backend; trial files validated; the CLI writes the summary and figures."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from cartsim.cli import app
+from cartsim.io import ScenarioError
+from cartsim.trial import Trial, TrialError, load_trial, run_trial
+from cartsim.trial._run import chunks
+
+N = 12
+FOLLOW_UP = 120
+TRIAL = {
+    "name": "small",
+    "patients_per_arm": N,
+    "seed": 5,
+    "follow_up_days": FOLLOW_UP,
+    "arms": [{"name": "CD28", "product": {"costimulation": "CD28"}},
+             {"name": "4-1BB", "product": {"costimulation": "4-1BB", "cd4_fraction": 0.5}, "protocol": "none"}],
+}
+
+
+@pytest.fixture(scope="module")
+def trial():
+    return Trial.validated(TRIAL)
+
+
+@pytest.fixture(scope="module")
+def reference(trial, tmp_path_factory):
+    return run_trial(trial, tmp_path_factory.mktemp("reference"), chunk_size=N)
+
+
+def _same(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
+
+
+def test_one_row_per_patient_and_arm(reference, trial):
+    assert len(reference) == 2 * N
+    assert list(reference["arm"].unique()) == ["CD28", "4-1BB"]
+    for _, arm in reference.groupby("arm"):
+        assert sorted(arm["patient"]) == list(range(N))
+    # The same virtual patients in both arms (common random numbers).
+    cd28, bb = (reference[reference["arm"] == name].set_index("patient") for name in ("CD28", "4-1BB"))
+    pd.testing.assert_series_equal(cd28["tcell_fitness"], bb["tcell_fitness"])
+    np.testing.assert_array_equal(cd28["seed"], bb["seed"])
+    assert np.all(reference["os_days"] <= FOLLOW_UP) and set(reference["best_response"]) <= {-1, 0, 1, 2, 3, 4}
+
+
+def test_products_mirror_the_patient_unless_the_arm_fixes_cd4(trial, reference):
+    row = reference.iloc[0]
+    assert trial.scenario(trial.arms[0], row).product.cd4_fraction == pytest.approx(row["cd4_fraction"])
+    assert trial.scenario(trial.arms[1], row).product.cd4_fraction == 0.5
+    assert trial.scenario(trial.arms[1], row).protocol == ()
+
+
+def test_results_do_not_depend_on_chunk_size_or_workers(trial, reference, tmp_path):
+    _same(run_trial(trial, tmp_path / "chunks", chunk_size=5), reference)
+    _same(run_trial(trial, tmp_path / "workers", chunk_size=4, workers=2), reference)
+
+
+def test_resume_finishes_a_stopped_run_with_identical_results(trial, reference, tmp_path):
+    out = tmp_path / "run"
+    run_trial(trial, out, chunk_size=4)
+    files = sorted(out.glob("patients/arm-*/chunk-*.parquet"))
+    assert len(files) == len(chunks(trial, N, 4)) == 6
+    for path in files[::2]:  # as if the run had been killed before these chunks were written
+        path.unlink()
+    (out / "patients" / "arm-0" / "chunk-000000004.partial").write_bytes(b"half-written")
+    with pytest.raises(TrialError, match="--resume"):
+        run_trial(trial, out, chunk_size=4)
+    _same(run_trial(trial, out, chunk_size=4, resume=True), reference)
+    with pytest.raises(TrialError, match="different trial"):
+        run_trial(trial, out, chunk_size=3, resume=True)
+
+
+def test_dask_cluster_gives_the_same_results(trial, reference, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        _same(run_trial(trial, tmp_path / "dask", chunk_size=5, scheduler=cluster.scheduler_address), reference)
+
+
+def test_bad_trial_files_name_the_field(tmp_path):
+    with pytest.raises(ScenarioError, match=r"arms"):
+        Trial.validated({**TRIAL, "arms": []})
+    with pytest.raises(ScenarioError, match=r"unique"):
+        Trial.validated({**TRIAL, "arms": [TRIAL["arms"][0], TRIAL["arms"][0]]})
+    with pytest.raises(ScenarioError, match=r"arms\.0\.product\.dose_cells"):
+        Trial.validated({**TRIAL, "arms": [{"name": "x", "product": {"dose_cells": -1}}]})
+    with pytest.raises(ScenarioError, match=r"population"):
+        Trial.validated({**TRIAL, "population": "martians"})
+    path = tmp_path / "scenario.yaml"
+    path.write_text("name: not a trial\n")
+    with pytest.raises(ScenarioError, match="arms"):
+        load_trial(path)
+
+
+def test_trial_command_writes_summary_and_figures(tmp_path):
+    spec = tmp_path / "trial.yaml"
+    spec.write_text(json.dumps({**TRIAL, "patients_per_arm": 30}))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["trial", str(spec), "--out", str(out), "--chunk-size", "15"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    for arm in ("CD28", "4-1BB"):
+        e = summary["arms"][arm]
+        assert e["n"] == 30
+        for key in ("orr", "cr_rate", "umrd4_blood_rate", "crs_any_rate", "crs_grade3plus_rate", "icans_any_rate",
+                    "icans_grade3plus_rate", "manufacturing_failure_rate"):
+            low, high = e[f"{key}_ci"]
+            assert 0 <= low <= e[key] <= high <= 1
+        assert "median_pfs_months" in e and "median_os_months" in e
+    assert "4-1BB vs CD28" in summary["hazard_ratios"]
+    for figure in ("km_pfs.png", "km_os.png"):
+        assert (out / figure).stat().st_size > 10_000
+    again = CliRunner().invoke(app, ["trial", str(spec), "--out", str(out)])
+    assert again.exit_code == 2 and "--resume" in again.output
