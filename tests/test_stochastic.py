@@ -261,3 +261,31 @@ def test_deterministic_mode_never_reaches_exact_zero(extinction_runs):
     values = runs["deterministic"].values[:, :, 0]
     assert np.all(values > 0.0)
     np.testing.assert_allclose(values[0], N0 * np.exp((BIRTH - DEATH) * times), rtol=1e-4)
+
+
+def _small_burden_batch():
+    scenario = Scenario.validated({"patient": {"tumor": {"blood_cells": 3e3, "marrow_cells": 3e3, "node_cells": 3e3}},
+                                   "protocol": "none"})
+    return build_batch([scenario])
+
+
+def test_open_intervals_carry_across_calls():
+    """The clinical clock stops at visits; with sync_state the stochastic interval open at a stop is
+    saved and resumed, and with the stochastic layer off, two carried calls equal one call."""
+    from cartsim.solver import new_sync_state
+
+    batch = _small_burden_batch()
+    common = dict(doses=batch.doses, seeds=batch.seeds, initial_steps=None)
+    first = integrate(batch.y0, batch.params, np.array([10.0]), t0=batch.t0, sync_state=new_sync_state(1),
+                      **common)
+    started, next_sync = first.sync_state[0, -2:]
+    assert started < 10.0 < next_sync < np.inf  # an interval is open and was saved
+    deterministic = SolverOptions(stochastic=False)
+    whole = integrate(batch.y0, batch.params, np.array([10.0, 40.0]), t0=batch.t0, options=deterministic, **common)
+    half = integrate(batch.y0, batch.params, np.array([10.0]), t0=batch.t0, options=deterministic,
+                     sync_state=new_sync_state(1), **common)
+    rest = integrate(half.values[:, -1, :], batch.params, np.array([40.0]), t0=10.0, options=deterministic,
+                     doses=None, seeds=batch.seeds, initial_steps=half.next_steps, sync_state=half.sync_state)
+    np.testing.assert_allclose(rest.values[0, -1], whole.values[0, -1], rtol=1e-4, atol=1e-3)
+    with pytest.raises(ValueError, match="sync_state"):
+        integrate(batch.y0, batch.params, np.array([10.0]), t0=batch.t0, sync_state=np.zeros((1, 3)), **common)

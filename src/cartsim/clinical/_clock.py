@@ -22,7 +22,7 @@ from .._batch import DRUG_STATES, Batch
 from ..io import Scenario
 from ..model import N_STATES, Param
 from ..model._physiology import N_OBSERVABLES, Obs, observe
-from ..solver import Doses, Result, SolverOptions, integrate
+from ..solver import Doses, Result, SolverOptions, integrate, new_sync_state
 from . import _response as response
 from ._grading import FEVER_C, crs_grade, icans_grade
 from ._protocol import ProtocolState, decide
@@ -151,6 +151,7 @@ def run_clinical(batch: Batch, scenarios: Sequence[Scenario], *, options: Solver
     status = np.full(n, Result.successful.value, np.int64)
     alive = np.ones(n, bool)
     h = np.full(n, options.initial_step_days)
+    sync = new_sync_state(n)  # stochastic intervals stay open across visits
     record_days = np.empty(0) if record_days is None else np.asarray(record_days, dtype=np.float64)
     recorded = np.zeros((n, record_days.size, N_STATES))
     recorded[:, record_days < batch.t0.min(), :] = y[:, None, :]  # before anyone starts
@@ -170,9 +171,10 @@ def run_clinical(batch: Batch, scenarios: Sequence[Scenario], *, options: Solver
             solution = integrate(y[active], p[active], times, doses=_window(_subset(batch.doses, active),
                                                                             previous, day),
                                  seeds=mix_seeds(batch.seeds[active], k), t0=np.maximum(start[active], previous),
-                                 options=options, initial_steps=h[active])
+                                 options=options, initial_steps=h[active], sync_state=sync[active])
             y[active] = solution.values[:, -1, :]
             h[active] = solution.next_steps
+            sync[active] = solution.sync_state
             status[active] = solution.result
             recorded[np.ix_(active, np.searchsorted(record_days, times[kept]))] = solution.values[:, kept, :]
             _count_schedule(track, schedule, previous, day)

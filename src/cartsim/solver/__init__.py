@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from ..model import N_PARAMS, N_STATES, STATE_TABLE
-from ._integrate import MAX_STEPS_REACHED, NON_FINITE, STEP_SIZE_TOO_SMALL, SUCCESS, integrate_batch
+from ._integrate import MAX_STEPS_REACHED, NON_FINITE, STEP_SIZE_TOO_SMALL, SUCCESS, SYNC_SIZE, integrate_batch
 
 __all__ = ["Doses", "Result", "Solution", "SolverOptions", "integrate"]
 
@@ -125,6 +125,7 @@ class Solution:
     result: np.ndarray = field(repr=False)
     steps: np.ndarray = field(repr=False)
     next_steps: np.ndarray = field(repr=False)  # step size (days) each patient would take next
+    sync_state: np.ndarray | None = field(default=None, repr=False)  # open stochastic intervals, if carried
 
     @property
     def successful(self) -> np.ndarray:
@@ -138,7 +139,8 @@ _TYPICAL = np.array([s.typical for s in STATE_TABLE])
 def integrate(y0: np.ndarray, params: np.ndarray, times: np.ndarray, *, doses: Doses | None = None,
               seeds: np.ndarray | None = None, t0: float | np.ndarray | None = None,
               options: SolverOptions = SolverOptions(), state_indices: Sequence[int] | None = None,
-              dtype=np.float64, initial_steps: np.ndarray | None = None) -> Solution:
+              dtype=np.float64, initial_steps: np.ndarray | None = None,
+              sync_state: np.ndarray | None = None) -> Solution:
     """Integrate a batch of patients and return the dense output at ``times``.
 
     ``y0[n, n_states]`` is each patient's state at its start ``t0`` (a number or one per
@@ -146,7 +148,10 @@ def integrate(y0: np.ndarray, params: np.ndarray, times: np.ndarray, *, doses: D
     ``params[n, n_params]`` are the parameters and ``seeds[n]`` fix each patient's stochastic
     draws (default: patient index). Doses at the start are given before the output at that time.
     ``initial_steps[n]`` (days) replace ``options.initial_step_days`` per patient, e.g. with
-    ``next_steps`` of the solution a continuation follows on from.
+    ``next_steps`` of the solution a continuation follows on from. ``sync_state[n, SYNC_SIZE]``
+    carries open stochastic intervals across calls: pass ``new_sync_state(n)`` to the first call
+    and each solution's ``sync_state`` to the next (without it, an interval still open at the last
+    output time is closed there).
     """
     y0 = np.ascontiguousarray(y0, dtype=np.float64)
     params = np.ascontiguousarray(params, dtype=np.float64)
@@ -190,11 +195,20 @@ def integrate(y0: np.ndarray, params: np.ndarray, times: np.ndarray, *, doses: D
         h = np.array(initial_steps, dtype=np.float64)
         if h.shape != (n,) or not np.all(np.isfinite(h) & (h > 0)):
             raise ValueError(f"initial_steps must be {n} finite step sizes > 0 (days).")
+    carry = sync_state is not None
+    sync = new_sync_state(n) if sync_state is None else np.array(sync_state, dtype=np.float64)
+    if sync.shape != (n, SYNC_SIZE):
+        raise ValueError(f"sync_state must have shape ({n}, {SYNC_SIZE}); got {sync.shape}.")
     out = np.zeros((n, times.size, out_states.size), dtype=dtype)
     result = np.zeros(n, dtype=np.int64)
     steps = np.zeros(n, dtype=np.int64)
     integrate_batch(y0, params, seeds, starts, times, out, out_states, doses.times, doses.states,
                     doses.amounts, doses.counts, options.rtol, _ATOL * options.atol_scale, _TYPICAL,
                     options.stochastic, options.threshold, options.sync_fraction, options.sync_min_days,
-                    options.sync_max_days, options.max_steps, h, result, steps)
-    return Solution(times, out, out_states, result, steps, h)
+                    options.sync_max_days, options.max_steps, h, result, steps, sync, carry)
+    return Solution(times, out, out_states, result, steps, h, sync if carry else None)
+
+
+def new_sync_state(n: int) -> np.ndarray:
+    """Stochastic-interval state for ``n`` patients with no interval open (see ``integrate``)."""
+    return np.full((n, SYNC_SIZE), np.inf)

@@ -95,6 +95,32 @@ def _finish_sync(y, dt, counts, birth0, loss0, stream):
         y[i] = rnd.birth_death(n0, birth0[i], loss0[i], dt, stream) + inflow
 
 
+#: Layout of a saved synchronisation interval: counts, frozen birth and loss rates of the cell
+#: populations, then the interval's start and end (inf: none open).
+SYNC_SIZE = 3 * N_CELL_STATES + 2
+_STARTED = 3 * N_CELL_STATES
+_NEXT_SYNC = 3 * N_CELL_STATES + 1
+
+
+@njit(cache=True)
+def _save_sync(sync, counts, birth0, loss0, started, next_sync):
+    for i in range(N_CELL_STATES):
+        sync[i] = counts[i]
+        sync[N_CELL_STATES + i] = birth0[i]
+        sync[2 * N_CELL_STATES + i] = loss0[i]
+    sync[_STARTED] = started
+    sync[_NEXT_SYNC] = next_sync
+
+
+@njit(cache=True)
+def _load_sync(sync, counts, birth0, loss0):
+    for i in range(N_CELL_STATES):
+        counts[i] = sync[i]
+        birth0[i] = sync[N_CELL_STATES + i]
+        loss0[i] = sync[2 * N_CELL_STATES + i]
+    return sync[_STARTED], sync[_NEXT_SYNC]
+
+
 @njit(cache=True)
 def _apply_due_doses(y, t, dose, dose_times, dose_states, dose_amounts):
     """Give every dose due by ``t`` (doses a rounding error apart count as simultaneous)."""
@@ -147,14 +173,16 @@ def _all_finite(x):
 @njit(cache=True)
 def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_states, dose_amounts,
                       rtol, atol, typical, stochastic, threshold, sync_fraction, sync_min, sync_max,
-                      max_steps, h_init):
+                      max_steps, h_init, sync, carry):
     """Integrate one patient from ``t0``; fills ``out[len(t_out), len(out_states)]``.
 
     Returns (status, steps, h): ``h`` is the step the controller would take next, so that a
     continuation (the clinical clock integrates from visit to visit) need not find it again.
     Output times before ``t0`` show the initial (untreated) state. A stochastic synchronisation
     interval still open at the last output time is closed there, so the final state is a
-    complete draw that a continuation can start from.
+    complete draw, unless ``carry``: then the open interval is saved in ``sync`` (see
+    :func:`_save_sync`) and a continuation resumes it, so that stopping at a visit does not
+    shorten the interval.
     """
     n = y0.shape[0]
     y = y0.copy()
@@ -191,7 +219,9 @@ def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_
     dose = _apply_due_doses(y, t, 0, dose_times, dose_states, dose_amounts)
     next_sync = np.inf
     sync_started = t
-    if stochastic and _start_sync(y, p, threshold, counts, birth0, loss0, birth, loss, ftmp, stream):
+    if carry and t < sync[_NEXT_SYNC] < np.inf:
+        sync_started, next_sync = _load_sync(sync, counts, birth0, loss0)
+    elif stochastic and _start_sync(y, p, threshold, counts, birth0, loss0, birth, loss, ftmp, stream):
         next_sync = t + _sync_interval(t, sync_fraction, sync_min, sync_max)
     while row < n_out and t_out[row] <= t:
         _write_output(out, row, y, out_states)
@@ -262,7 +292,7 @@ def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_
         given = _apply_due_doses(y, t, dose, dose_times, dose_states, dose_amounts)
         changed = given > dose
         dose = given
-        if next_sync <= t or (t >= t_end and next_sync < np.inf):
+        if next_sync <= t or (t >= t_end and next_sync < np.inf and not carry):
             _finish_sync(y, t - sync_started, counts, birth0, loss0, stream)
             next_sync = np.inf
             changed = True
@@ -281,13 +311,15 @@ def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_
         need_jacobian = True
         # A step cut short to land on a stop says little about the step the dynamics allow.
         h = max(h * factor, proposed) if hit else h * factor
+    if carry:
+        _save_sync(sync, counts, birth0, loss0, sync_started, next_sync)
     return SUCCESS, steps, h
 
 
 @njit(cache=True, parallel=True)
 def integrate_batch(y0, p, seeds, t0s, t_out, out, out_states, dose_times, dose_states, dose_amounts,
                     n_doses, rtol, atol, typical, stochastic, threshold, sync_fraction, sync_min, sync_max,
-                    max_steps, h_init, status, steps):
+                    max_steps, h_init, status, steps, sync, carry):
     """Integrate every patient of the batch; per-patient results in ``out``, ``status``, ``steps``,
     and in ``h_init`` the step each would take next."""
     for i in prange(y0.shape[0]):
@@ -295,4 +327,4 @@ def integrate_batch(y0, p, seeds, t0s, t_out, out, out_states, dose_times, dose_
         status[i], steps[i], h_init[i] = integrate_patient(
             y0[i], p[i], seeds[i], t0s[i], t_out, out[i], out_states, dose_times[i, :nd], dose_states[i, :nd],
             dose_amounts[i, :nd], rtol, atol, typical, stochastic, threshold, sync_fraction, sync_min,
-            sync_max, max_steps, h_init[i])
+            sync_max, max_steps, h_init[i], sync[i], carry)
