@@ -4,7 +4,7 @@ bare engine integrating them in one call, measured in the same run.
     PYTHONPATH=src .venv/bin/python benchmarks/bench_clinical.py                 # 400 patients, 1 and 10 years
     PYTHONPATH=src .venv/bin/python benchmarks/bench_clinical.py --n 1000 --days 3650
 
-The patients are the toci-timing study's cohort under the standard protocol. The bare engine gets the same
+The patients are the toci-timing study's cohort (the default population) under the standard protocol. The bare engine gets the same
 initial states, parameters, scheduled doses and seeds, but no visits (so no protocol doses either: it is the
 floor the clock's overhead is measured against). Numba compilation is warmed up before timing.
 """

@@ -23,6 +23,8 @@ from ..clinical._protocol import PROTOCOL_PRESETS
 from ..clinical._response import CR, CRI, PR
 from ..clinical._survival import CAUSES
 from ..io import Scenario
+from ..patient import DEFAULT_POPULATION, patient_fields, sample_population
+from ..trial._analysis import wilson_interval
 
 _TOCILIZUMAB = dict(give="tocilizumab", dose_mg_per_kg=8, max_dose_mg=800, repeat_after_hours=8, max_doses=3)
 
@@ -45,38 +47,12 @@ def _other_standard_rules() -> list[dict]:
 
 
 def cohort(n: int, seed: int, days: int) -> list[dict]:
-    """``n`` virtual R/R CLL patients (scenario dictionaries without protocol), fixed by ``seed``.
-
-    Log-normal spreads around the default patient: total CLL burden (cll_tumor_burden target,
-    1e11-3e12 cells), its split over blood, marrow and nodes, CRS susceptibility, T-cell fitness;
-    age and weight of a CLL trial population.
-    """
-    rng = np.random.default_rng(seed)
-    burden = np.exp(rng.normal(np.log(6e11), 0.7, n)).clip(5e10, 5e12)
-    shares = rng.dirichlet((2.5, 3.5, 4.0), n)
-    propensity = np.exp(rng.normal(0.0, 0.6, n)).clip(0.05, 10)
-    fitness = np.exp(rng.normal(np.log(0.35), 0.6, n)).clip(0.05, 3)
-    age = rng.normal(65, 8, n).clip(35, 90)
-    weight = rng.normal(75, 13, n).clip(40, 150)
-    return [{
-        "name": f"patient {i}",
-        "patient": {"age_years": float(age[i]), "weight_kg": float(weight[i]),
-                    "tcell_fitness": float(fitness[i]), "cytokine_propensity": float(propensity[i]),
-                    "tumor": {"blood_cells": float(burden[i] * shares[i, 0]),
-                              "marrow_cells": float(burden[i] * shares[i, 1]),
-                              "node_cells": float(burden[i] * shares[i, 2])}},
-        "simulation": {"days": days, "seed": seed * 1_000_003 + i},
-    } for i in range(n)]
-
-
-def _wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval of a proportion."""
-    if n == 0:
-        return (float("nan"), float("nan"))
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (float(max(0.0, centre - half)), float(min(1.0, centre + half)))
+    """``n`` virtual patients of the default R/R CLL population (scenario dictionaries without treatment),
+    fixed by ``seed``; each keeps its own simulation seed from the population."""
+    patients = sample_population(DEFAULT_POPULATION, n, seed)
+    return [{"name": f"patient {int(row.patient)}", "patient": patient_fields(row),
+             "product": {"cd4_fraction": float(row.cd4_fraction)},
+             "simulation": {"days": days, "seed": int(row.seed)}} for row in patients.itertuples(index=False)]
 
 
 @dataclass(frozen=True)
@@ -100,7 +76,7 @@ def _row(result: ArmResult) -> dict:
     }
     for name, hits in rates.items():
         row[name] = float(hits.mean())
-        row[f"{name}_ci_low"], row[f"{name}_ci_high"] = _wilson(int(hits.sum()), n)
+        row[f"{name}_ci_low"], row[f"{name}_ci_high"] = wilson_interval(int(hits.sum()), n)
     row["car_t_peak_median"] = float(np.median(e["car_t_peak_cells"]))
     row["tocilizumab_doses_mean"] = float(e["tocilizumab_doses"].mean())
     return row
