@@ -171,8 +171,10 @@ def test_pr_needs_two_improved_group_a_parameters():
     two = dict(VISITS[SD], lymphocytes_per_ul=30_000.0, node_spd_cm2=20.0, platelets_per_ul=130_000.0)
     assert assess(two) == PR
     assert assess(two, lymphocytes_per_ul=31_000.0) == SD
-    # Any pair counts: spleen and marrow this time.
-    assert assess(VISITS[SD], spleen_cm=15.0, marrow_infiltration=0.3, platelets_per_ul=130_000.0) == PR
+    # Any pair counts: spleen and lymphocytes this time.
+    assert assess(VISITS[SD], spleen_cm=15.0, lymphocytes_per_ul=30_000.0, platelets_per_ul=130_000.0) == PR
+    # The marrow is not a group-A parameter in the 2018 table: spleen and marrow halved is one, not two.
+    assert assess(VISITS[SD], spleen_cm=15.0, marrow_infiltration=0.3, platelets_per_ul=130_000.0) == SD
 
 
 @pytest.mark.parametrize("spd, expected", [(20.0, PR), (20.4, SD)])
@@ -189,13 +191,21 @@ def test_parameter_normal_at_baseline_does_not_count_towards_pr():
     assert assess(visit, baseline=base, spleen_cm=15.0) == PR
 
 
-@pytest.mark.parametrize("field, threshold", [("lymphocytes_per_ul", 4000.0), ("marrow_infiltration", 0.01)])
-def test_baseline_at_threshold_counts_as_abnormal_lymphocytes_marrow(field, threshold):
-    # Nodes abnormal, and ``field`` exactly at its threshold: two abnormal, so halving the nodes alone is not PR.
-    base = dict(NODES_ONLY, **{field: threshold})
+def test_baseline_at_threshold_counts_as_abnormal_lymphocytes():
+    # Nodes abnormal, and lymphocytes exactly at 4000: two abnormal, so halving the nodes alone is not PR.
+    base = dict(NODES_ONLY, lymphocytes_per_ul=4000.0)
     visit = dict(base, node_spd_cm2=20.0, largest_node_cm=3.0)
     assert assess(visit, baseline=base) == SD
-    assert assess(visit, baseline=dict(base, **{field: 0.5 * threshold})) == PR
+    assert assess(visit, baseline=dict(base, lymphocytes_per_ul=2000.0)) == PR
+
+
+def test_marrow_neither_counts_nor_blocks_in_pr():
+    # Nodes the only abnormal group-A parameter; a heavily infiltrated marrow at baseline and after does not
+    # add a second group-A parameter to improve (2018: "CLL cells or B-lymphoid nodules present" in PR).
+    base = dict(NODES_ONLY, marrow_infiltration=0.5)
+    visit = dict(base, node_spd_cm2=20.0, largest_node_cm=3.0)
+    assert assess(visit, baseline=base) == PR
+    assert assess(visit, baseline=base, node_spd_cm2=20.4) == SD
 
 
 @pytest.mark.parametrize("baseline_changes, visit_changes", [
@@ -230,11 +240,9 @@ def test_no_abnormal_group_a_parameter_makes_pr_impossible():
     ("platelets_per_ul", 80_000.0, 100_000.0, 99_000.0),     # normal while below +50%
     ("hemoglobin_g_dl", 6.0, 9.0, 8.9),
     ("hemoglobin_g_dl", 10.0, 11.0, 10.9),
-    ("neutrophils_per_ul", 800.0, 1200.0, 1190.0),
-    ("neutrophils_per_ul", 1200.0, 1500.0, 1490.0),
 ])
 def test_pr_needs_one_group_b_parameter(field, baseline_value, met, not_met):
-    # All three counts abnormal at baseline and not improved at the visit, except ``field``.
+    # Platelets and hemoglobin abnormal at baseline and not improved at the visit, except ``field``.
     base = dict(BASELINE, **{field: baseline_value})
     visit = dict(VISITS[PR], neutrophils_per_ul=1200.0, platelets_per_ul=80_000.0, hemoglobin_g_dl=10.0)
     visit[field] = baseline_value
@@ -243,11 +251,30 @@ def test_pr_needs_one_group_b_parameter(field, baseline_value, met, not_met):
     assert assess(visit, baseline=base, **{field: not_met}) == SD
 
 
-def test_group_b_with_all_counts_normal_at_baseline_needs_them_still_normal():
-    base = dict(BASELINE, neutrophils_per_ul=2000.0, platelets_per_ul=150_000.0, hemoglobin_g_dl=12.0)
-    visit = dict(VISITS[PR], neutrophils_per_ul=1800.0, platelets_per_ul=140_000.0, hemoglobin_g_dl=11.5)
+def test_neutrophils_are_not_a_pr_parameter():
+    # Group B is platelets and hemoglobin (2018): a neutropenia neither blocks nor makes a PR.
+    visit = dict(VISITS[PR], neutrophils_per_ul=300.0)
+    assert assess(visit) == PR
+    assert assess(dict(VISITS[SD], neutrophils_per_ul=3000.0)) == SD
+
+
+def test_group_b_normal_at_baseline_is_met_even_after_treatment_cytopenia():
+    # Nothing to improve in group B: falling counts after treatment (e.g. CAR-T cytopenia) do not block PR.
+    base = dict(BASELINE, platelets_per_ul=150_000.0, hemoglobin_g_dl=12.0)
+    visit = dict(VISITS[PR], platelets_per_ul=60_000.0, hemoglobin_g_dl=9.0)
     assert assess(visit, baseline=base) == PR
-    assert assess(visit, baseline=base, neutrophils_per_ul=1400.0) == SD
+    assert assess(visit, baseline=base, lymphocytes_per_ul=31_000.0, spleen_cm=16.0) == SD
+
+
+@pytest.mark.parametrize("improved, expected", [
+    (dict(node_spd_cm2=20.0, largest_node_cm=3.0), PR),   # the group-A one
+    (dict(platelets_per_ul=100_000.0), PR),               # the group-B one
+    (dict(node_spd_cm2=20.4, largest_node_cm=3.0, platelets_per_ul=99_000.0), SD),
+])
+def test_one_abnormal_in_each_group_needs_one_improvement(improved, expected):
+    # Only the nodes (group A) and the platelets (group B) abnormal at baseline (iwcll2018_pr counting rule).
+    base = dict(NODES_ONLY, platelets_per_ul=80_000.0)
+    assert assess(dict(base, **improved), baseline=base) == expected
 
 
 def test_group_b_reads_only_counts_abnormal_at_baseline():
@@ -271,11 +298,12 @@ def _single_abnormal(field: str, value: float) -> dict:
     ("lymphocytes_per_ul", 10_000.0, 5000.0, 5100.0),
     ("node_spd_cm2", 40.0, 20.0, 20.4),
     ("spleen_cm", 17.0, 15.0, 15.04),                  # enlargement 4 -> 2 cm vs 4 -> 2.04 cm
-    ("marrow_infiltration", 0.4, 0.2, 0.204),
 ])
 def test_fifty_percent_decrease_is_pr_and_49_percent_is_not(field, baseline_value, halved, down_49):
+    # One group-A and one group-B parameter (platelets) abnormal at baseline, the platelets unchanged: the
+    # group-A parameter alone decides.
     base = _single_abnormal(field, baseline_value)
-    visit = dict(base, platelets_per_ul=130_000.0)
+    visit = dict(base)
     if field == "node_spd_cm2":
         visit["largest_node_cm"] = 3.0
     assert assess(visit, baseline=base, **{field: halved}) == PR

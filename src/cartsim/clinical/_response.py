@@ -17,15 +17,14 @@ The rules are applied in the order PD, CR, CRi, PR, else SD:
   platelets >= 100,000/uL, hemoglobin >= 11 g/dL, neutrophils >= 1500/uL.
 * CRi: CR except that one or more of the blood counts is below its CR level (with a clear marrow the
   cytopenia is not due to CLL).
-* PR: >= 2 of the group-A parameters abnormal at baseline (lymphocytes, nodes, spleen, marrow) decreased by
-  >= 50% from baseline (1 if only 1 was abnormal) and >= 1 group-B parameter (platelets, hemoglobin,
-  neutrophils) abnormal at baseline now normal or >= 50% over baseline (if none was abnormal at baseline: all
-  still normal).
+* PR (2018 table, calibration target iwcll2018_pr): >= 2 group-A parameters (lymphocytes, nodes, spleen) among
+  those abnormal at baseline decreased by >= 50% (all of them when only one was abnormal) and >= 1 group-B
+  parameter (platelets, hemoglobin) abnormal at baseline now normal or >= 50% over baseline (met when none was
+  abnormal, so treatment cytopenia does not block PR); with one abnormal parameter in each group, one
+  improvement suffices. The marrow may still hold CLL; neutrophils are a CR criterion only.
 
 Not modelled: the liver (hepatomegaly), constitutional symptoms, Richter transformation, transfusions and
-growth factors; none of them can make or unmake a response here. The PR grouping (marrow in group A,
-neutrophils in group B) is that of the 2008 table (Hallek et al., Blood 2008;111:5446-5456), kept by the
-project's specification; the 2018 table regroups these parameters.
+growth factors; none of them can make or unmake a response here.
 
 Progression of nodes, spleen and marrow is referred to the nadir (best value so far, baseline included, as
 kept by :func:`update_nadir`), because after a deep response the guideline's "increase from baseline or from
@@ -142,35 +141,33 @@ def iwcll_response(current: Observations, baseline: Observations, nadir: Observa
                      & (c["hemoglobin_g_dl"] >= HEMOGLOBIN_NORMAL_G_DL)
                      & (c["neutrophils_per_ul"] >= NEUTROPHILS_NORMAL_PER_UL))
 
-    # --- PR, group A: only parameters abnormal at baseline can improve.
+    # --- PR (2018 table): group A is the tumour load (lymphocytes, nodes, spleen), group B the marrow
+    # function (platelets, hemoglobin); only parameters abnormal at baseline can improve.
     abnormal_a = np.stack(np.broadcast_arrays(
         b["lymphocytes_per_ul"] >= NORMAL_LYMPHOCYTES_PER_UL,
         b["largest_node_cm"] >= NODE_NORMAL_CM,
-        b["spleen_cm"] >= SPLEEN_NORMAL_CM,
-        b["marrow_infiltration"] >= MARROW_CLEAR))
-    halved_a = np.stack(np.broadcast_arrays(
+        b["spleen_cm"] >= SPLEEN_NORMAL_CM))
+    improved_a = abnormal_a & np.stack(np.broadcast_arrays(
         c["lymphocytes_per_ul"] <= 0.5 * b["lymphocytes_per_ul"],
         c["node_spd_cm2"] <= 0.5 * b["node_spd_cm2"],
-        cur_enl <= 0.5 * _enlargement(b["spleen_cm"]),
-        c["marrow_infiltration"] <= 0.5 * b["marrow_infiltration"]))
-    n_abnormal_a = abnormal_a.sum(axis=0)
-    n_improved_a = (abnormal_a & halved_a).sum(axis=0)
-    # >= 2 improved, or 1 when only 1 was abnormal; none abnormal -> no PR (min(.,2) is 0 there, so exclude).
-    group_a = (n_abnormal_a > 0) & (n_improved_a >= np.minimum(n_abnormal_a, 2))
-
-    # --- PR, group B: a count abnormal at baseline must now be normal or +50%; with none abnormal at
-    # baseline, all must still be normal.
-    normal_levels = (PLATELETS_NORMAL_PER_UL, HEMOGLOBIN_NORMAL_G_DL, NEUTROPHILS_NORMAL_PER_UL)
-    keys = ("platelets_per_ul", "hemoglobin_g_dl", "neutrophils_per_ul")
-    abnormal_b = np.stack(np.broadcast_arrays(*(b[k] < lvl for k, lvl in zip(keys, normal_levels))))
-    met_b = np.stack(np.broadcast_arrays(*((c[k] >= lvl) | (c[k] >= 1.5 * b[k])
-                                           for k, lvl in zip(keys, normal_levels))))
-    group_b = np.where(abnormal_b.any(axis=0), (abnormal_b & met_b).any(axis=0), counts_normal)
+        cur_enl <= 0.5 * _enlargement(b["spleen_cm"])))
+    keys, normal_levels = ("platelets_per_ul", "hemoglobin_g_dl"), (PLATELETS_NORMAL_PER_UL, HEMOGLOBIN_NORMAL_G_DL)
+    abnormal_b = np.stack(np.broadcast_arrays(*(b[k] < level for k, level in zip(keys, normal_levels))))
+    improved_b = abnormal_b & np.stack(np.broadcast_arrays(*((c[k] >= level) | (c[k] >= 1.5 * b[k])
+                                                             for k, level in zip(keys, normal_levels))))
+    n_abnormal_a, n_improved_a = abnormal_a.sum(axis=0), improved_a.sum(axis=0)
+    n_abnormal_b, n_improved_b = abnormal_b.sum(axis=0), improved_b.sum(axis=0)
+    # >= 2 of group A (all of them when only one was abnormal) and >= 1 of group B (nothing to improve when
+    # none was abnormal, so treatment cytopenia does not block PR); with one abnormal in each group, one
+    # improvement suffices. No abnormal group-A parameter: no PR.
+    usual = (n_improved_a >= np.minimum(n_abnormal_a, 2)) & ((n_abnormal_b == 0) | (n_improved_b >= 1))
+    one_each = (n_abnormal_a == 1) & (n_abnormal_b == 1)
+    partial = (n_abnormal_a > 0) & np.where(one_each, n_improved_a + n_improved_b >= 1, usual)
 
     shape = np.broadcast_shapes(*(v.shape for v in (*c.values(), *b.values(), *m.values())))
     out = np.full(shape, SD, dtype=np.int8)
     # Written from the lowest priority up so that each later assignment overrides: PD > CR > CRi > PR > SD.
-    out[np.broadcast_to(group_a & group_b, shape)] = PR
+    out[np.broadcast_to(partial, shape)] = PR
     out[np.broadcast_to(cr_tumour & ~counts_normal, shape)] = CRI
     out[np.broadcast_to(cr_tumour & counts_normal, shape)] = CR
     out[np.broadcast_to(pd, shape)] = PD
