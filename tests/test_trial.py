@@ -120,3 +120,8 @@ def test_trial_command_writes_summary_and_figures(tmp_path):
         assert (out / figure).stat().st_size > 10_000
     again = CliRunner().invoke(app, ["trial", str(spec), "--out", str(out)])
     assert again.exit_code == 2 and "--resume" in again.output
+
+
+def test_unreachable_scheduler_is_a_clear_error(trial, tmp_path):
+    with pytest.raises(TrialError, match="Dask scheduler"):
+        run_trial(trial, tmp_path / "nowhere", scheduler="tcp://127.0.0.1:9")

@@ -114,7 +114,12 @@ def _local(trial_json: str, todo: list[Chunk], workers: int) -> Iterator[tuple[C
 def _dask(trial_json: str, todo: list[Chunk], scheduler: str) -> Iterator[tuple[Chunk, pd.DataFrame]]:
     from distributed import Client, as_completed as dask_completed
 
-    with Client(scheduler) as client:
+    try:
+        client = Client(scheduler, timeout="10s")
+    except (OSError, TimeoutError) as exc:
+        raise TrialError(f"could not reach the Dask scheduler at {scheduler!r} ({exc}); "
+                         "start one (dask scheduler) or run locally with --workers") from None
+    with client:
         futures = {client.submit(run_chunk, trial_json, chunk, pure=False): chunk for chunk in todo}
         for future in dask_completed(futures):
             yield futures[future], future.result()
