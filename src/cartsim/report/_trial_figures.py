@@ -101,7 +101,9 @@ def plot_responders(table: pd.DataFrame, path: str | Path) -> Path:
     finite = finite[np.isfinite(finite) & (finite > 0)]
     reach = max([np.log(2.0), *np.abs(np.log(finite))]) * 1.1
     ax.set_xlim(np.exp(-reach), np.exp(reach))
-    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    # 1-2-5 ticks over a narrow range; whole decades, thinned to about eight labels, over a wide one.
+    decades = 2.0 * reach / np.log(10.0)
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)) if decades <= 3 else LogLocator(numticks=9))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     ax.xaxis.set_minor_formatter(NullFormatter())
     units = table["unit"] if "unit" in table else [""] * n
