@@ -236,10 +236,10 @@ def test_no_abnormal_group_a_parameter_makes_pr_impossible():
 
 
 @pytest.mark.parametrize("field, baseline_value, met, not_met", [
-    ("platelets_per_ul", 50_000.0, 75_000.0, 74_000.0),      # +50% while still below 100,000
-    ("platelets_per_ul", 80_000.0, 100_000.0, 99_000.0),     # normal while below +50%
-    ("hemoglobin_g_dl", 6.0, 9.0, 8.9),
-    ("hemoglobin_g_dl", 10.0, 11.0, 10.9),
+    ("platelets_per_ul", 50_000.0, 75_000.0, 74_500.0),      # +50% vs +49%, both below 100,000
+    ("platelets_per_ul", 80_000.0, 100_000.0, 99_999.0),     # normal vs just below, both below +50%
+    ("hemoglobin_g_dl", 6.0, 9.0, 8.94),                     # +50% vs +49%, both below 11 g/dL
+    ("hemoglobin_g_dl", 10.0, 11.0, 10.99),                  # normal vs just below
 ])
 def test_pr_needs_one_group_b_parameter(field, baseline_value, met, not_met):
     # Platelets and hemoglobin abnormal at baseline and not improved at the visit, except ``field``.
@@ -264,6 +264,17 @@ def test_group_b_normal_at_baseline_is_met_even_after_treatment_cytopenia():
     visit = dict(VISITS[PR], platelets_per_ul=60_000.0, hemoglobin_g_dl=9.0)
     assert assess(visit, baseline=base) == PR
     assert assess(visit, baseline=base, lymphocytes_per_ul=31_000.0, spleen_cm=16.0) == SD
+
+
+@pytest.mark.parametrize("platelets, hemoglobin, expected", [
+    (100_000.0, 11.0, PR),    # both exactly at the normal level: normal, nothing to improve
+    (99_999.0, 11.0, SD),     # platelets abnormal and not improved (60,000)
+    (100_000.0, 10.99, SD),   # hemoglobin abnormal and not improved (9 g/dL)
+])
+def test_group_b_count_at_its_normal_level_at_baseline_is_normal(platelets, hemoglobin, expected):
+    base = dict(BASELINE, platelets_per_ul=platelets, hemoglobin_g_dl=hemoglobin)
+    visit = dict(VISITS[PR], platelets_per_ul=60_000.0, hemoglobin_g_dl=9.0)
+    assert assess(visit, baseline=base) == expected
 
 
 @pytest.mark.parametrize("improved, expected", [

@@ -55,7 +55,7 @@ SPLEEN_NORMAL_CM = 13.0
 PLATELETS_NORMAL_PER_UL = 100_000.0
 #: CR: hemoglobin >= 11 g/dL (untransfused); PR: >= 11 g/dL or +50% over baseline.
 HEMOGLOBIN_NORMAL_G_DL = 11.0
-#: CR: neutrophils >= 1500/uL; PR: >= 1500/uL or +50% over baseline.
+#: CR: neutrophils >= 1500/uL (below it with a clear marrow: CRi); not a PR parameter in the 2018 table.
 NEUTROPHILS_NORMAL_PER_UL = 1500.0
 #: CR: no CLL cells in the marrow by morphology. Our choice: morphology detects CLL down to 1% of nucleated
 #: marrow cells, so below this the marrow counts as clear (deeper levels are the business of MRD).
