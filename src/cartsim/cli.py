@@ -224,7 +224,7 @@ def toci_timing(
     table.to_json(out / "toci_timing.json", orient="records", indent=2)
     plot_toci_tradeoff(table, out / "toci_timing.png")
     rates = {"crs_grade3plus_rate": "CRS >= 3", "crs_death_rate": "CRS deaths", "icans_grade3plus_rate": "ICANS >= 3",
-             "response_day28_rate": "response d28", "cr_rate": "CR", "umrd4_blood_day90_rate": "uMRD4 d90"}
+             "response_day28_rate": "response d28", "cr_rate": "CR", "umrd4_blood_rate": "uMRD4 d90"}
     shown = Table("assumption", "arm", *rates.values(), "CAR-T peak (median)",
                   title=f"Tocilizumab timing, {n} patients per arm")
     for row in table.to_dict("records"):

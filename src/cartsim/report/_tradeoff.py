@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 _TOXICITY = {"crs_grade3plus_rate": "CRS grade >= 3", "icans_grade3plus_rate": "ICANS grade >= 3"}
 _EFFICACY = {"response_day28_rate": "response (CR/CRi/PR) at day 28", "cr_rate": "best response CR/CRi",
-             "umrd4_blood_day90_rate": "uMRD4 in blood at day 90"}
+             "umrd4_blood_rate": "uMRD4 in blood at day 90"}
 _MARKERS = ("o", "s", "^")
 
 

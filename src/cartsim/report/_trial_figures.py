@@ -32,12 +32,12 @@ def plot_km(patients: pd.DataFrame, endpoint: Literal["pfs", "os"], path: str | 
     """Write the Kaplan-Meier curve of ``endpoint`` per arm (95% pointwise bands, median in the legend,
     numbers at risk below), x in months, solver failures left out; returns ``path``."""
     # Imported here: cartsim.trial imports this module for its outputs.
-    from ..trial._analysis import DAYS_PER_MONTH, _analysed, _arms, _km, _median
+    from ..trial._analysis import DAYS_PER_MONTH, analysed, _arms, _km, _median
 
     if endpoint not in _TITLES:
         raise ValueError(f"endpoint must be 'pfs' or 'os'; got {endpoint!r}")
     path = Path(path)
-    frame = _analysed(patients)
+    frame = analysed(patients)
     arms = [arm for arm in _arms(patients) if (frame["arm"].astype(str) == arm).any()]
     fig = Figure(figsize=(9, 6 + 0.25 * len(arms)), layout="constrained")
     FigureCanvasAgg(fig)

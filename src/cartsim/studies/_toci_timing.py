@@ -11,7 +11,6 @@ signalling boosts it (``inflammatory_killing_gain``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -20,11 +19,9 @@ import pandas as pd
 from .._batch import build_batch
 from ..clinical import run_clinical
 from ..clinical._protocol import PROTOCOL_PRESETS
-from ..clinical._response import CR, CRI, PR
-from ..clinical._survival import CAUSES
 from ..io import Scenario
 from ..patient import DEFAULT_POPULATION, patient_fields, sample_population
-from ..trial._analysis import wilson_interval
+from ..trial._analysis import RATES, analysed, wilson_interval
 
 _TOCILIZUMAB = dict(give="tocilizumab", dose_mg_per_kg=8, max_dose_mg=800, repeat_after_hours=8, max_doses=3)
 
@@ -55,30 +52,22 @@ def cohort(n: int, seed: int, days: int) -> list[dict]:
              "simulation": {"days": days, "seed": int(row.seed)}} for row in patients.itertuples(index=False)]
 
 
-@dataclass(frozen=True)
-class ArmResult:
-    arm: str
-    assumption: str
-    endpoints: dict[str, np.ndarray]
+#: The study's rates, as the trial analysis defines them.
+STUDY_RATES = ("crs_grade3plus_rate", "crs_death_rate", "icans_grade3plus_rate", "response_day28_rate", "cr_rate",
+               "umrd4_blood_rate")
 
 
-def _row(result: ArmResult) -> dict:
-    e = result.endpoints
-    n = e["crs_max_grade"].size
-    row = {"arm": result.arm, "assumption": result.assumption, "n": n}
-    rates = {
-        "crs_grade3plus_rate": e["crs_max_grade"] >= 3,
-        "crs_death_rate": e["death_cause"] == CAUSES.index("CRS"),
-        "icans_grade3plus_rate": e["icans_max_grade"] >= 3,
-        "cr_rate": np.isin(e["best_response"], (CR, CRI)),
-        "response_day28_rate": np.isin(e["response_day28"], (CR, CRI, PR)),
-        "umrd4_blood_day90_rate": e["umrd4_blood_day90"],
-    }
-    for name, hits in rates.items():
-        row[name] = float(hits.mean())
-        row[f"{name}_ci_low"], row[f"{name}_ci_high"] = wilson_interval(int(hits.sum()), n)
-    row["car_t_peak_median"] = float(np.median(e["car_t_peak_cells"]))
-    row["tocilizumab_doses_mean"] = float(e["tocilizumab_doses"].mean())
+def _row(arm: str, assumption: str, endpoints: dict[str, np.ndarray]) -> dict:
+    """One row of the study table: the arm's rates with 95% Wilson intervals, CAR-T peak, tocilizumab use."""
+    frame = analysed(pd.DataFrame(endpoints))
+    n = len(frame)
+    row = {"arm": arm, "assumption": assumption, "n": n}
+    for name in STUDY_RATES:
+        hits = int(RATES[name](frame).sum())
+        row[name] = hits / n if n else float("nan")
+        row[f"{name}_ci_low"], row[f"{name}_ci_high"] = wilson_interval(hits, n)
+    row["car_t_peak_median"] = float(frame["car_t_peak_cells"].median())
+    row["tocilizumab_doses_mean"] = float(frame["tocilizumab_doses"].mean())
     return row
 
 
@@ -95,7 +84,7 @@ def run_toci_timing(n: int = 200, seed: int = 0, days: int = 365,
             scenarios = [Scenario.validated({**p, "protocol": [*toci_rules, *rest], "parameters": overrides})
                          for p in patients]
             outcome = run_clinical(build_batch(scenarios), scenarios)
-            rows.append(_row(ArmResult(arm, assumption, outcome.endpoints)))
+            rows.append(_row(arm, assumption, outcome.endpoints))
             if progress is not None:
                 progress(f"{assumption}: {arm}")
     return pd.DataFrame(rows)

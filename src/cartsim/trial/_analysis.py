@@ -39,9 +39,10 @@ _LANDMARK_SLACK_MONTHS = 1.0 / DAYS_PER_MONTH
 MIN_CLASS = 10
 
 # name -> what makes a patient count, evaluated on the analysed patients.
-_RATES = {
+RATES = {
     "orr": lambda f: f["best_response"].isin((CR, CRI, PR)),
     "cr_rate": lambda f: f["best_response"].isin((CR, CRI)),
+    "response_day28_rate": lambda f: f["response_day28"].isin((CR, CRI, PR)),
     "umrd4_blood_rate": lambda f: f["umrd4_blood_day90"].astype(bool),
     "umrd4_marrow_rate": lambda f: f["umrd4_marrow_day90"].astype(bool),
     "crs_any_rate": lambda f: f["crs_max_grade"] >= 1,
@@ -86,7 +87,8 @@ def _arms(patients: pd.DataFrame) -> list[str]:
     return [str(arm) for arm in pd.unique(patients["arm"])]
 
 
-def _analysed(patients: pd.DataFrame) -> pd.DataFrame:
+def analysed(patients: pd.DataFrame) -> pd.DataFrame:
+    """The patients the statistics use: all but those whose solver failed."""
     return patients[~patients["solver_failed"].astype(bool)]
 
 
@@ -118,7 +120,7 @@ def _landmark(kmf, months: float) -> float | None:
 def arm_endpoints(patients: pd.DataFrame) -> dict[str, dict]:
     """The endpoints of each arm (in order of first appearance), JSON-ready.
 
-    Per arm: ``n`` (analysed patients, i.e. without solver failures), each rate of :data:`_RATES` with its
+    Per arm: ``n`` (analysed patients, i.e. without solver failures), each rate of :data:`RATES` with its
     Wilson 95% interval as ``<rate>_ci`` ([low, high]), the Kaplan-Meier median PFS and OS in months with
     their 95% intervals (None where not reached), ``pfs_12m`` and ``os_12m`` (KM survival at 12 months; None
     when follow-up ends before), ``car_t_peak_median`` (over infused patients, i.e. without manufacturing
@@ -127,10 +129,10 @@ def arm_endpoints(patients: pd.DataFrame) -> dict[str, dict]:
     result = {}
     for arm in _arms(patients):
         rows = patients[patients["arm"].astype(str) == arm]
-        frame = _analysed(rows)
+        frame = analysed(rows)
         n = len(frame)
         entry: dict = {"n": n}
-        for name, counts in _RATES.items():
+        for name, counts in RATES.items():
             hits = int(counts(frame).sum()) if n else 0
             entry[name] = hits / n if n else None
             entry[f"{name}_ci"] = [_plain(v) for v in wilson_interval(hits, n)]
@@ -185,7 +187,7 @@ def hazard_ratios(patients: pd.DataFrame, reference: str | None = None) -> dict[
     reference = arms[0] if reference is None else str(reference)
     if reference not in arms:
         raise ValueError(f"reference arm '{reference}' is not in the trial; arms: {', '.join(arms)}")
-    frame = _analysed(patients)
+    frame = analysed(patients)
     result = {}
     for arm in arms:
         if arm == reference:
@@ -244,7 +246,7 @@ def responder_analysis(patients: pd.DataFrame) -> pd.DataFrame:
     from statsmodels.tools.sm_exceptions import PerfectSeparationError
 
     arms = _arms(patients)
-    frame = _analysed(patients)
+    frame = analysed(patients)
     frame = frame[~frame["manufacturing_failed"].astype(bool)]
     best = frame["best_response"]
     responder = best.isin((CR, CRI))
