@@ -20,6 +20,7 @@ import numpy as np
 
 from .._batch import DRUG_STATES, Batch
 from ..io import Scenario
+from ..io._results import json_value
 from ..model import N_STATES, Param
 from ..model._physiology import N_OBSERVABLES, Obs, observe
 from ..solver import Doses, Result, SolverOptions, integrate, new_sync_state
@@ -337,15 +338,9 @@ def _finish(track: _Tracker, status, end) -> None:
     e["solver_failed"] = status != Result.successful.value
 
 
-def _plain(value):
-    """A JSON-ready Python value: NaN becomes None."""
-    value = value.item() if isinstance(value, np.generic) else value
-    return None if isinstance(value, float) and np.isnan(value) else value
-
-
 def clinical_summary(outcome: ClinicalOutcome, patient: int) -> dict:
     """The clinical endpoints of one patient of ``outcome`` as a JSON-ready dictionary."""
-    e = {name: _plain(values[patient]) for name, values in outcome.endpoints.items()}
+    e = {name: json_value(values[patient]) for name, values in outcome.endpoints.items()}
     named = lambda code, names: names[code] if code >= 0 else None  # noqa: E731
     summary = {
         "crs_max_grade": e["crs_max_grade"], "crs_onset_day": e["crs_onset_day"],

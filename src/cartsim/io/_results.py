@@ -4,11 +4,14 @@ overview.png and timeline.png."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 if TYPE_CHECKING:
     from .._simulate import SimulationResult
@@ -18,6 +21,15 @@ TRAJECTORIES = "trajectories.parquet"
 OVERVIEW = "overview.png"
 VISITS = "visits.parquet"
 TIMELINE = "timeline.png"
+
+
+def json_value(value):
+    """A JSON-ready Python value: numpy scalars unwrapped, NaN and infinities (not reached) as None."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _write_summary(result: SimulationResult, path: Path) -> None:

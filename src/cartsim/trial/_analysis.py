@@ -28,6 +28,7 @@ import pandas as pd
 
 from ..clinical._response import CR, CRI, PD, PR, SD
 from ..clinical._survival import CAUSES
+from ..io._results import json_value
 
 DAYS_PER_MONTH = 30.4375
 #: The landmark of ``pfs_12m`` and ``os_12m``, in months.
@@ -74,15 +75,6 @@ def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float,
     return (low, high)
 
 
-def _plain(value):
-    """A JSON-ready Python value: numpy scalars unwrapped, NaN and infinities (not reached) as None."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def _arms(patients: pd.DataFrame) -> list[str]:
     return [str(arm) for arm in pd.unique(patients["arm"])]
 
@@ -103,7 +95,7 @@ def _median(kmf) -> tuple[float | None, list[float | None]]:
     from lifelines.utils import median_survival_times
 
     ci = median_survival_times(kmf.confidence_interval_)
-    return _plain(float(kmf.median_survival_time_)), [_plain(float(v)) for v in ci.iloc[0]]
+    return json_value(float(kmf.median_survival_time_)), [json_value(float(v)) for v in ci.iloc[0]]
 
 
 def _landmark(kmf, months: float) -> float | None:
@@ -135,7 +127,7 @@ def arm_endpoints(patients: pd.DataFrame) -> dict[str, dict]:
         for name, counts in RATES.items():
             hits = int(counts(frame).sum()) if n else 0
             entry[name] = hits / n if n else None
-            entry[f"{name}_ci"] = [_plain(v) for v in wilson_interval(hits, n)]
+            entry[f"{name}_ci"] = [json_value(v) for v in wilson_interval(hits, n)]
         for endpoint in ("pfs", "os"):
             if n:
                 kmf = _km(frame, endpoint)
@@ -147,7 +139,7 @@ def arm_endpoints(patients: pd.DataFrame) -> dict[str, dict]:
             entry[f"median_{endpoint}_months_ci"] = ci
             entry[f"{endpoint}_12m"] = landmark
         infused = frame.loc[~frame["manufacturing_failed"].astype(bool), "car_t_peak_cells"]
-        entry["car_t_peak_median"] = _plain(float(infused.median())) if len(infused) else None
+        entry["car_t_peak_median"] = json_value(float(infused.median())) if len(infused) else None
         entry["solver_failures"] = int(rows["solver_failed"].astype(bool).sum())
         result[arm] = entry
     return result
@@ -171,9 +163,9 @@ def _cox(pair: pd.DataFrame, endpoint: str, arm: str) -> tuple[float | None, lis
     except (ConvergenceError, np.linalg.LinAlgError):
         return None, [None, None], None
     row = fit.summary.loc["arm"]
-    return (_plain(float(row["exp(coef)"])),
-            [_plain(float(row["exp(coef) lower 95%"])), _plain(float(row["exp(coef) upper 95%"]))],
-            _plain(float(row["p"])))
+    return (json_value(float(row["exp(coef)"])),
+            [json_value(float(row["exp(coef) lower 95%"])), json_value(float(row["exp(coef) upper 95%"]))],
+            json_value(float(row["p"])))
 
 
 def hazard_ratios(patients: pd.DataFrame, reference: str | None = None) -> dict[str, dict]:
