@@ -83,7 +83,8 @@ def sub_batch(batch: Batch, rows) -> Batch:
     d = batch.doses
     t0 = batch.t0[rows] if np.ndim(batch.t0) else batch.t0
     return Batch(batch.y0[rows], batch.params[rows],
-                 type(d)(d.times[rows], d.states[rows], d.amounts[rows], d.counts[rows]), batch.seeds[rows], t0)
+                 type(d)(d.times[rows], d.states[rows], d.amounts[rows], d.counts[rows]), batch.seeds[rows], t0,
+                 tuple(np.array(batch.products, dtype=object)[rows]))
 
 
 def patient_start(batch: Batch, i: int) -> float:

@@ -25,7 +25,7 @@ def strong_responder() -> Scenario:
 
 
 def random_scenarios(n: int, rng: np.random.Generator) -> list[Scenario]:
-    """Random patients whose first dose is on day -5 (lymphodepletion) or later."""
+    """Random patients, each starting at its own apheresis day (before the lymphodepletion on day -5)."""
     out = []
     for i in range(n):
         schedule = []
@@ -53,7 +53,7 @@ def run(batch, seeds=None, stochastic=True, rows=None, days=DAYS, output=OUTPUT)
     return integrate(batch.y0[rows], batch.params[rows], days,
                      doses=type(batch.doses)(batch.doses.times[rows], batch.doses.states[rows],
                                              batch.doses.amounts[rows], batch.doses.counts[rows]),
-                     seeds=np.asarray(seeds)[rows], t0=T0, options=SolverOptions(stochastic=stochastic),
+                     seeds=np.asarray(seeds)[rows], t0=batch.t0[rows], options=SolverOptions(stochastic=stochastic),
                      state_indices=output)
 
 
@@ -64,7 +64,7 @@ def big_batch():
     position = int(rng.integers(0, N_BATCH))
     scenarios[position] = strong_responder()
     batch = build_batch(scenarios)
-    assert np.all(batch.t0 == T0)
+    assert np.all(batch.t0 < T0) and np.unique(batch.t0).size > 1  # starts differ within the batch
     return batch, position, run(batch)
 
 
@@ -100,7 +100,8 @@ def test_every_patient_of_a_batch_is_independent_of_its_neighbours():
     shuffled = type(batch)(batch.y0[order], batch.params[order],
                            type(batch.doses)(batch.doses.times[order], batch.doses.states[order],
                                              batch.doses.amounts[order], batch.doses.counts[order]),
-                           batch.seeds[order], batch.t0)
+                           batch.seeds[order], batch.t0[order],
+                           tuple(np.array(batch.products, dtype=object)[order]))
     second = run(shuffled, days=days)
     assert np.array_equal(second.values, first.values[order])
     assert np.array_equal(second.result, first.result[order])

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from scipy.integrate import solve_ivp
 
 from cartsim._batch import build_batch, dose_list, initial_state
+from cartsim.product import manufacture
 from cartsim.io import Scenario
 from cartsim.model import (CAR_T_STATES, CLL_STATES, N_CELL_STATES, N_PARAMS, N_STATES, PARAMETER_TABLE, PARAMETERS,
                            Param, State, default_parameters, derivatives)
@@ -83,7 +84,7 @@ def scenarios(draw, days: int = 120):
 def run_patient(scenario: Scenario, p: np.ndarray, days: int, stochastic: bool, step: float = 1.0):
     """Integrate one patient with parameter vector p (initial state and doses built for p)."""
     y0 = initial_state(scenario, p)
-    doses = dose_list(scenario, p)
+    doses = dose_list(scenario, p, manufacture([scenario], [scenario.simulation.seed])[0])
     t0 = min([0.0] + [d[0] for d in doses])
     times = np.arange(np.ceil(t0), days + step / 2, step)
     solution = integrate(y0[None], p[None], times, doses=Doses.from_lists([doses]),
@@ -137,8 +138,9 @@ def _assert_other_populations_bounded(p, y0, values):
     assert values[:, State.neutrophils].max() <= 10.0 * max(y0[State.neutrophils], p[Param.neutrophil_baseline])
 
 
-def _assert_cytokines_bounded(p, y0, values):
-    """Each cytokine is below the supremum its own equation allows (drive terms at their maxima)."""
+def _assert_cytokines_bounded(p, y0, values, car_t_max=None):
+    """Each cytokine is below the supremum its own equation allows (drive terms at their maxima).
+    ``car_t_max`` bounds CAR-T between the output times (default: their largest output value)."""
     fractions = values[:, [State.macrophage_activation, State.endothelial_activation, State.btk_occupancy]]
     assert np.all(fractions >= 0.0) and np.all(fractions <= 1.0 + 1e-9)
     # IL-15: sinks are at least the non-cellular clearance.
@@ -153,7 +155,7 @@ def _assert_cytokines_bounded(p, y0, values):
     crp_sup = p[Param.crp_baseline] + p[Param.crp_production] / p[Param.crp_clearance]
     assert values[:, State.crp].max() <= 1.05 * max(y0[State.crp], crp_sup)
     # IFN-gamma: engaged cells never exceed max(1, senescent_secretion) x total CAR-T.
-    car_t_max = values[:, CAR_T].sum(axis=1).max()
+    car_t_max = values[:, CAR_T].sum(axis=1).max() if car_t_max is None else car_t_max
     ifng_sup = p[Param.ifng_baseline] + (p[Param.ifng_production] * max(1.0, p[Param.senescent_secretion])
                                          * car_t_max * 1e-9 / p[Param.ifng_clearance])
     assert values[:, State.ifng].max() <= 1.05 * max(y0[State.ifng], ifng_sup)
@@ -207,7 +209,8 @@ def test_ten_year_runs_stay_clean_and_bounded(p, scenario, stochastic):
     _assert_clean(solution)
     v = solution.values[0]
     _assert_other_populations_bounded(p, y0, v)
-    _assert_cytokines_bounded(p, y0, v)
+    # Weekly output can miss the CAR-T peak that drives IFN-gamma: bound it by the ceiling instead.
+    _assert_cytokines_bounded(p, y0, v, car_t_max=1.05 * p[Param.car_t_capacity] + _car_t_dose(scenario))
     _assert_car_t_bounded(p, scenario, v)
 
 
@@ -314,7 +317,7 @@ def test_zero_car_t_dose_gives_the_tumour_only_model(p, blood, marrow, node, neg
                                            "antigen_negative_fraction": negative}},
                         product={"dose_cells": 0.0}, lymphodepletion={"regimen": "flu_cy" if ld else "none"})
     y0 = initial_state(scenario, p)
-    doses = dose_list(scenario, p)
+    doses = dose_list(scenario, p, manufacture([scenario], [scenario.simulation.seed])[0])
     t0 = min([0.0] + [d[0] for d in doses])
     times = np.arange(t0, 120.5, 1.0)
     solution = integrate(y0[None], p[None], times, doses=Doses.from_lists([doses]), t0=t0,

@@ -197,7 +197,7 @@ def _extinction_batch(n_patients: int):
     """Zero CAR-T, CLL in blood only with no homing, no escape: a pure birth-death process."""
     scenario = Scenario(
         patient={"tumor": {"blood_cells": float(N0), "marrow_cells": 0.0, "node_cells": 0.0}, "normal_b_cells": 0.0},
-        product={"dose_cells": 0.0}, lymphodepletion={"regimen": "none"},
+        product={"dose_cells": 0.0, "vein_to_vein_days": 0.0}, lymphodepletion={"regimen": "none"},
         parameters={"cll_birth_blood": BIRTH, "cll_death": DEATH, "cll_homing_marrow": 0.0,
                     "cll_homing_node": 0.0, "antigen_escape_rate": 0.0})
     return build_batch([scenario] * n_patients, seeds=np.arange(n_patients) + 2024)

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from cartsim._batch import build_batch
 from cartsim.cli import app
 from cartsim.io import ScenarioError
 from cartsim.trial import Trial, TrialError, load_trial, run_trial
@@ -53,8 +54,9 @@ def test_one_row_per_patient_and_arm(reference, trial):
 
 def test_products_mirror_the_patient_unless_the_arm_fixes_cd4(trial, reference):
     row = reference.iloc[0]
-    assert trial.scenario(trial.arms[0], row).product.cd4_fraction == pytest.approx(row["cd4_fraction"])
-    assert trial.scenario(trial.arms[1], row).product.cd4_fraction == 0.5
+    mirrored, fixed = (build_batch([trial.scenario(arm, row)]).products[0] for arm in trial.arms[:2])
+    assert mirrored.cd4_fraction == pytest.approx(row["cd4_fraction"]) == row["product_cd4_fraction"]
+    assert fixed.cd4_fraction == 0.5
     assert trial.scenario(trial.arms[1], row).protocol == ()
 
 

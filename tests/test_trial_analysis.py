@@ -29,7 +29,8 @@ def frame(n: int, arm="A", **columns) -> pd.DataFrame:
         "best_response": SD, "response_day28": SD, "umrd4_blood_day90": False, "umrd4_marrow_day90": False,
         "progressed": False, "died": False, "pfs_event": False, "os_event": False, "pfs_days": 3650.0,
         "os_days": 3650.0, "death_cause": -1, "car_t_peak_cells": 1e9, "manufacturing_failed": False,
-        "solver_failed": False,
+        "product_out_of_specification": False, "gvhd": False, "vein_to_vein_days": 21.0,
+        "product_memory_fraction": 0.3, "solver_failed": False,
     }
     base.update(columns)
     return pd.DataFrame({name: np.broadcast_to(value, n) if np.ndim(value) == 0 else value

@@ -1,4 +1,11 @@
-"""From scenarios to the arrays the engine integrates: initial states, parameters, doses, seeds."""
+"""From scenarios to the arrays the engine integrates: manufactured products, initial states, parameters,
+doses, seeds.
+
+A patient's simulation starts at apheresis, ``vein_to_vein_days`` before the
+infusion (day 0), or at its first scheduled dose if earlier: the scenario's
+tumour is the burden at apheresis, and it grows while the product is made
+unless bridging therapy holds it.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,7 @@ import numpy as np
 
 from .io import Scenario
 from .model import N_STATES, PARAMETER_NAMES, PARAMETERS, Param, State, default_parameters
-from .product import construct_parameters
+from .product import Manufactured, construct_parameters, manufacture
 from .solver import Doses
 
 #: Which state each drug fills, and the parameter holding its distribution volume (L).
@@ -30,15 +37,17 @@ class Batch:
     params: np.ndarray
     doses: Doses
     seeds: np.ndarray
-    t0: np.ndarray  # each patient's start (its first dose, or day 0)
+    t0: np.ndarray  # each patient's start: apheresis, or its first dose if earlier
+    products: tuple[Manufactured, ...]  # each patient's infused product (or failed manufacture)
 
 
-def patient_parameters(scenario: Scenario) -> np.ndarray:
+def patient_parameters(scenario: Scenario, made: Manufactured) -> np.ndarray:
     """The parameter vector of one scenario: defaults, construct, patient, then explicit overrides."""
     values = dict(zip(PARAMETER_NAMES, default_parameters()))
     product, patient, tumor = scenario.product, scenario.patient, scenario.patient.tumor
-    values.update(construct_parameters(product.costimulation, product.target, product.suicide_switch))
-    values["tcell_fitness"] = patient.tcell_fitness
+    values.update(construct_parameters(product.costimulation, product.target, product.suicide_switch,
+                                       product.source))
+    values["tcell_fitness"] = made.car_t_fitness
     values["cytokine_propensity"] = patient.cytokine_propensity
     # Start at trafficking equilibrium: egress balances homing for the given distribution.
     if tumor.marrow_cells > 0 and tumor.blood_cells > 0:
@@ -72,19 +81,20 @@ def initial_state(scenario: Scenario, params: np.ndarray) -> np.ndarray:
     return y
 
 
-def dose_list(scenario: Scenario, params: np.ndarray) -> list[tuple[float, int, float]]:
-    """(day, state, amount) for lymphodepletion, the CAR-T infusion at day 0 and the drug schedule."""
+def dose_list(scenario: Scenario, params: np.ndarray, made: Manufactured) -> list[tuple[float, int, float]]:
+    """(day, state, amount) for lymphodepletion and the CAR-T infusion at day 0 (unless manufacturing
+    failed) and the drug schedule."""
     doses: list[tuple[float, int, float]] = []
-    if scenario.lymphodepletion.regimen == "flu_cy":
-        doses += [(day, State.lymphodepletion, 1.0) for day in scenario.lymphodepletion.days]
-    product = scenario.product
-    k = product.prior_exposures
-    for lineage, share in (("cd4", product.cd4_fraction), ("cd8", 1.0 - product.cd4_fraction)):
-        cells = product.dose_cells * share
-        functional = cells * (1.0 - product.senescent_fraction)
-        doses += [(0.0, State[f"{lineage}_resting_{k}"], functional * product.memory_fraction),
-                  (0.0, State[f"{lineage}_effector_{k}"], functional * (1.0 - product.memory_fraction)),
-                  (0.0, State[f"{lineage}_senescent"], cells * product.senescent_fraction)]
+    if not made.failed and scenario.lymphodepletion.regimen == "flu_cy":
+        doses += [(day, State.lymphodepletion, scenario.lymphodepletion.intensity)
+                  for day in scenario.lymphodepletion.days]
+    k = scenario.product.prior_exposures
+    for lineage, share in (("cd4", made.cd4_fraction), ("cd8", 1.0 - made.cd4_fraction)):
+        cells = made.dose_cells * share
+        functional = cells * (1.0 - made.senescent_fraction)
+        doses += [(0.0, State[f"{lineage}_resting_{k}"], functional * made.memory_fraction),
+                  (0.0, State[f"{lineage}_effector_{k}"], functional * (1.0 - made.memory_fraction)),
+                  (0.0, State[f"{lineage}_senescent"], cells * made.senescent_fraction)]
     for given in scenario.schedule:
         state, volume = DRUG_STATES[given.drug]
         doses += [(day, state, given.dose / params[Param[volume]]) for day in given.days]
@@ -92,10 +102,12 @@ def dose_list(scenario: Scenario, params: np.ndarray) -> list[tuple[float, int, 
 
 
 def build_batch(scenarios: Sequence[Scenario], seeds: Sequence[int] | None = None) -> Batch:
-    """Stack scenarios into one batch; each patient starts at its own first dose (or day 0)."""
-    params = np.array([patient_parameters(s) for s in scenarios])
-    y0 = np.array([initial_state(s, p) for s, p in zip(scenarios, params)])
-    per_patient = [dose_list(s, p) for s, p in zip(scenarios, params)]
-    t0 = np.array([min([0.0] + [d[0] for d in doses]) for doses in per_patient])
+    """Manufacture each scenario's product and stack the scenarios into one batch."""
     seeds = np.array([s.simulation.seed for s in scenarios] if seeds is None else seeds, dtype=np.uint64)
-    return Batch(y0, params, Doses.from_lists(per_patient), seeds, t0)
+    products = manufacture(scenarios, seeds)
+    params = np.array([patient_parameters(s, m) for s, m in zip(scenarios, products)])
+    y0 = np.array([initial_state(s, p) for s, p in zip(scenarios, params)])
+    per_patient = [dose_list(s, p, m) for s, p, m in zip(scenarios, params, products)]
+    t0 = np.array([min([-m.vein_to_vein_days] + [d[0] for d in doses])
+                   for doses, m in zip(per_patient, products)])
+    return Batch(y0, params, Doses.from_lists(per_patient), seeds, t0, tuple(products))

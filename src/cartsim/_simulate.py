@@ -25,7 +25,7 @@ class SimulationError(RuntimeError):
 class SimulationResult:
     """Daily trajectories, clinical visits, events and named endpoints of one simulated patient.
 
-    ``days`` run from the first dose (lymphodepletion) to the end of follow-up or death;
+    ``days`` run from apheresis (or an earlier first dose) to the end of follow-up or death;
     ``values[day, state]`` are the model states (see ``cartsim.model.STATE_TABLE``);
     ``visits`` has one row per clinical visit (observables and ASTCT grades); ``events`` lists
     (day, event, grade, action) records: toxicities, interventions, response assessments, death.
@@ -78,5 +78,5 @@ def simulate(scenario: Scenario | str | Path) -> SimulationResult:
     visits["crs_grade"] = record.crs[:, 0]
     visits["icans_grade"] = record.icans[:, 0]
     visits = visits[visits["day"] <= clinical["os_days"]].reset_index(drop=True)
-    summary = {**summarise(days, values), **clinical}
+    summary = {**summarise(days, values), **clinical, **batch.products[0].summary()}
     return SimulationResult(scenario, days, values, summary, visits, outcome.events[0])

@@ -27,11 +27,13 @@ from ..solver import Doses, Result, SolverOptions, integrate, new_sync_state
 from . import _response as response
 from ._grading import FEVER_C, crs_grade, icans_grade
 from ._protocol import ProtocolState, decide
-from ._survival import CAUSES, NO_DEATH, death_thresholds, first_death, hazards, mix_seeds
+from .._seeds import mix_seeds
+from ._survival import CAUSES, NO_DEATH, death_thresholds, first_death, hazards
 
 DAYS_PER_MONTH = 365.25 / 12
 FIRST_ASSESSMENT_DAY = 28.0
 MONTH3_DAY = 90.0  # the month-3 assessment, where uMRD is reported
+PRE_INFUSION_VISIT_DAYS = 7.0
 
 
 def visit_days(visits, end_day: float) -> np.ndarray:
@@ -137,7 +139,9 @@ def run_clinical(batch: Batch, scenarios: Sequence[Scenario], *, options: Solver
     options = options or SolverOptions(rtol=first.simulation.rtol, stochastic=first.simulation.stochastic)
     n = batch.y0.shape[0]
     end = float(first.simulation.days)
-    visits = visit_days(first.clinical.visits, end)
+    # Weekly visits while the product is made: the death hazards follow the patient's state before infusion.
+    before = np.arange(-PRE_INFUSION_VISIT_DAYS, batch.t0.min(), -PRE_INFUSION_VISIT_DAYS)
+    visits = np.concatenate([before[::-1], visit_days(first.clinical.visits, end)])
     assessments = set(assessment_days(end).tolist())
     rules = first.protocol
     weight = np.array([s.patient.weight_kg for s in scenarios])
@@ -155,7 +159,8 @@ def run_clinical(batch: Batch, scenarios: Sequence[Scenario], *, options: Solver
     sync = new_sync_state(n)  # stochastic intervals stay open across visits
     record_days = np.empty(0) if record_days is None else np.asarray(record_days, dtype=np.float64)
     recorded = np.zeros((n, record_days.size, N_STATES))
-    recorded[:, record_days < batch.t0.min(), :] = y[:, None, :]  # before anyone starts
+    waiting = record_days[None, :] < batch.t0[:, None]  # before a patient's start: its initial state
+    recorded[waiting] = np.repeat(y, waiting.sum(axis=1), axis=0)
     visit_obs = np.zeros((visits.size, n, N_OBSERVABLES)) if record_events else None
     visit_grades = np.zeros((2, visits.size, n), np.int8) if record_events else None
 
@@ -163,7 +168,7 @@ def run_clinical(batch: Batch, scenarios: Sequence[Scenario], *, options: Solver
     previous = float(start.min())
     for k, day in enumerate(visits):
         # ---- integrate the living to this visit -----------------------------------------------------
-        active = np.flatnonzero(alive & (status == Result.successful.value))
+        active = np.flatnonzero(alive & (status == Result.successful.value) & (start < day))
         if active.size and day > previous:
             # A record day shows the state after that day's doses: recorded in the segment it starts.
             last = k == visits.size - 1
@@ -186,7 +191,7 @@ def run_clinical(batch: Batch, scenarios: Sequence[Scenario], *, options: Solver
                                                    track.e["pfs_days"][failed])
             track.e["os_days"][failed] = previous
         live = alive & (status == Result.successful.value)
-        dt = day - previous
+        dt = np.maximum(day - np.maximum(start, previous), 0.0)  # each patient's own time since its start
         previous = day
         # ---- observe and grade -------------------------------------------------------------------------
         obs = observe(y, p)
@@ -200,8 +205,9 @@ def run_clinical(batch: Batch, scenarios: Sequence[Scenario], *, options: Solver
         if visit_obs is not None:
             visit_obs[k], visit_grades[0, k], visit_grades[1, k] = obs, crs, icans
         # ---- deaths over the interval just integrated --------------------------------------------------
-        if dt > 0:
-            cause, fraction = first_death(track.cumulative_hazard, hazards(obs, crs, icans, p, age + day / 365.25) * dt,
+        if np.any(dt > 0):
+            cause, fraction = first_death(track.cumulative_hazard,
+                                          hazards(obs, crs, icans, p, age + day / 365.25) * dt[:, None],
                                           track.thresholds)
             dead = live & (cause != NO_DEATH)
             if dead.any():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._readouts import B_CELL_APLASIA_PER_UL
+from .._seeds import hashed_uniforms, mix_seeds
 from ..model import Param
 from ..model._physiology import Obs
 
@@ -22,25 +23,11 @@ NO_DEATH = -1
 SEVERE_NEUTROPENIA_PER_UL = 500.0
 _DAYS_PER_YEAR = 365.25
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-
-
-def mix_seeds(seeds: np.ndarray, stream: int) -> np.ndarray:
-    """SplitMix64 finaliser of ``seeds`` and a stream number: independent 64-bit draws per patient."""
-    with np.errstate(over="ignore"):
-        z = np.asarray(seeds, dtype=np.uint64) + np.uint64(stream + 1) * _GOLDEN
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
 def death_thresholds(seeds: np.ndarray) -> np.ndarray:
     """Exponential(1) thresholds ``[n, len(CAUSES)]``, one per cause, from each patient's seed."""
     columns = []
     for cause in range(len(CAUSES)):
-        bits = mix_seeds(mix_seeds(seeds, 1_000_003), cause) >> np.uint64(11)
-        uniform = (bits.astype(np.float64) + 0.5) / 2.0 ** 53
-        columns.append(-np.log(uniform))
+        columns.append(-np.log(hashed_uniforms(mix_seeds(seeds, 1_000_003), cause)))
     return np.stack(columns, axis=1)
 
 

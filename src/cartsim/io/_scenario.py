@@ -59,21 +59,62 @@ class Patient(_Strict):
     normal_b_cells: float = Field(5e9, ge=0, le=1e11, description="whole-body normal B cells (suppressed in CLL)")
     tcell_fitness: float = Field(1.0, gt=0, le=3, description="1 = healthy-donor-like T cells")
     cytokine_propensity: float = Field(1.0, gt=0, le=10, description="1 = typical CRS susceptibility")
+    cd4_fraction: float = Field(0.5, gt=0, lt=1, description="CD4 share of the patient's T cells")
+    t_cells_per_ul: float = Field(1000.0, gt=0, le=50000, description="blood T cells at apheresis, per uL")
+    prior_lines: int = Field(4, ge=0, le=30, description="prior lines of therapy (TRANSCEND CLL 004 median 4)")
+    prior_btki: bool = Field(True, description="prior BTK inhibitor (ibrutinib) exposure")
 
 
 class Product(_Strict):
-    dose_cells: float = Field(1.6e8, ge=0, le=1e11, description="CAR+ cells infused at day 0")
-    cd4_fraction: float = Field(0.5, ge=0, le=1)
-    memory_fraction: float = Field(0.3, ge=0, le=1, description="resting/memory-like share of non-senescent cells")
-    senescent_fraction: float = Field(0.1, ge=0, le=1, description="senescent share at infusion")
+    """The product as specified; for an autologous product the manufacturing stage
+    (:mod:`cartsim.product`) turns the specification and the patient into the cells infused."""
+
+    preset: str | None = Field(None, description="a product of cartsim.product.PRODUCT_PRESETS; fields given "
+                                                 "next to it override the preset's")
+    description: str = ""
+    source: Literal["autologous", "allogeneic"] = "autologous"
+    dose_cells: float = Field(1.6e8, ge=0, le=1e11,
+                              description="target dose of CAR+ cells, or the cap of a weight-based dose")
+    dose_cells_per_kg: float | None = Field(None, gt=0, le=1e8, description="weight-based target dose")
+    cd4_fraction: float | None = Field(None, ge=0, le=1,
+                                       description="defined CD4 share; left out, the patient's T cells'")
+    memory_fraction: float = Field(0.3, ge=0, le=1, description="resting/memory-like share of non-senescent "
+                                                                "cells of a typical product")
+    senescent_fraction: float = Field(0.1, ge=0, le=1, description="senescent share of a typical product")
     prior_exposures: int = Field(0, ge=0, le=2, description="antigen exposures before infusion")
-    target: Literal["CD19", "ROR1"] = "CD19"
+    target: Literal["CD19", "ROR1", "CD19/ROR1"] = "CD19"
     costimulation: Literal["4-1BB", "CD28"] = "4-1BB"
     suicide_switch: bool = False
+    manufacturing: bool = Field(True, description="simulate apheresis, transduction and expansion; false: "
+                                                  "infuse exactly this product after vein_to_vein_days")
+    vein_to_vein_days: float = Field(21.0, ge=0, le=180, description="typical apheresis-to-infusion time of an "
+                                                                     "autologous product (seed 003)")
+    transduction_efficiency: float = Field(0.3, gt=0, le=1, description="typical CAR+ share after transduction")
+    gvhd_risk: float = Field(0.0, ge=0, le=1, description="probability of acute GvHD (allogeneic cells)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data):
+        if isinstance(data, dict) and data.get("preset") is not None:
+            from ..product import PRODUCT_PRESETS
+
+            name = data["preset"]
+            if name not in PRODUCT_PRESETS:
+                raise ValueError(f"unknown product preset '{name}'; presets: {', '.join(PRODUCT_PRESETS)}")
+            data = {**PRODUCT_PRESETS[name], **data}
+        return data
+
+    @model_validator(mode="after")
+    def _source(self):
+        if self.source == "autologous" and self.gvhd_risk > 0:
+            raise ValueError("gvhd_risk applies to allogeneic cells; autologous products have none")
+        return self
 
 
 class Lymphodepletion(_Strict):
     regimen: Literal["flu_cy", "none"] = "flu_cy"
+    intensity: float = Field(1.0, gt=0, le=3, description="multiple of the standard daily flu/cy dose; above 1 "
+                                                         "for deeper lymphodepletion (e.g. before allogeneic cells)")
     days: tuple[float, ...] = Field((-5.0, -4.0, -3.0), description="days of the standard daily doses")
 
     @field_validator("days")

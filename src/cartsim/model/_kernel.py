@@ -20,6 +20,8 @@ Processes (sources are in the parameter table):
 * Killing: per-target rate ``gamma * P / (k_B + P + gamma * A / kills_per_effector)``
   with effector pressure P (Kimmel 2021 saturating law plus effector
   saturation when targets are in excess); access weights per site.
+* Removal of CAR-T by the suicide switch's drug and, for allogeneic cells, by host T cells
+  as they recover from lymphodepletion (rejection).
 * CLL: blood, marrow, node, antigen-positive and -negative clones, homing and
   egress, escape by antigen loss; normal B cells with marrow production
   suppressed by marrow CLL; host T cells (Kimmel Gompertz), IL-15 consumed by
@@ -107,6 +109,10 @@ def derivatives(y, p, dy, birth, loss):
     switch_kill = p[P.switch_fraction] * p[P.switch_kill_rate] * _hill(_pos(y[S.switch_drug]),
                                                                        p[P.switch_drug_ec50])
     chemo = _pos(y[S.lymphodepletion])
+    host = _pos(y[S.host_t_cells])
+    # Host T cells reject allogeneic CAR-T in proportion to their recovery from lymphodepletion.
+    rejection = p[P.allogeneic_rejection] * host / p[P.host_t_capacity]
+    car_t_removal = switch_kill + rejection
 
     # ---- antigen seen by CAR-T -----------------------------------------------------------------
     access_blood = p[P.access_blood]
@@ -114,8 +120,13 @@ def derivatives(y, p, dy, birth, loss):
     access_node = p[P.access_node]
     access_b = p[P.target_on_normal_b] * p[P.access_normal_b]
     normal_b = _pos(y[S.normal_b_cells])
-    antigen = (access_blood * _pos(y[S.cll_pos_blood]) + access_marrow * _pos(y[S.cll_pos_marrow])
-               + access_node * _pos(y[S.cll_pos_node]) + access_b * normal_b)
+    # The antigen-negative/low clone: not enough antigen to drive a single-target CAR, fully seen by an
+    # OR-gate CAR through its other antigen.
+    low_stimulation = p[P.antigen_low_stimulation]
+    antigen = (access_blood * (_pos(y[S.cll_pos_blood]) + low_stimulation * _pos(y[S.cll_neg_blood]))
+               + access_marrow * (_pos(y[S.cll_pos_marrow]) + low_stimulation * _pos(y[S.cll_neg_marrow]))
+               + access_node * (_pos(y[S.cll_pos_node]) + low_stimulation * _pos(y[S.cll_neg_node]))
+               + access_b * normal_b)
     stim = _hill(antigen, p[P.antigen_half_saturation])
     rest = 1.0 - stim
 
@@ -170,7 +181,8 @@ def derivatives(y, p, dy, birth, loss):
         base = lineage * _LINEAGE_SIZE
         growth = p[P.proliferation_cd4 + lineage] * expansion
         effector_death = p[P.effector_death_cd4 + lineage] * p[P.costim_effector_death_factor]
-        memory_loss = activation + p[P.memory_death_cd4 + lineage] + p[P.costim_memory_death_excess] + switch_kill
+        memory_loss = (activation + p[P.memory_death_cd4 + lineage] + p[P.costim_memory_death_excess]
+                       + car_t_removal)
         to_senescent = 0.0
         returning = 0.0  # effectors of the previous level coming to rest
         fitness_k = 1.0
@@ -186,14 +198,14 @@ def derivatives(y, p, dy, birth, loss):
 
             sen_rate = p[P.senescence_rate] * (1.0 + k) * stim
             birth[e] = growth * fitness_k
-            loss[e] = effector_death + sen_rate + resting_exit + switch_kill
+            loss[e] = effector_death + sen_rate + resting_exit + car_t_removal
             dy[e] = activation * y[m] + (birth[e] - loss[e]) * y[e]
             to_senescent += (sen_rate + sen_fraction * resting_exit) * y[e]
             returning = (1.0 - sen_fraction) * resting_exit * y[e]
             fitness_k *= 1.0 - p[P.exposure_fitness_loss]
         s = base + 2 * K
         birth[s] = p[P.senescent_proliferation] * growth
-        loss[s] = p[P.senescent_death] + switch_kill
+        loss[s] = p[P.senescent_death] + car_t_removal
         dy[s] = to_senescent + (birth[s] - loss[s]) * y[s]
 
     # ---- CLL -------------------------------------------------------------------------------------
@@ -248,7 +260,6 @@ def derivatives(y, p, dy, birth, loss):
     dy[b] = production * precursor_survival - loss[b] * y[b]
 
     # ---- host T cells, IL-15, neutrophils ------------------------------------------------------------
-    host = _pos(y[S.host_t_cells])
     capacity = p[P.host_t_capacity]
     dy[S.host_t_cells] = (-p[P.host_t_regrowth] * host * np.log((host + car_t + 1.0) / capacity)
                           - p[P.host_t_ld_sensitivity] * chemo * host)

@@ -110,6 +110,11 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               "1 when the CAR target is on normal B cells (CD19), 0 when not (ROR1)"),
     Parameter("switch_fraction", "1", 0.0, 0.0, 1.0, "[M] Di Stasi 2011 NEJM: ~90% elimination",
               "fraction of CAR-T carrying a functional suicide switch (0 without switch)"),
+    Parameter("allogeneic_rejection", "1/day", 0.0, 0.0, 5.0,
+              "[A] 0 for autologous cells; allogeneic presets set it (cartsim.product): host-versus-graft "
+              "rejection ends UCART19 persistence within weeks unless the host is deeply lymphodepleted "
+              "(Benjamin 2020 Lancet)",
+              "CAR-T elimination by host T cells, per day at a fully recovered host T-cell pool"),
     # ---- CLL -----------------------------------------------------------------------------------
     Parameter("cll_birth_blood", "1/day", 0.001, 0.0, 0.05, "[M] Messmer 2005 JCI (0.1-1 %/day)",
               "CLL proliferation in blood"),
@@ -154,6 +159,10 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
     Parameter("antigen_low_recognition", "1", 0.05, 0.0, 1.0,
               "[A] antigen-low CLL is still killed, less efficiently (Majzner 2020 Cancer Discov)",
               "killing of the antigen-negative/low clone relative to the antigen-positive clone"),
+    Parameter("antigen_low_stimulation", "1", 0.0, 0.0, 1.0,
+              "[A] antigen-low cells are killed below the density that drives CAR-T proliferation "
+              "(Majzner 2020 Cancer Discov); an OR-gate dual CAR sees them fully (cartsim.product)",
+              "stimulation of CAR-T by the antigen-negative/low clone relative to the antigen-positive clone"),
     Parameter("antigen_escape_rate", "1/day", 1e-11, 0.0, 1e-3,
               "[A] models.md P4 (nu); CD19-negative relapse is rare in CLL (seed 003)",
               "switching of antigen-positive CLL cells to the antigen-negative clone"),

@@ -12,7 +12,7 @@ Reproducibility and chunking
 ----------------------------
 Patient ``i`` of a population sampled with ``seed`` is a function of
 ``(population, seed, i)`` alone. Its normals come from counter-based hashing
-(SplitMix64, :func:`cartsim.clinical._survival.mix_seeds`) of the seed, the
+(SplitMix64, :func:`cartsim._seeds.mix_seeds`) of the seed, the
 patient index and the latent index, never from a sequential generator, and the
 copula is applied with element-wise operations in a fixed order, so
 ``sample_population(name, 10, s, start=5)`` equals rows 5..14 of
@@ -44,7 +44,7 @@ import pandas as pd
 from scipy.special import expit, logit, ndtr, ndtri
 from scipy.stats import nbinom
 
-from ..clinical._survival import mix_seeds
+from .._seeds import hashed_normals, mix_seeds
 
 #: The latent standard normals of a patient, in copula (Cholesky) order. Each names the
 #: :class:`Population` field that maps it to a characteristic. The T-cell characteristics come
@@ -409,12 +409,7 @@ def _simulation_seeds(keys: np.ndarray) -> np.ndarray:
 def _independent_normals(keys: np.ndarray) -> list[np.ndarray]:
     """One standard normal per patient and latent characteristic, from hashed bits (no generator state)."""
     base = mix_seeds(keys, _LATENT_STREAM)
-    normals = []
-    for k in range(len(LATENT)):
-        bits = mix_seeds(base, k) >> np.uint64(11)
-        uniform = (bits.astype(np.float64) + 0.5) / 2.0 ** 53  # open (0, 1): ndtri stays finite
-        normals.append(ndtri(uniform))
-    return normals
+    return [hashed_normals(base, k) for k in range(len(LATENT))]
 
 
 def _correlate(normals: list[np.ndarray], cholesky: np.ndarray) -> dict[str, np.ndarray]:
@@ -503,4 +498,7 @@ def patient_fields(row) -> dict:
         "normal_b_cells": value("normal_b_cells"),
         "tcell_fitness": value("tcell_fitness"),
         "cytokine_propensity": value("cytokine_propensity"),
+        "cd4_fraction": value("cd4_fraction"),
+        "prior_lines": int(_field(row, "prior_lines")),
+        "prior_btki": bool(_field(row, "prior_btki")),
     }

@@ -1,4 +1,4 @@
-"""Construct properties (co-stimulatory domain, target, suicide switch) as model parameters.
+"""Construct properties (co-stimulatory domain, target, suicide switch, cell source) as model parameters.
 
 The model never branches on a construct: each property is a set of parameter
 values, and the kernel uses the parameters.
@@ -32,17 +32,37 @@ COSTIMULATION: dict[str, dict[str, float]] = {
     },
 }
 
-#: Targets: CD19 is on normal B cells, ROR1 is not (seed 001).
+#: Recognition of a CLL cell that lost one antigen by an OR-gate CD19/ROR1 CAR: it still carries
+#: the other. [A] below 1 because ROR1 is expressed at a few thousand sites per CLL cell, fewer
+#: than CD19, and killing falls with antigen density (Majzner 2020 Cancer Discov).
+DUAL_SINGLE_LOSS_RECOGNITION = 0.8
+
+#: Targets. CD19 is on normal B cells, ROR1 is not (seed 001). The model's antigen-negative clone is
+#: the clone that lost the product's target (a single antigen): a single-target CAR sees it only as
+#: antigen-low, an OR-gate dual CAR still sees it through the other antigen (seed 003: escape by
+#: antigen loss; dual targeting as the answer to it).
 TARGETS: dict[str, dict[str, float]] = {
-    "CD19": {"target_on_normal_b": 1.0},
-    "ROR1": {"target_on_normal_b": 0.0},
+    "CD19": {"target_on_normal_b": 1.0, "antigen_low_recognition": 0.05, "antigen_low_stimulation": 0.0},
+    "ROR1": {"target_on_normal_b": 0.0, "antigen_low_recognition": 0.05, "antigen_low_stimulation": 0.0},
+    "CD19/ROR1": {"target_on_normal_b": 1.0, "antigen_low_recognition": DUAL_SINGLE_LOSS_RECOGNITION,
+                  "antigen_low_stimulation": DUAL_SINGLE_LOSS_RECOGNITION},
+}
+
+#: Where the cells come from. Allogeneic (off-the-shelf, TCR-knockout) cells are rejected by the
+#: host's recovering T cells. [A] 0.5/day at a fully recovered host pool: a half-life of about
+#: 1.4 days, so persistence ends within weeks of host T-cell recovery, as for UCART19 without
+#: alemtuzumab (Benjamin 2020 Lancet).
+SOURCES: dict[str, dict[str, float]] = {
+    "autologous": {"allogeneic_rejection": 0.0},
+    "allogeneic": {"allogeneic_rejection": 0.5},
 }
 
 #: Fraction of cells carrying a functional iCasp9 switch; low-transgene cells escape (Di Stasi 2011).
 SWITCH_FRACTION = 0.95
 
 
-def construct_parameters(costimulation: str, target: str, suicide_switch: bool) -> dict[str, float]:
-    """Model parameter values that encode a construct."""
-    return {**COSTIMULATION[costimulation], **TARGETS[target],
+def construct_parameters(costimulation: str, target: str, suicide_switch: bool,
+                         source: str = "autologous") -> dict[str, float]:
+    """Model parameter values that encode a construct and its cell source."""
+    return {**COSTIMULATION[costimulation], **TARGETS[target], **SOURCES[source],
             "switch_fraction": SWITCH_FRACTION if suicide_switch else 0.0}

@@ -52,6 +52,8 @@ RATES = {
     "icans_grade3plus_rate": lambda f: f["icans_max_grade"] >= 3,
     "crs_death_rate": lambda f: f["death_cause"] == CAUSES.index("CRS"),
     "manufacturing_failure_rate": lambda f: f["manufacturing_failed"].astype(bool),
+    "out_of_specification_rate": lambda f: f["product_out_of_specification"].astype(bool),
+    "gvhd_rate": lambda f: f["gvhd"].astype(bool),
 }
 
 
@@ -116,7 +118,7 @@ def arm_endpoints(patients: pd.DataFrame) -> dict[str, dict]:
     Wilson 95% interval as ``<rate>_ci`` ([low, high]), the Kaplan-Meier median PFS and OS in months with
     their 95% intervals (None where not reached), ``pfs_12m`` and ``os_12m`` (KM survival at 12 months; None
     when follow-up ends before), ``car_t_peak_median`` (over infused patients, i.e. without manufacturing
-    failures) and ``solver_failures``.
+    failures), ``vein_to_vein_days_median`` and ``solver_failures``.
     """
     result = {}
     for arm in _arms(patients):
@@ -140,6 +142,7 @@ def arm_endpoints(patients: pd.DataFrame) -> dict[str, dict]:
             entry[f"{endpoint}_12m"] = landmark
         infused = frame.loc[~frame["manufacturing_failed"].astype(bool), "car_t_peak_cells"]
         entry["car_t_peak_median"] = json_value(float(infused.median())) if len(infused) else None
+        entry["vein_to_vein_days_median"] = json_value(float(frame["vein_to_vein_days"].median())) if n else None
         entry["solver_failures"] = int(rows["solver_failed"].astype(bool).sum())
         result[arm] = entry
     return result
@@ -208,6 +211,8 @@ def _covariates(frame: pd.DataFrame, arms: list[str]) -> tuple[pd.DataFrame, dic
         "prior_lines": frame["prior_lines"].to_numpy(float),
         "prior_btki": frame["prior_btki"].astype(bool).to_numpy(float),
         "prior_venetoclax": frame["prior_venetoclax"].astype(bool).to_numpy(float),
+        "product_memory_fraction": frame["product_memory_fraction"].to_numpy(float),
+        "vein_to_vein_days": frame["vein_to_vein_days"].to_numpy(float),
     }, index=frame.index)
     kinds = {name: "continuous" for name in x.columns}
     kinds.update(prior_btki="yes vs no", prior_venetoclax="yes vs no")
@@ -225,7 +230,8 @@ def responder_analysis(patients: pd.DataFrame) -> pd.DataFrame:
     a failed solver or a failed manufacture are left out. A multivariable logistic regression (statsmodels
     ``Logit``, Wald intervals) of complete response on: log10 total tumour burden (blood + marrow + nodes),
     the nodal share of it, log T-cell fitness, log cytokine propensity, age, CD4 fraction, the
-    antigen-negative fraction and the number of prior lines (each standardised to mean 0, SD 1), prior BTKi
+    antigen-negative fraction, the number of prior lines, the product's memory-like share and the
+    vein-to-vein time (each standardised to mean 0, SD 1), prior BTKi
     and prior venetoclax (yes vs no) and one indicator per arm other than the first. Terms constant among
     the analysed patients (one arm, a population all pretreated with a BTKi) are dropped.
 

@@ -56,8 +56,10 @@ def run_chunk(trial_json: str, chunk: Chunk) -> pd.DataFrame:
     arm = trial.arms[chunk.arm]
     patients = sample_population(trial.population, chunk.count, trial.seed, start=chunk.first)
     scenarios = [trial.scenario(arm, row) for row in patients.itertuples(index=False)]
-    outcome = run_clinical(build_batch(scenarios), scenarios)
-    frame = patients.assign(arm=arm.name, manufacturing_failed=False)  # no manufacturing stage yet
+    batch = build_batch(scenarios)
+    outcome = run_clinical(batch, scenarios)
+    products = pd.DataFrame([made.summary() for made in batch.products], index=patients.index)
+    frame = pd.concat([patients.assign(arm=arm.name), products], axis=1)
     for name, values in outcome.endpoints.items():
         frame[name] = values
     return frame

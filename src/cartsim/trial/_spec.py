@@ -51,11 +51,8 @@ class Trial(_Strict):
 
     def scenario(self, arm: Arm, patient) -> Scenario:
         """The scenario of one ``patient`` (a row of the population frame) in ``arm``."""
-        product = arm.product.model_dump()
-        if "cd4_fraction" not in arm.product.model_fields_set:
-            product["cd4_fraction"] = float(patient.cd4_fraction)
         data = arm.model_dump(exclude={"name"})
-        data.update(name=f"{arm.name} #{int(patient.patient)}", patient=patient_fields(patient), product=product,
+        data.update(name=f"{arm.name} #{int(patient.patient)}", patient=patient_fields(patient),
                     clinical=self.clinical.model_dump(),
                     simulation={"days": self.follow_up_days, "seed": int(patient.seed), "stochastic": self.stochastic})
         return Scenario.model_validate(data)

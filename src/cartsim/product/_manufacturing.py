@@ -1,0 +1,149 @@
+"""The manufacturing stage before infusion: apheresis, transduction, expansion, release, vein-to-vein time.
+
+For each patient of a batch, vectorised and seeded by the patient's own seed
+(so a patient's product never depends on its batch):
+
+1. **Apheresis** collects T cells in proportion to the blood T-cell count;
+   culture is started from at most :attr:`Process.culture_seed_cells` of them.
+2. **Transduction** makes a patient-variable share of them CAR+.
+3. **Expansion** in culture multiplies them by a fold that grows with T-cell
+   fitness, is higher after a BTK inhibitor (Fraietta 2016 Blood) and lower
+   after many prior lines; a slow culture is kept up to a few days longer,
+   which lengthens the vein-to-vein time and differentiates the cells.
+4. **Release**: a yield at or above the target dose gives the target dose; a
+   yield down to half of it is still within specification and infused as
+   made; below that an out-of-specification product is infused if it holds at
+   least a tenth of the target, and otherwise manufacturing has failed and the
+   patient gets no CAR-T (nor lymphodepletion).
+5. **Phenotype**: the memory-like share falls, and the senescent share rises,
+   with poorer T-cell fitness, many prior lines and a longer culture; a product
+   without a defined composition mirrors the patient's CD4:CD8.
+
+Allogeneic off-the-shelf cells skip all of it: no apheresis, no wait, no
+failure, cells with a healthy donor's fitness, and a GvHD risk. A product with
+``manufacturing: false`` is infused exactly as specified after its nominal
+vein-to-vein time.
+
+The typical patient (T-cell fitness 1, four prior lines including a BTK
+inhibitor) gets the product's nominal phenotype in the median.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Sequence
+
+import numpy as np
+
+from .._seeds import hashed_normals, hashed_uniforms, mix_seeds
+from ..io import Scenario
+
+_STREAM = 0x4D4146  # "MAF": independent of every other stream drawn from a patient's seed
+_TRANSDUCTION, _EXPANSION, _TIMING, _GVHD = range(4)
+
+
+@dataclass(frozen=True)
+class Process:
+    """Constants of the manufacturing process. [A] marks an assumption, [R] a recalled figure."""
+
+    processed_blood_l: float = 10.0  # L; [A] a leukapheresis processes about two blood volumes
+    collection_efficiency: float = 0.5  # [A] share of the processed T cells collected
+    culture_seed_cells: float = 1e8  # T cells; [A] cells put into culture after selection
+    transduction_log_sd: float = 0.5  # [R] UK tisa-cel national scheme: median 17%, IQR 12-23% (Ghorashian 2024)
+    #: Median fold expansion of the typical patient's cells: calibrated so that about 4% of the default
+    #: population (R/R CLL after BTKi and venetoclax) fail manufacture of liso-cel, as the 96% manufacturing
+    #: success of TRANSCEND CLL 004 (Siddiqi 2023; benchmarks/manufacturing_calibration.py).
+    fold_expansion: float = 30.0
+    fold_log_sd: float = 0.6  # [A] patient-to-patient spread of culture growth
+    fitness_exponent: float = 0.5  # [A] culture growth ~ sqrt(T-cell fitness)
+    btki_gain: float = 1.5  # [A] size; direction from Fraietta 2016 Blood (ibrutinib >= 5 cycles helps)
+    per_prior_line: float = 0.9  # [A] each prior line beyond the typical four costs 10% of growth
+    doubling_days: float = 1.5  # days; [A] doubling time late in culture
+    max_extra_culture_days: float = 4.0  # days; [A] how long a slow culture may be extended
+    in_specification_share: float = 0.5  # [A] share of the target dose still released within specification
+    out_of_specification_share: float = 0.1  # [A] smallest share infused as an out-of-specification product
+    vein_to_vein_log_sd: float = 0.2  # [A] spread of logistics and release testing
+    memory_fitness_exponent: float = 0.25  # [A] Fraietta 2018: memory-like cells track pre-manufacture fitness
+    memory_loss_per_extra_day: float = 0.1  # [A] longer culture differentiates the product
+    senescence_fitness_exponent: float = 0.5  # [A]
+    senescence_per_prior_line: float = 1.05  # [A]
+    max_senescent_fraction: float = 0.6  # [A]
+    typical_prior_lines: int = 4  # TRANSCEND CLL 004 median (the reference patient)
+    donor_fitness: float = 1.0  # healthy-donor T cells of an allogeneic product (seed 002)
+
+
+PROCESS = Process()
+
+
+@dataclass(frozen=True)
+class Manufactured:
+    """One patient's infused product, or the failure to make it."""
+
+    failed: bool
+    out_of_specification: bool
+    vein_to_vein_days: float
+    dose_cells: float  # CAR+ cells infused (0 when failed)
+    cd4_fraction: float
+    memory_fraction: float
+    senescent_fraction: float
+    car_t_fitness: float  # the T-cell fitness of the infused cells (the patient's, or the donor's)
+    gvhd: bool
+
+    def summary(self) -> dict:
+        """The single-patient summary keys of the product."""
+        return {"manufacturing_failed": self.failed, "product_out_of_specification": self.out_of_specification,
+                "vein_to_vein_days": self.vein_to_vein_days, "product_dose_cells": self.dose_cells,
+                "product_cd4_fraction": self.cd4_fraction, "product_memory_fraction": self.memory_fraction,
+                "product_senescent_fraction": self.senescent_fraction, "gvhd": self.gvhd}
+
+
+#: Columns a trial writes per patient (the summary keys).
+PRODUCT_COLUMNS = tuple(Manufactured(False, False, 0, 0, 0, 0, 0, 1, False).summary())
+
+
+def manufacture(scenarios: Sequence[Scenario], seeds: np.ndarray, process: Process = PROCESS) -> list[Manufactured]:
+    """Each scenario's infused product, drawn from its patient's ``seeds``."""
+    get = lambda f: np.array([f(s) for s in scenarios], dtype=np.float64)  # noqa: E731
+    keys = mix_seeds(np.asarray(seeds, dtype=np.uint64), _STREAM)
+    fitness = get(lambda s: s.patient.tcell_fitness)
+    lines = get(lambda s: s.patient.prior_lines)
+    btki = get(lambda s: s.patient.prior_btki)
+    target = get(lambda s: s.product.dose_cells if s.product.dose_cells_per_kg is None
+                 else min(s.product.dose_cells_per_kg * s.patient.weight_kg, s.product.dose_cells))
+    nominal_days = get(lambda s: s.product.vein_to_vein_days)
+    memory0 = get(lambda s: s.product.memory_fraction)
+    senescent0 = get(lambda s: s.product.senescent_fraction)
+    simulated = get(lambda s: s.product.manufacturing and s.product.source == "autologous") > 0
+    allogeneic = get(lambda s: s.product.source == "allogeneic") > 0
+    cd4 = get(lambda s: s.patient.cd4_fraction if s.product.cd4_fraction is None else s.product.cd4_fraction)
+
+    collected = get(lambda s: s.patient.t_cells_per_ul) * 1e6 * process.processed_blood_l \
+        * process.collection_efficiency
+    transduction = np.minimum(get(lambda s: s.product.transduction_efficiency)
+                              * np.exp(process.transduction_log_sd * hashed_normals(keys, _TRANSDUCTION)), 0.9)
+    history = (process.per_prior_line ** (lines - process.typical_prior_lines)
+               * np.where(btki > 0, 1.0, 1.0 / process.btki_gain))
+    fold = (process.fold_expansion * fitness ** process.fitness_exponent * history
+            * np.exp(process.fold_log_sd * hashed_normals(keys, _EXPANSION)))
+    first_yield = np.minimum(collected, process.culture_seed_cells) * transduction * fold
+    extra_days = np.clip(np.log2(np.maximum(target, 1.0) / np.maximum(first_yield, 1.0)) * process.doubling_days,
+                         0.0, process.max_extra_culture_days)
+    made = first_yield * 2.0 ** (extra_days / process.doubling_days)
+    failed = simulated & (made < process.out_of_specification_share * target)
+    out_of_spec = simulated & ~failed & (made < process.in_specification_share * target)
+    dose = np.where(simulated, np.where(failed, 0.0, np.minimum(made, target)), target)
+
+    memory = np.where(simulated, memory0 * fitness ** process.memory_fitness_exponent
+                      * np.exp(-process.memory_loss_per_extra_day * extra_days), memory0)
+    senescent = np.where(simulated, np.minimum(
+        senescent0 * fitness ** -process.senescence_fitness_exponent
+        * process.senescence_per_prior_line ** (lines - process.typical_prior_lines),
+        process.max_senescent_fraction), senescent0)
+    days = np.where(simulated, np.round(nominal_days * np.exp(process.vein_to_vein_log_sd
+                                                              * hashed_normals(keys, _TIMING)) + extra_days),
+                    np.where(allogeneic, 0.0, nominal_days))
+    gvhd = hashed_uniforms(keys, _GVHD) < get(lambda s: s.product.gvhd_risk)
+    car_t_fitness = np.where(allogeneic, process.donor_fitness, fitness)
+    columns = (failed, out_of_spec, days, dose, cd4, np.clip(memory, 0.0, 1.0), senescent, car_t_fitness, gvhd)
+    types = [bool if f.type == "bool" else float for f in fields(Manufactured)]
+    return [Manufactured(*(t(c[i]) for t, c in zip(types, columns))) for i in range(len(scenarios))]
