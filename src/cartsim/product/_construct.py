@@ -49,12 +49,13 @@ TARGETS: dict[str, dict[str, float]] = {
 }
 
 #: Where the cells come from. Allogeneic (off-the-shelf, TCR-knockout) cells are rejected by the
-#: host's recovering T cells. [A] 0.5/day at a fully recovered host pool: a half-life of about
-#: 1.4 days, so persistence ends within weeks of host T-cell recovery, as for UCART19 without
-#: alemtuzumab (Benjamin 2020 Lancet).
+#: host's recovering T cells. [A] 1/day at a fully recovered host pool (a half-life of 17 hours):
+#: after standard flu/cy the cells are gone within two months, and only deeper lymphodepletion
+#: lets them expand and persist for weeks, as for UCART19, which expanded only in patients given
+#: alemtuzumab on top of flu/cy (Benjamin 2020 Lancet).
 SOURCES: dict[str, dict[str, float]] = {
     "autologous": {"allogeneic_rejection": 0.0},
-    "allogeneic": {"allogeneic_rejection": 0.5},
+    "allogeneic": {"allogeneic_rejection": 1.0},
 }
 
 #: Fraction of cells carrying a functional iCasp9 switch; low-transgene cells escape (Di Stasi 2011).
