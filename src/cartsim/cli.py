@@ -24,6 +24,10 @@ EXIT_BAD_SCENARIO = 2
 EXIT_SIMULATION_FAILED = 1
 
 _KEY_ENDPOINTS = {
+    "manufacturing_failed": "manufacturing failed",
+    "vein_to_vein_days": "vein-to-vein (days)",
+    "product_dose_cells": "CAR+ cells infused",
+    "product_memory_fraction": "product memory-like share",
     "car_t_peak_cells": "CAR-T peak (cells)",
     "car_t_peak_day": "CAR-T peak day",
     "car_t_expansion_fold": "CAR-T expansion (fold)",
