@@ -141,14 +141,14 @@ def test_demo_runs_every_scenario_in_the_working_directory(tmp_path, monkeypatch
     result = runner.invoke(app, ["demo", "--out", "demo"])
     assert result.exit_code == 0, result.output
     for name in ("first", "second"):
-        assert {path.name for path in (tmp_path / "demo" / name).iterdir()} == OUTPUTS
+        assert {path.name for path in (tmp_path / "demo" / name).iterdir()} == OUTPUTS | {"report.html"}
 
 
 def test_demo_without_scenarios_runs_the_default(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(app, ["demo"])
     assert result.exit_code == 0, result.output
-    assert {path.name for path in (tmp_path / "out" / "demo" / "default").iterdir()} == OUTPUTS
+    assert {path.name for path in (tmp_path / "out" / "demo" / "default").iterdir()} == OUTPUTS | {"report.html"}
 
 
 @pytest.mark.parametrize("command", [[], ["simulate"], ["demo"]])

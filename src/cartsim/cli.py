@@ -13,6 +13,7 @@ from rich.table import Table
 
 import cartsim
 from cartsim.io import Scenario, ScenarioError, load_scenario, write_outputs
+from cartsim.report._html import KEY_ENDPOINTS, ReportError, shown, write_report
 
 app = typer.Typer(help="Mechanistic in-silico CAR-T cell therapy for chronic lymphocytic leukemia.",
                   no_args_is_help=True)
@@ -22,33 +23,6 @@ errors = Console(stderr=True)
 #: Usage errors (a bad scenario) exit with 2, like any other bad command-line input.
 EXIT_BAD_SCENARIO = 2
 EXIT_SIMULATION_FAILED = 1
-
-_KEY_ENDPOINTS = {
-    "manufacturing_failed": "manufacturing failed",
-    "vein_to_vein_days": "vein-to-vein (days)",
-    "product_dose_cells": "CAR+ cells infused",
-    "product_memory_fraction": "product memory-like share",
-    "car_t_peak_cells": "CAR-T peak (cells)",
-    "car_t_peak_day": "CAR-T peak day",
-    "car_t_expansion_fold": "CAR-T expansion (fold)",
-    "tumor_cells_day0": "CLL cells, day 0",
-    "tumor_cells_day28": "CLL cells, day 28",
-    "tumor_cells_day365": "CLL cells, day 365",
-    "tumor_extinct": "CLL extinct at end",
-    "b_cell_aplasia_days": "B-cell aplasia (days)",
-    "il6_peak_pg_ml": "IL-6 peak (pg/mL)",
-    "crp_peak_mg_l": "CRP peak (mg/L)",
-    "crs_max_grade": "CRS max grade (ASTCT)",
-    "crs_onset_day": "CRS onset day",
-    "icans_max_grade": "ICANS max grade (ASTCT)",
-    "tocilizumab_doses": "tocilizumab doses",
-    "corticosteroid_doses": "dexamethasone doses",
-    "best_response": "best response (iwCLL)",
-    "umrd4_blood_day90": "uMRD4 blood, day 90",
-    "pfs_days": "PFS (days)",
-    "os_days": "OS (days)",
-    "death_cause": "death cause",
-}
 
 
 def _fail(message: str, code: int) -> typer.Exit:
@@ -73,14 +47,17 @@ def _run(scenario: Scenario, out: Path) -> cartsim.SimulationResult:
     return result
 
 
-def _shown(value) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, str):
-        return value
-    return f"{value:.3g}"
+@app.command()
+def report(
+    directory: Annotated[Path, typer.Argument(help="An output folder of simulate, trial, study or lab.")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="HTML file (default DIRECTORY/report.html).")] = None,
+) -> None:
+    """Write one self-contained HTML report (figures embedded, no network needed) of DIRECTORY."""
+    try:
+        path = write_report(directory, out)
+    except ReportError as exc:
+        raise _fail(str(exc), EXIT_BAD_SCENARIO) from None
+    console.print(f"Report written to [bold]{path.resolve()}[/bold]")
 
 
 @app.command()
@@ -94,8 +71,8 @@ def simulate(
     with console.status(f"Simulating '{spec.name}' for {spec.simulation.days} days…"):
         result = _run(spec, out)
     table = Table("endpoint", "value", title=spec.name)
-    for key, label in _KEY_ENDPOINTS.items():
-        table.add_row(label, _shown(result.summary[key]))
+    for key, label in KEY_ENDPOINTS.items():
+        table.add_row(label, shown(result.summary[key]))
     console.print(table)
     console.print(f"Outputs written to [bold]{out.resolve()}[/bold]")
 
@@ -118,7 +95,7 @@ def demo(
     n: Annotated[int | None, typer.Option("--n", min=1, help="Patients per arm of the demo trial.")] = None,
 ) -> None:
     """Run the default two-arm virtual trial (scenarios/trials/cd28_vs_41bb.yaml) into --out/trial/, then
-    every scenarios/*.yaml into --out/<scenario file name>/."""
+    every scenarios/*.yaml into --out/<scenario file name>/, each with a self-contained report.html."""
     from cartsim.trial import load_trial
 
     if DEMO_TRIAL.exists():
@@ -130,16 +107,21 @@ def demo(
         except ScenarioError as exc:
             raise _fail(str(exc), EXIT_BAD_SCENARIO) from None
         _run_trial(design, trial_out, n=n, workers=1)
+        trial_report = write_report(trial_out)
     scenarios = _demo_scenarios()
     columns = ("car_t_peak_cells", "tumor_cells_day28", "crs_max_grade", "icans_max_grade", "best_response",
                "os_days")
-    table = Table("scenario", *(_KEY_ENDPOINTS[key] for key in columns))
+    table = Table("scenario", *(KEY_ENDPOINTS[key] for key in columns))
     with Progress(console=console) as progress:
         for name, spec in progress.track(scenarios.items(), total=len(scenarios), description="Simulating"):
             summary = _run(spec, out / name).summary
-            table.add_row(name, *(_shown(summary[key]) for key in columns))
+            write_report(out / name)
+            table.add_row(name, *(shown(summary[key]) for key in columns))
     console.print(table)
-    console.print(f"Outputs written to [bold]{out.resolve()}[/bold] (trial/ and one folder per scenario)")
+    console.print(f"Outputs written to [bold]{out.resolve()}[/bold] (trial/ and one folder per scenario, "
+                  "each with its report.html)")
+    if DEMO_TRIAL.exists():
+        console.print(f"Trial report: [bold]{trial_report.resolve()}[/bold]")
 
 
 @app.command()
@@ -195,7 +177,7 @@ def _run_trial(design, out: Path, **options) -> dict:
         rate = lambda key: f"{e[key]:.1%} ({e[key + '_ci'][0]:.0%}-{e[key + '_ci'][1]:.0%})"  # noqa: E731
         table.add_row(name, str(e["n"]), rate("orr"), rate("cr_rate"), rate("umrd4_blood_rate"),
                       rate("crs_grade3plus_rate"), rate("icans_grade3plus_rate"),
-                      _shown(e["median_pfs_months"]), _shown(e["median_os_months"]))
+                      shown(e["median_pfs_months"]), shown(e["median_os_months"]))
     console.print(table)
     console.print(f"Outputs written to [bold]{out.resolve()}[/bold]")
     return summary
@@ -229,10 +211,10 @@ def toci_timing(
     plot_toci_tradeoff(table, out / "toci_timing.png")
     rates = {"crs_grade3plus_rate": "CRS >= 3", "crs_death_rate": "CRS deaths", "icans_grade3plus_rate": "ICANS >= 3",
              "response_day28_rate": "response d28", "cr_rate": "CR", "umrd4_blood_rate": "uMRD4 d90"}
-    shown = Table("assumption", "arm", *rates.values(), "CAR-T peak (median)",
+    results = Table("assumption", "arm", *rates.values(), "CAR-T peak (median)",
                   title=f"Tocilizumab timing, {n} patients per arm")
     for row in table.to_dict("records"):
-        shown.add_row(row["assumption"], row["arm"], *(f"{row[key]:.1%}" for key in rates),
+        results.add_row(row["assumption"], row["arm"], *(f"{row[key]:.1%}" for key in rates),
                       f"{row['car_t_peak_median']:.3g}")
-    console.print(shown)
+    console.print(results)
     console.print(f"Outputs written to [bold]{out.resolve()}[/bold]")
