@@ -11,7 +11,7 @@ from scipy.integrate import solve_ivp
 import cartsim
 from cartsim._batch import build_batch
 from cartsim.io import Scenario
-from cartsim.model import N_PARAMS, N_STATES, Param, State
+from cartsim.model import N_STATES, Param, State
 from cartsim.solver import Doses, Result, SolverOptions, integrate
 
 

@@ -68,7 +68,7 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
     Parameter("activation_rate", "1/day", 1.0, 0.01, 10.0, "[A] models.md P1 (k_act)",
               "activation of resting CAR-T at full antigen engagement"),
     Parameter("rest_rate", "1/day", 0.003, 0.0, 1.0,
-              f"[A] calibrated to stein2019_model_params: ~1% of the peak enters the slow phase",
+              "[A] calibrated to stein2019_model_params: ~1% of the peak enters the slow phase",
               "return of effectors to rest when antigen is gone (completes one exposure)"),
     Parameter("antigen_half_saturation", "cells", 5e8, 1e7, 1e13,
               f"[A] calibrated to porter2015_bcell_aplasia_crs_in_responders: CAR-T sustained on B-cell "

@@ -12,6 +12,10 @@ product delivery; "[R]" marks a number recalled from the named publication
 
 from __future__ import annotations
 
+#: What the generic investigational products share, all assumptions [A].
+_INVESTIGATIONAL = {"costimulation": "4-1BB", "cd4_fraction": 0.5, "dose_cells": 1.0e8, "vein_to_vein_days": 21.0}
+_INVESTIGATIONAL_NOTE = "[A] 4-1BB, defined 1:1 composition, 1e8 CAR+ cells, 21 days"
+
 PRODUCT_PRESETS: dict[str, dict] = {
     "liso-cel": {
         "description": "lisocabtagene maraleucel (Breyanzi): CD19, 4-1BB, defined 1:1 CD4:CD8 composition; "
@@ -41,16 +45,14 @@ PRODUCT_PRESETS: dict[str, dict] = {
         "dose_cells_per_kg": 2.0e6, "dose_cells": 2.0e8, "vein_to_vein_days": 16.0,
     },
     "ror1-investigational": {
+        **_INVESTIGATIONAL, "target": "ROR1",
         "description": "generic investigational ROR1 CAR (seed 001): ROR1 is on CLL but not on normal B cells, "
-                       "so no B-cell aplasia. [A] 4-1BB, defined 1:1 composition, 1e8 CAR+ cells, 21 days",
-        "target": "ROR1", "costimulation": "4-1BB", "cd4_fraction": 0.5,
-        "dose_cells": 1.0e8, "vein_to_vein_days": 21.0,
+                       "so no B-cell aplasia. " + _INVESTIGATIONAL_NOTE,
     },
     "cd19-ror1-dual": {
+        **_INVESTIGATIONAL, "target": "CD19/ROR1",
         "description": "generic investigational OR-gate dual CAR: kills CLL that lost either antigen. "
-                       "[A] 4-1BB, defined 1:1 composition, 1e8 CAR+ cells, 21 days",
-        "target": "CD19/ROR1", "costimulation": "4-1BB", "cd4_fraction": 0.5,
-        "dose_cells": 1.0e8, "vein_to_vein_days": 21.0,
+                       + _INVESTIGATIONAL_NOTE,
     },
     "allo-cd19": {
         "description": "generic allogeneic off-the-shelf CD19 CAR from a healthy donor, TCR knocked out "
