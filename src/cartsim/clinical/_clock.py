@@ -68,11 +68,12 @@ def _window(doses: Doses, start: float, stop: float) -> Doses:
 
 @dataclass
 class VisitRecord:
-    """Per-visit observables and grades, and the states at the record days (single patients, figures)."""
+    """Per-visit observables and grades (None unless events are recorded), and the states at the record
+    days (single patients, figures, validation cohorts)."""
 
     days: np.ndarray
-    observables: np.ndarray  # [visit, patient, observable]
-    crs: np.ndarray  # [visit, patient]
+    observables: np.ndarray | None  # [visit, patient, observable]
+    crs: np.ndarray | None  # [visit, patient]
     icans: np.ndarray
     record_days: np.ndarray
     states: np.ndarray  # [patient, record day, state]
@@ -223,8 +224,9 @@ def run_clinical(batch: Batch, scenarios: Sequence[Scenario], *, options: Solver
 
     _finish(track, status, end)
     record = None
-    if record_events:
-        record = VisitRecord(visits, visit_obs, visit_grades[0], visit_grades[1], record_days, recorded)
+    if record_events or record_days.size:
+        grades = (None, None) if visit_grades is None else (visit_grades[0], visit_grades[1])
+        record = VisitRecord(visits, visit_obs, *grades, record_days, recorded)
     return ClinicalOutcome(track.e, status, track.events, record)
 
 

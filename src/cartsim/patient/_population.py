@@ -388,7 +388,9 @@ def _count(name: str, value) -> int:
     return value
 
 
-def _population(name: str) -> Population:
+def _population(name: str | Population) -> Population:
+    if isinstance(name, Population):
+        return name
     if name not in POPULATIONS:
         raise ValueError(f"unknown population {name!r}; presets: {', '.join(POPULATIONS)}")
     return POPULATIONS[name]
@@ -434,8 +436,9 @@ def _tumor_split(population: Population, z: dict[str, np.ndarray]) -> tuple[np.n
     return blood * per_node_share, marrow * per_node_share, per_node_share
 
 
-def sample_population(name: str, n: int, seed: int, start: int = 0) -> pd.DataFrame:
-    """Patients ``start .. start+n-1`` of population ``name`` (a key of :data:`POPULATIONS`), fixed by ``seed``.
+def sample_population(name: str | Population, n: int, seed: int, start: int = 0) -> pd.DataFrame:
+    """Patients ``start .. start+n-1`` of population ``name`` (a key of :data:`POPULATIONS`, or a
+    :class:`Population` such as a calibration candidate), fixed by ``seed``.
 
     Returns one row per patient with the columns of :data:`COLUMNS`: ``patient`` (int64 index),
     ``seed`` (uint64, the patient's own simulation seed, < 2**63), ``age_years``, ``weight_kg``,

@@ -5,6 +5,7 @@ from ._outputs import write_trial_outputs as write_trial_outputs
 from ._run import TrialError as TrialError
 from ._run import read_patients as read_patients
 from ._run import run_trial as run_trial
+from ._run import simulate_patients as simulate_patients
 from ._spec import Arm as Arm
 from ._spec import Trial as Trial
 from ._spec import load_trial as load_trial

@@ -30,7 +30,7 @@ import pandas as pd
 from .._batch import build_batch
 from ..clinical import run_clinical
 from ..patient import sample_population
-from ._spec import Trial
+from ._spec import Arm, Trial
 
 MANIFEST = "trial.json"
 PATIENTS = "patients"
@@ -53,16 +53,22 @@ class Chunk:
 def run_chunk(trial_json: str, chunk: Chunk) -> pd.DataFrame:
     """Simulate one chunk: the population's patients ``first .. first+count-1`` in arm ``chunk.arm``."""
     trial = Trial.model_validate_json(trial_json)
-    arm = trial.arms[chunk.arm]
     patients = sample_population(trial.population, chunk.count, trial.seed, start=chunk.first)
+    return simulate_patients(trial, trial.arms[chunk.arm], patients)[0]
+
+
+def simulate_patients(trial: Trial, arm: Arm, patients: pd.DataFrame,
+                      record_days: np.ndarray | None = None) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """Treat ``patients`` (rows of a population frame) in ``arm``: one row per patient (covariates, the
+    product, the clinical endpoints) and, with ``record_days``, the states ``[patient, day, state]``."""
     scenarios = [trial.scenario(arm, row) for row in patients.itertuples(index=False)]
     batch = build_batch(scenarios)
-    outcome = run_clinical(batch, scenarios)
+    outcome = run_clinical(batch, scenarios, record_days=record_days)
     products = pd.DataFrame([made.summary() for made in batch.products], index=patients.index)
     frame = pd.concat([patients.assign(arm=arm.name), products], axis=1)
     for name, values in outcome.endpoints.items():
         frame[name] = values
-    return frame
+    return frame, (None if record_days is None else outcome.record.states)
 
 
 def chunks(trial: Trial, n: int, chunk_size: int) -> list[Chunk]:

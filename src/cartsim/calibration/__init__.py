@@ -1,0 +1,10 @@
+"""Calibration to published targets, validation against them, and global sensitivity analysis."""
+
+from ._cohorts import COHORTS as COHORTS
+from ._cohorts import Cohort as Cohort
+from ._cohorts import simulate_cohort as simulate_cohort
+from ._targets import CalibrationError as CalibrationError
+from ._targets import Target as Target
+from ._targets import load_targets as load_targets
+from ._validate import COMPARATORS as COMPARATORS
+from ._validate import compare as compare

@@ -1,0 +1,83 @@
+"""Virtual cohorts of the published studies, simulated like with like (same product, dose and follow-up).
+
+Every cohort draws its patients from one population (the default R/R CLL population, or a calibration
+candidate of it) with a fixed seed, so two runs of a cohort treat the same virtual patients (common
+random numbers: a change of parameters, not of patients, moves the result).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..patient import DEFAULT_POPULATION, Population, sample_population
+from ..trial import Trial, simulate_patients
+
+#: Days at which cohort states are kept for kinetics: daily through the expansion and contraction, then
+#: monthly to ten years.
+RECORD_DAYS = np.unique(np.concatenate([np.arange(0.0, 121.0), np.arange(150.0, 3651.0, 30.0), [365.0, 3650.0]]))
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """Patients per arm, follow-up, seed and arms (trial-file arm mappings) of one virtual study."""
+
+    description: str
+    arms: tuple[dict, ...]
+    patients_per_arm: int
+    days: int
+    seed: int
+    population: str = DEFAULT_POPULATION
+
+
+_CTL019 = {"preset": "tisa-cel", "dose_cells": 1.6e8}  # Porter 2015: CTL019 at its median dose (porter2015_dose)
+
+COHORTS: dict[str, Cohort] = {
+    "porter": Cohort("CTL019 at the median dose of Porter 2015 (1.6e8 CAR+ cells) after flu/cy, standard care, "
+                     "ten years", ({"name": "CTL019", "product": _CTL019},), 300, 3650, 2015),
+    "frey": Cohort("CTL019 5e7 vs 5e8 CAR+ cells (Frey 2020), one year",
+                   ({"name": "5e7", "product": {**_CTL019, "dose_cells": 5e7}},
+                    {"name": "5e8", "product": {**_CTL019, "dose_cells": 5e8}}), 150, 365, 2020),
+    "transcend": Cohort("liso-cel 1e8 (TRANSCEND CLL 004), one year",
+                        ({"name": "liso-cel", "product": {"preset": "liso-cel"}},), 300, 365, 2023),
+    "natural": Cohort("CTL019 without and with the standard CRS protocol in the same patients, 120 days "
+                      "(the natural course of CRS, as for the first UPenn patients)",
+                      ({"name": "no protocol", "product": _CTL019, "protocol": "none"},
+                       {"name": "standard", "product": _CTL019}), 300, 120, 2011),
+    "untreated": Cohort("no CAR-T (manufacturing off, zero dose), no lymphodepletion, one year",
+                        ({"name": "untreated", "product": {"dose_cells": 0.0, "manufacturing": False},
+                          "lymphodepletion": {"regimen": "none"}, "protocol": "none"},), 100, 365, 7),
+}
+
+
+@dataclass
+class CohortResult:
+    """One row per patient (covariates, product, clinical endpoints) and the recorded states."""
+
+    frame: pd.DataFrame
+    states: np.ndarray  # [patient, record day, state], patients in frame order
+    days: np.ndarray
+    extra: dict = field(default_factory=dict)
+
+    def arm(self, name: str) -> "CohortResult":
+        rows = (self.frame["arm"] == name).to_numpy()
+        return CohortResult(self.frame[rows].reset_index(drop=True), self.states[rows], self.days)
+
+
+def simulate_cohort(cohort: Cohort, population: Population | None = None, days: int | None = None,
+                    patients_per_arm: int | None = None) -> CohortResult:
+    """Simulate ``cohort`` (optionally with a candidate ``population``, shorter follow-up or fewer patients)."""
+    days = cohort.days if days is None else days
+    n = cohort.patients_per_arm if patients_per_arm is None else patients_per_arm
+    trial = Trial.validated({"name": "cohort", "population": cohort.population, "patients_per_arm": n,
+                             "follow_up_days": days, "seed": cohort.seed, "arms": list(cohort.arms)})
+    patients = sample_population(population or cohort.population, n, cohort.seed)
+    record_days = RECORD_DAYS[RECORD_DAYS <= days]
+    frames, states = [], []
+    for arm in trial.arms:
+        frame, recorded = simulate_patients(trial, arm, patients, record_days)
+        frames.append(frame)
+        states.append(recorded)
+    return CohortResult(pd.concat(frames, ignore_index=True), np.concatenate(states), record_days)

@@ -1,0 +1,346 @@
+"""`cartsim validate`: every target, the simulated value with its interval, and whether it agrees.
+
+Each comparable target has a comparator: which virtual cohort (see :mod:`._cohorts`) it needs and how
+the simulated value is computed, like with like (a response rate against a rate with its Wilson
+interval, a kinetic median against a median with a bootstrap interval). A target agrees when the
+simulated point estimate lies inside the target's interval (:meth:`Target.interval`). Targets that
+are definitions or inputs of the model (grading criteria, drug doses, body constants) are listed with
+what uses them; nothing is left out of the table silently.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from .._readouts import B_CELL_APLASIA_PER_UL, derived_readouts
+from ..clinical._response import CR, CRI, PD, PR, SD
+from ..model import State
+from ..patient import Population
+from ..trial._analysis import wilson_interval
+from ._cohorts import COHORTS, CohortResult, simulate_cohort
+from ._targets import Target
+
+MONTH = 30.4375
+#: CAR-T still detectable: at least this many cells in the whole body ([A] ~1 cell per uL of blood).
+DETECTABLE_CAR_T = 1e5
+_BOOTSTRAP = 400
+
+Estimate = tuple[float | None, float | None, float | None]  # value, low, high
+
+
+def _rate(hits: np.ndarray) -> Estimate:
+    n = len(hits)
+    if n == 0:
+        return None, None, None
+    low, high = wilson_interval(int(np.sum(hits)), n)
+    return float(np.mean(hits)), low, high
+
+
+def _median(values: np.ndarray, seed: int = 0) -> Estimate:
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return None, None, None
+    rng = np.random.default_rng(seed)
+    boot = np.median(rng.choice(values, size=(_BOOTSTRAP, values.size)), axis=1)
+    return float(np.median(values)), float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))
+
+
+def _responders(result: CohortResult) -> np.ndarray:
+    return result.frame["best_response"].isin((CR, CRI, PR)).to_numpy()
+
+
+def _complete(result: CohortResult) -> np.ndarray:
+    return result.frame["best_response"].isin((CR, CRI)).to_numpy()
+
+
+def _car_t(result: CohortResult) -> np.ndarray:
+    return derived_readouts(result.states)["car_t_total"]  # [patient, day]
+
+
+def _day(result: CohortResult, day: float) -> int:
+    return int(np.searchsorted(result.days, day))
+
+
+def _dose(result: CohortResult) -> np.ndarray:
+    return result.frame["product_dose_cells"].to_numpy(float)
+
+
+# ---- comparators: (target, cohorts) -> (estimate, target interval, note) -------------------------------------
+
+def _kinetics_doubling(r: CohortResult) -> np.ndarray:
+    peak_day, peak = r.frame["car_t_peak_day"].to_numpy(float), r.frame["car_t_peak_cells"].to_numpy(float)
+    fold = peak / np.maximum(_dose(r), 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where((fold > 2) & (peak_day > 0), peak_day / np.log2(fold), np.nan)
+
+
+def _half_life(r: CohortResult, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    car_t = _car_t(r)
+    rows = np.arange(len(car_t))
+    first = car_t[rows, np.minimum(np.searchsorted(r.days, start), len(r.days) - 1)]
+    last = car_t[rows, np.minimum(np.searchsorted(r.days, stop), len(r.days) - 1)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.log(first / last) / (stop - start)
+    return np.where((rate > 0) & (last > DETECTABLE_CAR_T), math.log(2) / rate, np.nan)
+
+
+def _bcell_aplasia_and_crs(r: CohortResult) -> np.ndarray:
+    b = derived_readouts(r.states)["normal_b_blood_per_ul"][:, _day(r, 28):_day(r, 90) + 1]
+    return (b < B_CELL_APLASIA_PER_UL).any(axis=1) & (r.frame["crs_max_grade"].to_numpy() >= 1)
+
+
+def _months_to_depth(r: CohortResult) -> np.ndarray:
+    """Months after infusion until the CLL is below 1e-6 of its burden at infusion (cured patients)."""
+    tumor = derived_readouts(r.states)["tumor_total"]
+    start = tumor[:, _day(r, 0)]
+    deep = tumor < 1e-6 * start[:, None]
+    first = np.where(deep.any(axis=1), r.days[np.argmax(deep, axis=1)], np.nan)
+    return first / MONTH
+
+
+@dataclass(frozen=True)
+class Comparator:
+    """How one target is simulated: the cohorts it needs, the estimate, and what is compared.
+
+    The target interval is ``band`` when given (a published band or direction), else the Wilson
+    interval of ``count`` (successes, n) when given, else the target's own interval around
+    ``published`` (the number compared when the target's value is a mapping), see Target.interval.
+    """
+
+    cohorts: tuple[str, ...]
+    compute: Callable[..., Estimate]
+    what: str
+    band: tuple[float, float] | None = None
+    count: tuple[int, int] | None = None
+    published: float | None = None
+
+    def interval(self, target: Target) -> tuple[float, float]:
+        if self.band is not None:
+            return self.band
+        if self.count is not None:
+            return wilson_interval(*self.count)
+        return target.interval(self.published)
+
+
+def _porter(f):
+    return lambda c: f(c["porter"].arm("CTL019"))
+
+
+COMPARATORS: dict[str, Comparator] = {
+    "porter2015_orr": Comparator(("porter",), _porter(lambda r: _rate(_responders(r))), "ORR (iwCLL), CTL019"),
+    "porter2015_cr": Comparator(("porter",), _porter(lambda r: _rate(_complete(r))), "CR/CRi rate, CTL019"),
+    "porter2015_pr": Comparator(("porter",), _porter(lambda r: _rate(r.frame["best_response"].to_numpy() == PR)),
+                                "PR rate, CTL019"),
+    "frey2020_cr_overall": Comparator(("frey",), lambda c: _rate(_complete(c["frey"])),
+                                      "CR/CRi rate, 5e7 and 5e8 pooled (28% of ~40 infused)", count=(11, 40)),
+    "frey2020_dose_levels": Comparator(
+        ("frey",), lambda c: _difference(_complete(c["frey"].arm("5e8")), _complete(c["frey"].arm("5e7"))),
+        "CR rate at 5e8 minus 5e7 (published: higher at 5e8)", band=(0.0, 1.0)),
+    "fraietta2018_response_counts": Comparator(("porter",), _porter(lambda r: _rate(_complete(r))),
+                                               "CR/CRi rate, CTL019 (published: 5 CR of 41)", count=(5, 41)),
+    "cll_reasons_lower_efficacy": Comparator(("transcend",), lambda c: _rate(_complete(c["transcend"])),
+                                             "CR/CRi rate, liso-cel, default population", band=(0.18, 0.30)),
+    "porter2015_bcell_aplasia_crs_in_responders": Comparator(
+        ("porter",), _porter(lambda r: _rate(_bcell_aplasia_and_crs(r)[_responders(r)])),
+        "responders with CRS and B-cell aplasia (days 28-90; published: all 8)", count=(8, 8)),
+    "porter2015_cr_durability": Comparator(
+        ("porter",), _porter(lambda r: _rate(r.frame["progressed"].to_numpy()[_complete(r)])),
+        "complete responders who progress within ten years (published: 0 of 4)", count=(0, 4)),
+    "frey2020_cr_durable": Comparator(("porter",), _porter(lambda r: _km_median(r.frame, "os")),
+                                      "median OS (months, KM)", published=64.0),
+    "melenhorst2022_mrd_clearance": Comparator(("porter",), _porter(lambda r: _median(_months_to_depth(r))),
+                                               "months to CLL below 1e-6 of the burden at infusion"),
+    "melenhorst2022_persistence": Comparator(
+        ("porter",), _porter(lambda r: _rate((_car_t(r)[:, -1] >= DETECTABLE_CAR_T)[_ten_year_cr(r)])),
+        "ten-year complete responders with CAR-T still detectable (published: 2 of 2)", count=(2, 2)),
+    "melenhorst2022_cd4_dominance": Comparator(
+        ("porter",), _porter(lambda r: _median(_cd4_share_ten_years(r)[_ten_year_cr(r)])),
+        "CD4 share of CAR-T at ten years in continuous CR (published: CD4 dominate)", band=(0.5, 1.0)),
+    "ctl019_cll_crs_timing": Comparator(("porter",), _porter(lambda r: _median(r.frame["crs_onset_day"])),
+                                        "median CRS onset day"),
+    "stein2019_doubling_time": Comparator(("porter",), _porter(lambda r: _median(_kinetics_doubling(r)[_responders(r)])),
+                                          "CAR-T doubling time to the peak in responders (days)"),
+    "stein2019_initial_decline_half_life": Comparator(
+        ("porter",), _porter(lambda r: _median(_half_life(r, r.frame["car_t_peak_day"].to_numpy(float),
+                                                           r.frame["car_t_peak_day"].to_numpy(float) + 14)[
+                                                               _responders(r)])),
+        "CAR-T half-life over the two weeks after the peak, responders (days)"),
+    "stein2019_terminal_half_life": Comparator(
+        ("porter",), _porter(lambda r: _median(_half_life(r, np.full(len(r.frame), 180.0),
+                                                          np.full(len(r.frame), 365.0))[_responders(r)])),
+        "CAR-T half-life from day 180 to 365, responders (days)"),
+    "kymriah_all_tmax": Comparator(("porter",), _porter(lambda r: _median(r.frame["car_t_peak_day"][_responders(r)])),
+                                   "day of the CAR-T peak, responders (published band 7-14 days)", band=(7.0, 14.0)),
+    "kalos2011_expansion_fold": Comparator(
+        ("porter",), _porter(lambda r: _median((r.frame["car_t_peak_cells"] / np.maximum(_dose(r), 1.0))[_responders(r)])),
+        "CAR-T expansion fold (peak / dose), responders (published: > 1000)", band=(1000.0, math.inf)),
+    "cart_peak_fraction_lymphocytes": Comparator(("porter",), _porter(lambda r: _median(_peak_t_share(r)[_responders(r)])),
+                                                 "CAR-T share of T cells at the peak, responders"),
+    "mueller2017_cll_expansion_response": Comparator(("porter",), _porter(lambda r: _peak_ratio(r)),
+                                                     "median CAR-T peak, responders / non-responders (> 10)",
+                                                     band=(10.0, math.inf)),
+    "il6_baseline": Comparator(("porter",), _porter(lambda r: _median(r.states[:, 0, State.il6])),
+                               "serum IL-6 before treatment (pg/mL)"),
+    "il6_peak_severe_vs_mild": Comparator(("natural",), lambda c: _severe_median(c, "il6_peak_pg_ml"),
+                                          "median IL-6 peak in grade >= 3 CRS, no protocol (pg/mL)",
+                                          band=(1000.0, 10000.0)),
+    "crp_ferritin_severe_crs": Comparator(("natural",), lambda c: _severe_crp(c),
+                                          "median CRP peak in grade >= 3 CRS, no protocol (mg/L; > 200)",
+                                          band=(200.0, math.inf)),
+    "tocilizumab_no_effect_expansion": Comparator(("natural",), lambda c: _toci_peak_ratio(c),
+                                                  "median CAR-T peak with / without the standard protocol",
+                                                  band=(0.8, 1.25)),
+    "seed003_manufacturing": Comparator(("transcend",), lambda c: _median(c["transcend"].frame["vein_to_vein_days"]),
+                                        "median vein-to-vein time, liso-cel (days)", published=21.0),
+    "cll_net_growth": Comparator(("untreated",), lambda c: _median(_net_growth(c["untreated"])),
+                                 "untreated CLL net growth (1/day)"),
+}
+
+
+def _difference(a: np.ndarray, b: np.ndarray) -> Estimate:
+    pa, pb = float(np.mean(a)), float(np.mean(b))
+    se = math.sqrt(pa * (1 - pa) / len(a) + pb * (1 - pb) / len(b))
+    return pa - pb, pa - pb - 1.96 * se, pa - pb + 1.96 * se
+
+
+def _km_median(frame: pd.DataFrame, endpoint: str) -> Estimate:
+    from lifelines import KaplanMeierFitter
+    from lifelines.utils import median_survival_times
+
+    kmf = KaplanMeierFitter().fit(frame[f"{endpoint}_days"] / MONTH, frame[f"{endpoint}_event"].astype(bool))
+    median = float(kmf.median_survival_time_)
+    ci = median_survival_times(kmf.confidence_interval_).to_numpy()[0]
+    finite = lambda v: None if not np.isfinite(v) else float(v)  # noqa: E731
+    return finite(median), finite(ci[0]), finite(ci[1])
+
+
+def _ten_year_cr(r: CohortResult) -> np.ndarray:
+    return _complete(r) & ~r.frame["progressed"].to_numpy() & ~r.frame["died"].to_numpy()
+
+
+def _cd4_share_ten_years(r: CohortResult) -> np.ndarray:
+    readouts = derived_readouts(r.states[:, -1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(readouts["car_t_total"] >= DETECTABLE_CAR_T,
+                        readouts["car_t_cd4"] / readouts["car_t_total"], np.nan)
+
+
+def _peak_t_share(r: CohortResult) -> np.ndarray:
+    car_t = _car_t(r)
+    peak = np.argmax(car_t, axis=1)
+    rows = np.arange(len(car_t))
+    host = r.states[rows, peak, State.host_t_cells]
+    return car_t[rows, peak] / (car_t[rows, peak] + host)
+
+
+def _peak_ratio(r: CohortResult) -> Estimate:
+    peaks = r.frame["car_t_peak_cells"].to_numpy(float)
+    responders = _responders(r)
+    non = r.frame["best_response"].isin((SD, PD)).to_numpy()
+    if not responders.any() or not non.any():
+        return None, None, None
+    rng = np.random.default_rng(0)
+    ratio = lambda a, b: float(np.median(a) / max(np.median(b), 1.0))  # noqa: E731
+    boot = [ratio(rng.choice(peaks[responders], responders.sum()), rng.choice(peaks[non], non.sum()))
+            for _ in range(_BOOTSTRAP)]
+    return ratio(peaks[responders], peaks[non]), float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))
+
+
+def _severe_median(c: dict, column: str) -> Estimate:
+    natural = c["natural"].arm("no protocol")
+    return _median(natural.frame[column][natural.frame["crs_max_grade"] >= 3])
+
+
+def _severe_crp(c: dict) -> Estimate:
+    natural = c["natural"].arm("no protocol")
+    crp = natural.states[:, :, State.crp].max(axis=1)
+    return _median(crp[natural.frame["crs_max_grade"].to_numpy() >= 3])
+
+
+def _toci_peak_ratio(c: dict) -> Estimate:
+    untreated, managed = c["natural"].arm("no protocol"), c["natural"].arm("standard")
+    ratio = (managed.frame["car_t_peak_cells"] / untreated.frame["car_t_peak_cells"].clip(lower=1.0)).to_numpy()
+    treated = managed.frame["tocilizumab_doses"].to_numpy() > 0  # only where the protocol acted
+    return _median(ratio[treated])
+
+
+def _net_growth(r: CohortResult) -> np.ndarray:
+    tumor = derived_readouts(r.states)["tumor_total"]
+    start, end = _day(r, 0), _day(r, 365)
+    return np.log(tumor[:, end] / tumor[:, start]) / (r.days[end] - r.days[start])
+
+
+#: Targets that are definitions or inputs of the model, not outcomes to compare, and what uses them.
+NOT_COMPARED = {
+    "porter2015_dose": "input: the CTL019 cohort dose (1.6e8)",
+    "fraietta2018_phenotype": "qualitative; the responder analysis of a trial tests product memory share",
+    "stein2019_model_params": "an empirical ALL kinetic model; its half-lives and doubling time are compared",
+    "kymriah_all_cmax": "ALL copies/ug, no cell-count equivalent in the model",
+    "kymriah_all_auc_t12_tlast": "ALL copies/ug, no cell-count equivalent in the model",
+    "mueller2018_resp_vs_nr": "lymphoma; the CLL ratio (mueller2017_cll_expansion_response) is compared",
+    "juliet_persistence": "lymphoma persistence; CLL persistence (melenhorst2022_persistence) is compared",
+    "tisacel_dose_cmax_independence": "qualitative; frey2020_dose_levels is compared",
+    "kalos2011_tumor_killed": "tumour burden input of the populations (cll_tumor_burden)",
+    "tocilizumab_dose": "input: the standard protocol (clinical._protocol)",
+    "tocilizumab_half_life": "input: tocilizumab PK parameters (model parameter table)",
+    "steroid_anakinra_doses": "input: the standard protocol (clinical._protocol)",
+    "astct_crs_grades": "definition: clinical._grading (table-driven tests)",
+    "astct_icans_grades": "definition: clinical._grading (table-driven tests)",
+    "iwcll2018_cr": "definition: clinical._response (tests)",
+    "iwcll2018_pr": "definition: clinical._response (tests)",
+    "iwcll2018_pd": "definition: clinical._response (tests)",
+    "iwcll2018_sd": "definition: clinical._response (tests)",
+    "iwcll2018_umrd": "definition: MRD threshold of clinical._response",
+    "cll_diagnosis_threshold": "definition (diagnosis), not an outcome",
+    "cll_treatment_indication_ldt": "definition (treatment indication), not an outcome",
+    "normal_bcell_blood": "input: B-cell aplasia threshold and healthy B-cell count",
+    "normal_lymphocytes_tcells": "input: population CD4 share and host T-cell capacity",
+    "blood_volume": "input: model constant BLOOD_UL",
+    "lymphocytes_blood_fraction": "input: model constant BLOOD_LYMPHOCYTE_SHARE",
+    "cll_tumor_burden": "input: population tumour burden",
+    "cll_blood_alc_rr_trials": "input: population blood/node split",
+    "messmer2005_birth_rate": "input: CLL birth rates (parameter table)",
+    "normal_spleen_size": "input: iwCLL spleen criterion",
+    "kay2022_senescence_onset": "lab assay target: tests/test_lab.py (cartsim lab restim)",
+    "kay2022_function_loss": "lab assay target: tests/test_lab.py (cartsim lab mouse)",
+    "kay2022_costim_dependence": "lab assay target: tests/test_lab.py (cartsim lab restim, mouse)",
+}
+
+
+def compare(targets: dict[str, Target], population: Population | None = None, ids=None,
+            days: int | None = None, progress: Callable[[str], None] | None = None) -> pd.DataFrame:
+    """The validation table: one row per target (of ``ids``, default all), cohorts simulated once each."""
+    ids = list(targets) if ids is None else list(ids)
+    needed = sorted({c for i in ids if i in COMPARATORS for c in COMPARATORS[i].cohorts})
+    cohorts = {}
+    for name in needed:
+        cohorts[name] = simulate_cohort(COHORTS[name], population, days=None if days is None else
+                                        min(days, COHORTS[name].days))
+        if progress:
+            progress(name)
+    rows = []
+    for target_id in ids:
+        target = targets[target_id]
+        comparator = COMPARATORS.get(target_id)
+        row = {"id": target_id, "quantity": target.quantity, "source": target.source[:120],
+               "confidence": target.confidence}
+        if comparator is None:
+            row.update(compared=False, note=NOT_COMPARED.get(target_id, "no comparator yet"))
+            rows.append(row)
+            continue
+        low, high = comparator.interval(target)
+        value, sim_low, sim_high = comparator.compute(cohorts)
+        within = None if value is None else bool(low <= value <= high)
+        row.update(compared=True, simulated_as=comparator.what, cohort=", ".join(comparator.cohorts),
+                   target_low=low, target_high=high, simulated=value, simulated_low=sim_low,
+                   simulated_high=sim_high, within=within)
+        rows.append(row)
+    return pd.DataFrame(rows)
