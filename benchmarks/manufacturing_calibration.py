@@ -5,7 +5,7 @@
   manufacturing failures, 19 of them infused as out-of-specification products (1.7%).
 
 The default population (R/R CLL after BTKi and venetoclax) is manufactured with the liso-cel preset.
-For each candidate smallest out-of-specification share, brentq finds the median fold expansion
+For each candidate smallest out-of-specification share (of the release minimum), brentq finds the median fold expansion
 that gives 4% failure; an outer brentq finds the share that gives 1.7% out of specification.
 Manufacturing draws no simulation, so this takes seconds.
 
@@ -44,7 +44,7 @@ def main() -> None:
     def fold_for(share: float) -> float:
         return brentq(lambda f: rates(f, share)[0] - TARGET_FAILURE, 0.01, 1000.0, xtol=0.01)
 
-    share = brentq(lambda s: rates(fold_for(s), s)[1] - TARGET_OUT_OF_SPEC, 0.05, 0.49, xtol=0.005)
+    share = brentq(lambda s: rates(fold_for(s), s)[1] - TARGET_OUT_OF_SPEC, 0.1, 0.99, xtol=0.005)
     fold = fold_for(share)
     made = manufacture(scenarios, seeds, replace(PROCESS, fold_expansion=fold, out_of_specification_share=share))
     lines = patients["prior_lines"].to_numpy()

@@ -76,6 +76,8 @@ class Product(_Strict):
     dose_cells: float = Field(1.6e8, ge=0, le=1e11,
                               description="target dose of CAR+ cells, or the cap of a weight-based dose")
     dose_cells_per_kg: float | None = Field(None, gt=0, le=1e8, description="weight-based target dose")
+    minimum_dose_cells: float | None = Field(None, ge=0, le=1e11, description="smallest dose released within "
+                                                                          "specification; left out, half the target")
     cd4_fraction: float | None = Field(None, ge=0, le=1,
                                        description="defined CD4 share; left out, the patient's T cells'")
     memory_fraction: float = Field(0.3, ge=0, le=1, description="resting/memory-like share of non-senescent "

@@ -11,11 +11,12 @@ For each patient of a batch, vectorised and seeded by the patient's own seed
    after many prior lines; a slow culture is kept up to a few days longer,
    which lengthens the vein-to-vein time and differentiates the cells.
 4. **Release**: a yield at or above the target dose gives the target dose; a
-   yield down to half of it is still within specification and infused as
-   made (liso-cel's label range is 50-110e6 for a 100e6 target); below that an
-   out-of-specification product is infused if it holds at least 40% of the
-   target, and otherwise manufacturing has failed and the patient gets no CAR-T
-   (nor lymphodepletion).
+   yield down to the product's release minimum (``minimum_dose_cells``, by
+   default half the target: liso-cel's label range is 50-110e6 for 100e6,
+   tisa-cel's 0.6-6e8) is still within specification and infused as made;
+   below that an out-of-specification product is infused if it holds at least
+   80% of the release minimum, and otherwise manufacturing has failed and the
+   patient gets no CAR-T (nor lymphodepletion).
 5. **Phenotype**: the memory-like share falls, and the senescent share rises,
    with poorer T-cell fitness, many prior lines and a longer culture; a product
    without a defined composition mirrors the patient's CD4:CD8.
@@ -51,8 +52,8 @@ class Process:
     collection_efficiency: float = 0.5  # [A] share of the processed T cells collected
     culture_seed_cells: float = 1e8  # T cells; [A] cells put into culture after selection
     transduction_log_sd: float = 0.5  # [R] UK tisa-cel national scheme: median 17%, IQR 12-23% (Ghorashian 2024)
-    #: Median fold expansion of the typical patient's cells, and the smallest share of the target dose
-    #: infused as an out-of-specification product: calibrated together so that the default population
+    #: Median fold expansion of the typical patient's cells, and the smallest share of the release
+    #: minimum infused as an out-of-specification product: calibrated together so that the default population
     #: (R/R CLL after BTKi and venetoclax) fails manufacture of liso-cel in 4% (TRANSCEND CLL 004: 96%
     #: success, Siddiqi 2023) and gets an out-of-specification product in 1.7% (UK multicentre review:
     #: 19 of 1,138 patients). Command: benchmarks/manufacturing_calibration.py.
@@ -63,8 +64,8 @@ class Process:
     per_prior_line: float = 0.9  # [A] each prior line beyond the typical four costs 10% of growth
     doubling_days: float = 1.5  # days; [A] doubling time late in culture
     max_extra_culture_days: float = 3.0  # days; [A] how long a slow culture may be extended
-    in_specification_share: float = 0.5  # [A] share of the target dose still released within specification
-    out_of_specification_share: float = 0.4  # calibrated with fold_expansion (see there)
+    default_minimum_share: float = 0.5  # [A] release minimum of a product that names none, share of its target
+    out_of_specification_share: float = 0.8  # of the release minimum; calibrated with fold_expansion (see there)
     vein_to_vein_log_sd: float = 0.2  # [A] spread of logistics and release testing
     memory_fitness_exponent: float = 0.25  # [A] Fraietta 2018: memory-like cells track pre-manufacture fitness
     memory_loss_per_extra_day: float = 0.1  # [A] longer culture differentiates the product
@@ -104,6 +105,14 @@ class Manufactured:
 PRODUCT_COLUMNS = tuple(Manufactured(False, False, 0, 0, 0, 0, 0, 1, False).summary())
 
 
+def target_dose(scenario: Scenario) -> float:
+    """The dose the product aims at: flat, or weight-based and capped by ``dose_cells``."""
+    product = scenario.product
+    if product.dose_cells_per_kg is None:
+        return product.dose_cells
+    return min(product.dose_cells_per_kg * scenario.patient.weight_kg, product.dose_cells)
+
+
 def manufacture(scenarios: Sequence[Scenario], seeds: np.ndarray, process: Process = PROCESS) -> list[Manufactured]:
     """Each scenario's infused product, drawn from its patient's ``seeds``."""
     get = lambda f: np.array([f(s) for s in scenarios], dtype=np.float64)  # noqa: E731
@@ -111,8 +120,7 @@ def manufacture(scenarios: Sequence[Scenario], seeds: np.ndarray, process: Proce
     fitness = get(lambda s: s.patient.tcell_fitness)
     lines = get(lambda s: s.patient.prior_lines)
     btki = get(lambda s: s.patient.prior_btki)
-    target = get(lambda s: s.product.dose_cells if s.product.dose_cells_per_kg is None
-                 else min(s.product.dose_cells_per_kg * s.patient.weight_kg, s.product.dose_cells))
+    target = get(target_dose)
     nominal_days = get(lambda s: s.product.vein_to_vein_days)
     memory0 = get(lambda s: s.product.memory_fraction)
     senescent0 = get(lambda s: s.product.senescent_fraction)
@@ -132,8 +140,10 @@ def manufacture(scenarios: Sequence[Scenario], seeds: np.ndarray, process: Proce
     extra_days = np.clip(np.log2(np.maximum(target, 1.0) / np.maximum(first_yield, 1.0)) * process.doubling_days,
                          0.0, process.max_extra_culture_days)
     made = first_yield * 2.0 ** (extra_days / process.doubling_days)
-    failed = simulated & (made < process.out_of_specification_share * target)
-    out_of_spec = simulated & ~failed & (made < process.in_specification_share * target)
+    minimum = np.minimum(get(lambda s: process.default_minimum_share if s.product.minimum_dose_cells is None
+                             else s.product.minimum_dose_cells / max(target_dose(s), 1.0)), 1.0) * target
+    failed = simulated & (made < process.out_of_specification_share * minimum)
+    out_of_spec = simulated & ~failed & (made < minimum)
     dose = np.where(simulated, np.where(failed, 0.0, np.minimum(made, target)), target)
 
     memory = np.where(simulated, memory0 * fitness ** process.memory_fitness_exponent

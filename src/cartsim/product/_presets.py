@@ -26,10 +26,11 @@ PRODUCT_PRESETS: dict[str, dict] = {
     },
     "tisa-cel": {
         "description": "tisagenlecleucel (Kymriah, CTL019): CD19, 4-1BB. Dose: 5e8 CAR+ cells, the dose "
-                       "Frey 2020 JCO chose for CLL (target frey2020_dose_levels; adult DLBCL label 0.6-6.0e8). "
+                       "Frey 2020 JCO chose for CLL (target frey2020_dose_levels), released down to 0.6e8 "
+                       "(adult DLBCL label range 0.6-6.0e8). "
                        "Vein-to-vein [A] 28 days",
         "target": "CD19", "costimulation": "4-1BB",
-        "dose_cells": 5.0e8, "vein_to_vein_days": 28.0,
+        "dose_cells": 5.0e8, "minimum_dose_cells": 0.6e8, "vein_to_vein_days": 28.0,
     },
     "axi-cel": {
         "description": "axicabtagene ciloleucel (Yescarta): CD19, CD28. Dose: 2e6 CAR+ cells/kg, at most 2e8 "
