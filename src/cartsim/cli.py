@@ -12,6 +12,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 import cartsim
+from cartsim.calibration import _cli as calibration_cli
 from cartsim.io import Scenario, ScenarioError, load_scenario, write_outputs
 from cartsim.report._html import KEY_ENDPOINTS, ReportError, shown, write_report
 
@@ -185,6 +186,10 @@ def _run_trial(design, out: Path, **options) -> dict:
 
 study_app = typer.Typer(help="Ready-made in-silico studies.", no_args_is_help=True)
 app.add_typer(study_app, name="study")
+
+# Calibration, validation and sensitivity live with their package; registered here as top-level commands.
+for _command in (calibration_cli.calibrate, calibration_cli.validate, calibration_cli.sensitivity):
+    app.command()(_command)
 
 
 @study_app.command("toci-timing")

@@ -10,10 +10,8 @@ what uses them; nothing is left out of the table silently.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -23,7 +21,7 @@ from .._readouts import B_CELL_APLASIA_PER_UL, derived_readouts
 from ..clinical._response import CR, CRI, PD, PR, SD
 from ..model import State
 from ..patient import Population
-from ..trial._analysis import wilson_interval
+from ..trial._analysis import _km, _median, wilson_interval
 from ._cohorts import COHORTS, CohortResult, simulate_cohort
 from ._targets import Target
 
@@ -43,7 +41,7 @@ def _rate(hits: np.ndarray) -> Estimate:
     return float(np.mean(hits)), low, high
 
 
-def _median(values: np.ndarray, seed: int = 0) -> Estimate:
+def _median_estimate(values: np.ndarray, seed: int = 0) -> Estimate:
     values = np.asarray(values, dtype=float)
     values = values[np.isfinite(values)]
     if values.size == 0:
@@ -156,38 +154,38 @@ COMPARATORS: dict[str, Comparator] = {
         "complete responders who progress within ten years (published: 0 of 4)", count=(0, 4)),
     "frey2020_cr_durable": Comparator(("porter",), _porter(lambda r: _km_median(r.frame, "os")),
                                       "median OS (months, KM)", published=64.0),
-    "melenhorst2022_mrd_clearance": Comparator(("porter",), _porter(lambda r: _median(_months_to_depth(r))),
+    "melenhorst2022_mrd_clearance": Comparator(("porter",), _porter(lambda r: _median_estimate(_months_to_depth(r))),
                                                "months to CLL below 1e-6 of the burden at infusion"),
     "melenhorst2022_persistence": Comparator(
         ("porter",), _porter(lambda r: _rate((_car_t(r)[:, -1] >= DETECTABLE_CAR_T)[_ten_year_cr(r)])),
         "ten-year complete responders with CAR-T still detectable (published: 2 of 2)", count=(2, 2)),
     "melenhorst2022_cd4_dominance": Comparator(
-        ("porter",), _porter(lambda r: _median(_cd4_share_ten_years(r)[_ten_year_cr(r)])),
+        ("porter",), _porter(lambda r: _median_estimate(_cd4_share_ten_years(r)[_ten_year_cr(r)])),
         "CD4 share of CAR-T at ten years in continuous CR (published: CD4 dominate)", band=(0.5, 1.0)),
-    "ctl019_cll_crs_timing": Comparator(("porter",), _porter(lambda r: _median(r.frame["crs_onset_day"])),
+    "ctl019_cll_crs_timing": Comparator(("porter",), _porter(lambda r: _median_estimate(r.frame["crs_onset_day"])),
                                         "median CRS onset day"),
-    "stein2019_doubling_time": Comparator(("porter",), _porter(lambda r: _median(_kinetics_doubling(r)[_responders(r)])),
+    "stein2019_doubling_time": Comparator(("porter",), _porter(lambda r: _median_estimate(_kinetics_doubling(r)[_responders(r)])),
                                           "CAR-T doubling time to the peak in responders (days)"),
     "stein2019_initial_decline_half_life": Comparator(
-        ("porter",), _porter(lambda r: _median(_half_life(r, r.frame["car_t_peak_day"].to_numpy(float),
+        ("porter",), _porter(lambda r: _median_estimate(_half_life(r, r.frame["car_t_peak_day"].to_numpy(float),
                                                            r.frame["car_t_peak_day"].to_numpy(float) + 14)[
                                                                _responders(r)])),
         "CAR-T half-life over the two weeks after the peak, responders (days)"),
     "stein2019_terminal_half_life": Comparator(
-        ("porter",), _porter(lambda r: _median(_half_life(r, np.full(len(r.frame), 180.0),
+        ("porter",), _porter(lambda r: _median_estimate(_half_life(r, np.full(len(r.frame), 180.0),
                                                           np.full(len(r.frame), 365.0))[_responders(r)])),
         "CAR-T half-life from day 180 to 365, responders (days)"),
-    "kymriah_all_tmax": Comparator(("porter",), _porter(lambda r: _median(r.frame["car_t_peak_day"][_responders(r)])),
+    "kymriah_all_tmax": Comparator(("porter",), _porter(lambda r: _median_estimate(r.frame["car_t_peak_day"][_responders(r)])),
                                    "day of the CAR-T peak, responders (published band 7-14 days)", band=(7.0, 14.0)),
     "kalos2011_expansion_fold": Comparator(
-        ("porter",), _porter(lambda r: _median((r.frame["car_t_peak_cells"] / np.maximum(_dose(r), 1.0))[_responders(r)])),
+        ("porter",), _porter(lambda r: _median_estimate((r.frame["car_t_peak_cells"] / np.maximum(_dose(r), 1.0))[_responders(r)])),
         "CAR-T expansion fold (peak / dose), responders (published: > 1000)", band=(1000.0, math.inf)),
-    "cart_peak_fraction_lymphocytes": Comparator(("porter",), _porter(lambda r: _median(_peak_t_share(r)[_responders(r)])),
+    "cart_peak_fraction_lymphocytes": Comparator(("porter",), _porter(lambda r: _median_estimate(_peak_t_share(r)[_responders(r)])),
                                                  "CAR-T share of T cells at the peak, responders"),
     "mueller2017_cll_expansion_response": Comparator(("porter",), _porter(lambda r: _peak_ratio(r)),
                                                      "median CAR-T peak, responders / non-responders (> 10)",
                                                      band=(10.0, math.inf)),
-    "il6_baseline": Comparator(("porter",), _porter(lambda r: _median(r.states[:, 0, State.il6])),
+    "il6_baseline": Comparator(("porter",), _porter(lambda r: _median_estimate(r.states[:, 0, State.il6])),
                                "serum IL-6 before treatment (pg/mL)"),
     "il6_peak_severe_vs_mild": Comparator(("natural",), lambda c: _severe_median(c, "il6_peak_pg_ml"),
                                           "median IL-6 peak in grade >= 3 CRS, no protocol (pg/mL)",
@@ -198,9 +196,9 @@ COMPARATORS: dict[str, Comparator] = {
     "tocilizumab_no_effect_expansion": Comparator(("natural",), lambda c: _toci_peak_ratio(c),
                                                   "median CAR-T peak with / without the standard protocol",
                                                   band=(0.8, 1.25)),
-    "seed003_manufacturing": Comparator(("transcend",), lambda c: _median(c["transcend"].frame["vein_to_vein_days"]),
+    "seed003_manufacturing": Comparator(("transcend",), lambda c: _median_estimate(c["transcend"].frame["vein_to_vein_days"]),
                                         "median vein-to-vein time, liso-cel (days)", published=21.0),
-    "cll_net_growth": Comparator(("untreated",), lambda c: _median(_net_growth(c["untreated"])),
+    "cll_net_growth": Comparator(("untreated",), lambda c: _median_estimate(_net_growth(c["untreated"])),
                                  "untreated CLL net growth (1/day)"),
 }
 
@@ -212,14 +210,8 @@ def _difference(a: np.ndarray, b: np.ndarray) -> Estimate:
 
 
 def _km_median(frame: pd.DataFrame, endpoint: str) -> Estimate:
-    from lifelines import KaplanMeierFitter
-    from lifelines.utils import median_survival_times
-
-    kmf = KaplanMeierFitter().fit(frame[f"{endpoint}_days"] / MONTH, frame[f"{endpoint}_event"].astype(bool))
-    median = float(kmf.median_survival_time_)
-    ci = median_survival_times(kmf.confidence_interval_).to_numpy()[0]
-    finite = lambda v: None if not np.isfinite(v) else float(v)  # noqa: E731
-    return finite(median), finite(ci[0]), finite(ci[1])
+    median, (low, high) = _median(_km(frame, endpoint))
+    return median, low, high
 
 
 def _ten_year_cr(r: CohortResult) -> np.ndarray:
@@ -256,20 +248,20 @@ def _peak_ratio(r: CohortResult) -> Estimate:
 
 def _severe_median(c: dict, column: str) -> Estimate:
     natural = c["natural"].arm("no protocol")
-    return _median(natural.frame[column][natural.frame["crs_max_grade"] >= 3])
+    return _median_estimate(natural.frame[column][natural.frame["crs_max_grade"] >= 3])
 
 
 def _severe_crp(c: dict) -> Estimate:
     natural = c["natural"].arm("no protocol")
     crp = natural.states[:, :, State.crp].max(axis=1)
-    return _median(crp[natural.frame["crs_max_grade"].to_numpy() >= 3])
+    return _median_estimate(crp[natural.frame["crs_max_grade"].to_numpy() >= 3])
 
 
 def _toci_peak_ratio(c: dict) -> Estimate:
     untreated, managed = c["natural"].arm("no protocol"), c["natural"].arm("standard")
     ratio = (managed.frame["car_t_peak_cells"] / untreated.frame["car_t_peak_cells"].clip(lower=1.0)).to_numpy()
     treated = managed.frame["tocilizumab_doses"].to_numpy() > 0  # only where the protocol acted
-    return _median(ratio[treated])
+    return _median_estimate(ratio[treated])
 
 
 def _net_growth(r: CohortResult) -> np.ndarray:
@@ -316,14 +308,16 @@ NOT_COMPARED = {
 
 
 def compare(targets: dict[str, Target], population: Population | None = None, ids=None,
-            days: int | None = None, progress: Callable[[str], None] | None = None) -> pd.DataFrame:
-    """The validation table: one row per target (of ``ids``, default all), cohorts simulated once each."""
+            days: int | None = None, patients: int | None = None,
+            progress: Callable[[str], None] | None = None) -> pd.DataFrame:
+    """The validation table: one row per target (of ``ids``, default all), cohorts simulated once each
+    (optionally from a candidate ``population``, with follow-up capped at ``days`` and ``patients`` per arm)."""
     ids = list(targets) if ids is None else list(ids)
     needed = sorted({c for i in ids if i in COMPARATORS for c in COMPARATORS[i].cohorts})
     cohorts = {}
     for name in needed:
         cohorts[name] = simulate_cohort(COHORTS[name], population, days=None if days is None else
-                                        min(days, COHORTS[name].days))
+                                        min(days, COHORTS[name].days), patients_per_arm=patients)
         if progress:
             progress(name)
     rows = []

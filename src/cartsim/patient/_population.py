@@ -35,8 +35,10 @@ Sources: ``[A]`` marks an assumption; target ids refer to
 
 from __future__ import annotations
 
+import json
 import operator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -370,8 +372,33 @@ HEALTHY_T_CELLS = replace(
     correlations=tuple(c for c in CLL_CORRELATIONS if frozenset((c.a, c.b)) not in _T_CELL_HISTORY),
 )
 
-POPULATIONS: dict[str, Population] = {p.name: p for p in (RR_CLL_POST_BTKI_VENETOCLAX, RR_CLL_EARLY, HEALTHY_T_CELLS)}
+#: The presets as written above, before the calibrated parameter set is applied.
+UNCALIBRATED_POPULATIONS: dict[str, Population] = {
+    p.name: p for p in (RR_CLL_POST_BTKI_VENETOCLAX, RR_CLL_EARLY, HEALTHY_T_CELLS)}
 DEFAULT_POPULATION = RR_CLL_POST_BTKI_VENETOCLAX.name
+#: The package's calibrated parameter set (written by ``cartsim calibrate``, with its provenance).
+CALIBRATED_FILE = Path(__file__).with_name("calibrated.json")
+
+
+def _calibrated(populations: dict[str, Population], path: Path) -> dict[str, Population]:
+    """The presets with the calibrated marginals of ``path`` (median and spread), sources amended."""
+    if not path.exists():
+        return dict(populations)
+    parameter_set = json.loads(path.read_text())
+    out = dict(populations)
+    for name, fields in parameter_set.get("populations", {}).items():
+        changes = {}
+        for field_name, values in fields.items():
+            marginal = getattr(out[name], field_name)
+            changes[field_name] = replace(marginal, **values, source=(
+                f"calibrated {parameter_set['version']} to {', '.join(parameter_set['targets'])} "
+                f"(cartsim calibrate; objective {parameter_set['objective']:.3g}); before: median "
+                f"{marginal.median:g}, spread {marginal.spread:g}, {marginal.source}"))
+        out[name] = replace(out[name], **changes)
+    return out
+
+
+POPULATIONS: dict[str, Population] = _calibrated(UNCALIBRATED_POPULATIONS, CALIBRATED_FILE)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ def plot_km(patients: pd.DataFrame, endpoint: Literal["pfs", "os"], path: str | 
     """Write the Kaplan-Meier curve of ``endpoint`` per arm (95% pointwise bands, median in the legend,
     numbers at risk below), x in months, solver failures left out; returns ``path``."""
     # Imported here: cartsim.trial imports this module for its outputs.
-    from ..trial._analysis import DAYS_PER_MONTH, analysed, _arms, _km, _median
+    from ..trial._analysis import DAYS_PER_MONTH, _arms, _km, _median, analysed, survival_months
 
     if endpoint not in _TITLES:
         raise ValueError(f"endpoint must be 'pfs' or 'os'; got {endpoint!r}")
@@ -56,7 +56,7 @@ def plot_km(patients: pd.DataFrame, endpoint: Literal["pfs", "os"], path: str | 
         curve.step(times, survival, where="post", color=colour,
                    label=f"{arm} (n={len(rows)}, median {_months(median)})")
         curve.fill_between(times, band[:, 0], band[:, 1], step="post", color=colour, alpha=0.2, linewidth=0)
-        durations = rows[f"{endpoint}_days"].to_numpy(float) / DAYS_PER_MONTH
+        durations = survival_months(rows, endpoint)
         y = len(arms) - 1 - row
         for t in ticks:
             table.text(t, y, str(int((durations >= t - 1e-9).sum())), ha="center", va="center",

@@ -86,11 +86,17 @@ def analysed(patients: pd.DataFrame) -> pd.DataFrame:
     return patients[~patients["solver_failed"].astype(bool)]
 
 
+def survival_months(frame: pd.DataFrame, endpoint: str) -> np.ndarray:
+    """Months from infusion to the ``endpoint`` event or censoring; a patient who died while the product
+    was made (a negative day) counts as an event at infusion (intention to treat)."""
+    return np.maximum(frame[f"{endpoint}_days"].to_numpy(float), 0.0) / DAYS_PER_MONTH
+
+
 def _km(frame: pd.DataFrame, endpoint: str):
     from lifelines import KaplanMeierFitter
 
-    return KaplanMeierFitter().fit(frame[f"{endpoint}_days"].to_numpy(float) / DAYS_PER_MONTH,
-                                   frame[f"{endpoint}_event"].to_numpy(bool), label=endpoint)
+    return KaplanMeierFitter().fit(survival_months(frame, endpoint), frame[f"{endpoint}_event"].to_numpy(bool),
+                                   label=endpoint)
 
 
 def _median(kmf) -> tuple[float | None, list[float | None]]:
@@ -153,7 +159,7 @@ def _cox(pair: pd.DataFrame, endpoint: str, arm: str) -> tuple[float | None, lis
     from lifelines import CoxPHFitter
     from lifelines.exceptions import ConvergenceError
 
-    data = pd.DataFrame({"months": pair[f"{endpoint}_days"].to_numpy(float) / DAYS_PER_MONTH,
+    data = pd.DataFrame({"months": survival_months(pair, endpoint),
                          "event": pair[f"{endpoint}_event"].to_numpy(bool),
                          "arm": (pair["arm"].astype(str) == arm).to_numpy(float)})
     # Without events in both arms the hazard ratio is 0 or infinite: not estimable.

@@ -1,0 +1,101 @@
+"""The `cartsim calibrate`, `cartsim validate` and `cartsim sensitivity` commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from ..report._html import shown
+from ._targets import CalibrationError, load_targets
+
+console = Console()
+errors = Console(stderr=True)
+_TARGETS_HELP = "Targets YAML (default: the vendored copy of shared/targets/calibration.yaml)."
+
+
+def _targets(path: Path | None):
+    try:
+        return load_targets(path)
+    except CalibrationError as exc:
+        errors.print(str(exc), style="red", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+
+
+def validate(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for validation.md/.json/.png.")] = Path(
+        "out/validation"),
+    targets: Annotated[Path | None, typer.Option(help=_TARGETS_HELP)] = None,
+) -> None:
+    """Compare the model with every published target: the table (markdown, JSON) and a figure."""
+    from ._cohorts import COHORTS
+    from ._outputs import write_validation
+    from ._validate import compare
+
+    loaded = _targets(targets)
+    with Progress(console=console) as progress:
+        task = progress.add_task("simulating the virtual cohorts", total=len(COHORTS))
+        table = compare(loaded, progress=lambda name: progress.advance(task))
+    content = write_validation(table, out)
+    shown_table = Table("target", "target interval", "simulated", "agrees", title="cartsim validate")
+    for row in table[table["compared"]].itertuples(index=False):
+        shown_table.add_row(row.id, f"{shown(row.target_low)} – {shown(row.target_high)}", shown(row.simulated),
+                            {True: "yes", False: "no"}.get(row.within, "—"))
+    console.print(shown_table)
+    console.print(f"{content['agree']} of {content['compared']} compared targets agree. "
+                  f"Outputs written to [bold]{out.resolve()}[/bold]")
+
+
+def calibrate(
+    targets: Annotated[Path | None, typer.Option(help=_TARGETS_HELP)] = None,
+    evaluations: Annotated[int, typer.Option(min=1, max=1000, help="Most objective evaluations.")] = 40,
+    patients: Annotated[int, typer.Option(min=20, max=100_000, help="Virtual patients per cohort arm.")] = 200,
+    save: Annotated[bool, typer.Option(help="Make the result the package default (patient/calibrated.json).")] = True,
+) -> None:
+    """Fit the default population's T-cell fitness (median, spread) to published CLL response rates."""
+    from ._fit import calibrate as fit
+    from ._fit import save_parameter_set
+
+    loaded = _targets(targets)
+    with Progress(console=console) as progress:
+        task = progress.add_task("calibrating (objective: -)", total=evaluations)
+        parameter_set = fit(loaded, evaluations, patients=patients, progress=lambda k, value: progress.update(
+            task, completed=k, description=f"calibrating (objective {value:.3g})"))
+    console.print_json(json.dumps(parameter_set))
+    if save:
+        console.print(f"Saved as the package default: [bold]{save_parameter_set(parameter_set)}[/bold]")
+
+
+def sensitivity(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for sensitivity.csv/.json/.png.")] = Path(
+        "out/sensitivity"),
+    n: Annotated[int, typer.Option("--n", min=4, max=1 << 16,
+                                   help="Saltelli base samples (patients = n x (factors + 2)).")] = 64,
+    days: Annotated[int, typer.Option(min=30, max=3650, help="Follow-up of each virtual patient.")] = 3650,
+    seed: Annotated[int, typer.Option(min=0)] = 0,
+) -> None:
+    """Sobol indices (SALib) of CR, grade >= 3 CRS, CAR-T peak and persistence to patient characteristics
+    and model parameters."""
+    from ._sensitivity import FACTORS, plot_sensitivity, run_sensitivity
+
+    total = n * (len(FACTORS) + 2)
+    with Progress(console=console) as progress:
+        task = progress.add_task(f"{total} virtual patients", total=total)
+        indices, samples = run_sensitivity(n, days, seed, progress=lambda done: progress.advance(task, done))
+    out.mkdir(parents=True, exist_ok=True)
+    indices.to_csv(out / "sensitivity.csv", index=False)
+    samples.to_parquet(out / "sensitivity_samples.parquet")
+    (out / "sensitivity.json").write_text(indices.to_json(orient="records", indent=2) + "\n")
+    plot_sensitivity(indices, out / "sensitivity.png")
+    table = Table("endpoint", "mean", "top factors by total-order index (ST)", title="cartsim sensitivity")
+    for endpoint, rows in indices.groupby("endpoint", sort=False):
+        top = rows.sort_values("ST", ascending=False).head(3)
+        table.add_row(endpoint, shown(rows["endpoint_mean"].iloc[0]),
+                      ", ".join(f"{r.factor} {r.ST:.2f}" for r in top.itertuples()))
+    console.print(table)
+    console.print(f"Outputs written to [bold]{out.resolve()}[/bold]")
