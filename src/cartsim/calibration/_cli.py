@@ -31,6 +31,9 @@ def validate(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for validation.md/.json/.png.")] = Path(
         "out/validation"),
     targets: Annotated[Path | None, typer.Option(help=_TARGETS_HELP)] = None,
+    patients: Annotated[int | None, typer.Option(min=10, max=100_000,
+                                                 help="Virtual patients per cohort arm (default: each cohort's).")
+                        ] = None,
 ) -> None:
     """Compare the model with every published target: the table (markdown, JSON) and a figure."""
     from ._cohorts import COHORTS
@@ -40,7 +43,7 @@ def validate(
     loaded = _targets(targets)
     with Progress(console=console) as progress:
         task = progress.add_task("simulating the virtual cohorts", total=len(COHORTS))
-        table = compare(loaded, progress=lambda name: progress.advance(task))
+        table = compare(loaded, patients=patients, progress=lambda name: progress.advance(task))
     content = write_validation(table, out)
     shown_table = Table("target", "target interval", "simulated", "agrees", title="cartsim validate")
     for row in table[table["compared"]].itertuples(index=False):
