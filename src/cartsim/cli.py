@@ -14,6 +14,7 @@ from rich.table import Table
 import cartsim
 from cartsim.calibration import _cli as calibration_cli
 from cartsim.io import Scenario, ScenarioError, load_scenario, write_outputs
+from cartsim.lab._cli import lab_app
 from cartsim.report._html import KEY_ENDPOINTS, ReportError, shown, write_report
 
 app = typer.Typer(help="Mechanistic in-silico CAR-T cell therapy for chronic lymphocytic leukemia.",
@@ -186,6 +187,8 @@ def _run_trial(design, out: Path, **options) -> dict:
 
 study_app = typer.Typer(help="Ready-made in-silico studies.", no_args_is_help=True)
 app.add_typer(study_app, name="study")
+app.add_typer(lab_app, name="lab", help="Lab assays (same model, other hosts): in-vitro repeated stimulation, "
+                                        "NSG mouse xenograft.")
 
 # Calibration, validation and sensitivity live with their package; registered here as top-level commands.
 for _command in (calibration_cli.calibrate, calibration_cli.validate, calibration_cli.sensitivity):

@@ -90,9 +90,10 @@ GROUP_COLUMNS = ("costimulation", "stimulations", "mice", "injected_senescent_fr
 
 @dataclass(frozen=True)
 class MouseResult:
-    """Per-group outcomes (``groups``) and every mouse's burden over time (``tumour``, long format)."""
+    """Per-group outcomes (``groups``), every mouse's fate (``survival``) and burden over time (``tumour``)."""
 
     groups: pd.DataFrame
+    survival: pd.DataFrame  # costimulation, stimulations, mouse, engrafted_cells, tcell_fitness, survival_days, died
     tumour: pd.DataFrame  # costimulation, stimulations, mouse, day, tumour_cells, car_t_cells, alive
     days: int
     xenograft: Xenograft
@@ -162,7 +163,7 @@ def run_mouse(restim: RestimResult | None = None, costimulations: Sequence[str] 
     engrafted, fitness, seeds = _mice(mice, seed, xenograft)
     times = np.arange(-xenograft.establishment_days, days + 1.0)
     after = times >= 0
-    rows, frames = [], []
+    rows, fates, frames = [], [], []
     for costimulation in domains:
         params = np.array([xenograft.parameters(costimulation, f) for f in fitness])
         y0 = np.array([empty_host_state(p) for p in params])
@@ -180,6 +181,9 @@ def run_mouse(restim: RestimResult | None = None, costimulations: Sequence[str] 
             death, died = _survival(times[after], burden, xenograft.lethal_burden, float(days))
             readout = burden[:, times[after] == xenograft.readout_day][:, 0]
             rows.append(_group_row(costimulation, k, harvest, death, died, readout, float(days)))
+            fates.append(pd.DataFrame({"costimulation": costimulation, "stimulations": k, "mouse": np.arange(mice),
+                                       "engrafted_cells": engrafted, "tcell_fitness": fitness,
+                                       "survival_days": death, "died": died}))
             day = np.broadcast_to(times[after], burden.shape)
             frames.append(pd.DataFrame({
                 "costimulation": costimulation, "stimulations": k,
@@ -188,5 +192,5 @@ def run_mouse(restim: RestimResult | None = None, costimulations: Sequence[str] 
                 "alive": (~died[:, None] | (day < death[:, None])).ravel()}))
             if progress is not None:
                 progress(f"{costimulation}, k={k}")
-    return MouseResult(pd.DataFrame(rows, columns=list(GROUP_COLUMNS)), pd.concat(frames, ignore_index=True),
-                       days, xenograft)
+    return MouseResult(pd.DataFrame(rows, columns=list(GROUP_COLUMNS)), pd.concat(fates, ignore_index=True),
+                       pd.concat(frames, ignore_index=True), days, xenograft)
