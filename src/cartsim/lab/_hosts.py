@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..model import N_STATES, PARAMETER_NAMES, Param, State, default_parameters
+from ..model import EXPOSURE_LEVELS, N_STATES, PARAMETER_NAMES, Param, State, default_parameters
 from ..product import construct_parameters
 
 #: kg; the reference adult the parameter table's whole-body constants describe ([M] the table's own
@@ -84,7 +84,7 @@ def empty_host_state(params: np.ndarray) -> np.ndarray:
 
 def car_t_indices(lineage: str) -> list[int]:
     """State indices of one lineage's exposure chain: resting 0..K-1, effector 0..K-1, senescent."""
-    return [i for i in range(State[f"{lineage}_resting_0"], State[f"{lineage}_senescent"] + 1)]
+    return list(range(State[f"{lineage}_resting_0"], State[f"{lineage}_senescent"] + 1))
 
 
 #: State indices of every CAR-T population, both lineages (the harvestable part of a culture).
@@ -107,8 +107,6 @@ def completed_exposures(y: np.ndarray) -> np.ndarray:
     A resting cell at level k has completed k exposures, an effector at level k is in its (k+1)-th, so
     has completed k. Senescent cells left the chain (their level is not tracked) and are not counted.
     """
-    from ..model import EXPOSURE_LEVELS
-
     weighted = np.zeros(y.shape[:-1])
     total = np.zeros(y.shape[:-1])
     for lineage in ("cd4", "cd8"):

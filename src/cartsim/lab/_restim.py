@@ -25,11 +25,13 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from .._seeds import mix_seeds
 from ..model import State
 from ..product import COSTIMULATION
 from ..solver import SolverOptions, integrate
 from ._hosts import CAR_T, SENESCENT, completed_exposures, empty_host_state, fresh_product, host_parameters
 
+_STREAM = 0x52535449  # "RSTI": the assay's solver seeds, independent of every other stream
 TARGETS = State.cll_pos_blood  # all targets sit in one fully accessible compartment (access_blood 1)
 
 
@@ -134,7 +136,8 @@ def run_restim(costimulations: Sequence[str] = ("4-1BB", "CD28"), rounds: int = 
     params = np.array([culture.parameters(d) for d in domains] * 2)  # test wells, then control wells
     well = np.array([empty_host_state(p) for p in params])
     well[:n] += np.array([fresh_product(cells) for _ in domains])
-    seeds = np.uint64(seed) * np.uint64(2 * n) + np.arange(2 * n, dtype=np.uint64)
+    with np.errstate(over="ignore"):  # seeds wrap around 2**64 by design
+        seeds = mix_seeds(np.uint64(seed), _STREAM) + np.arange(2 * n, dtype=np.uint64)
     cultures = {d: [well[i].copy()] for i, d in enumerate(domains)}
     rows: dict[str, list[tuple]] = {d: [] for d in domains}
     cumulative = np.ones(n)
