@@ -7,7 +7,7 @@ response rate of a population; the other characteristics come from trial demogra
 Objective: the sum over the fitted targets of ((simulated - published) / se)^2, where se combines
 the published proportion's binomial error (its own count, or a quarter of a published band) and the
 simulated rate's sampling error. The cohorts keep their patients fixed (common random numbers), and
-Nelder-Mead (scipy) searches log median and log spread. The result is a versioned parameter set
+Nelder-Mead (scipy) searches log median and the spread within SPREAD_BOUNDS. The result is a versioned parameter set
 (``cartsim/patient/calibrated.json``) with its provenance: targets, date, objective, command; the
 population presets apply it on import, so it is the package default.
 """
@@ -23,6 +23,7 @@ from typing import Callable
 
 import numpy as np
 from scipy.optimize import minimize
+from scipy.special import expit, logit
 
 from ..patient import DEFAULT_POPULATION
 from ..patient._population import CALIBRATED_FILE, UNCALIBRATED_POPULATIONS
@@ -32,6 +33,9 @@ from ._validate import compare
 #: The targets the fit uses (response rates of CAR-T in R/R CLL); every other target only validates.
 FIT_TARGETS = ("porter2015_cr", "porter2015_orr", "frey2020_cr_overall", "fraietta2018_response_counts",
                "cll_reasons_lower_efficacy")
+#: Bounds of the fitted log-sd of T-cell fitness ([A]): below 0.3 patients would be near-identical; above
+#: 0.8 a fifth of a population with a low median would pile up at the parameter's floor (0.05).
+SPREAD_BOUNDS = (0.3, 0.8)
 #: Follow-up and patients per arm of the fitting cohorts (a best response is reached within a year).
 FIT_DAYS = 365
 FIT_PATIENTS = 200
@@ -64,9 +68,15 @@ def calibrate(targets: dict[str, Target], max_evaluations: int = 40,
     start = UNCALIBRATED_POPULATIONS[DEFAULT_POPULATION].tcell_fitness
     evaluations = []
 
+    def unpack(theta: np.ndarray) -> tuple[float, float]:
+        # Unconstrained search coordinates: log median (clipped to the parameter range), logit of the spread
+        # within SPREAD_BOUNDS.
+        median = min(max(float(np.exp(theta[0])), start.low), start.high)
+        low, high = SPREAD_BOUNDS
+        return median, low + (high - low) * float(expit(theta[1]))
+
     def objective(theta: np.ndarray) -> float:
-        median, spread = float(np.exp(theta[0])), float(np.exp(theta[1]))
-        median = min(max(median, start.low), start.high)
+        median, spread = unpack(theta)
         table = compare(targets, candidate(median, spread), ids=FIT_TARGETS, days=FIT_DAYS, patients=patients)
         value = float(sum(z * z for _, z in objective_terms(table)))
         evaluations.append((median, spread, value))
@@ -74,13 +84,16 @@ def calibrate(targets: dict[str, Target], max_evaluations: int = 40,
             progress(len(evaluations), value)
         return value
 
-    result = minimize(objective, x0=np.log([start.median, start.spread]), method="Nelder-Mead",
+    low, high = SPREAD_BOUNDS
+    x0 = np.array([np.log(start.median), logit((start.spread - low) / (high - low))])
+    result = minimize(objective, x0=x0, method="Nelder-Mead",
                       options={"maxfev": max_evaluations, "xatol": 0.02, "fatol": 0.05})
-    median, spread = (float(v) for v in np.exp(result.x))
+    median, spread = unpack(result.x)
     return {
         "version": dt.date.today().isoformat(),
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "method": "scipy Nelder-Mead on log(median), log(spread); sum of squared z over the fitted targets",
+        "method": "scipy Nelder-Mead on log(median), logit(spread within SPREAD_BOUNDS); sum of squared z "
+                  "over the fitted targets",
         "targets": list(FIT_TARGETS),
         "cohorts": {"days": FIT_DAYS, "patients_per_arm": patients},
         "objective": float(result.fun),

@@ -57,7 +57,7 @@ class Process:
     #: (R/R CLL after BTKi and venetoclax) fails manufacture of liso-cel in 4% (TRANSCEND CLL 004: 96%
     #: success, Siddiqi 2023) and gets an out-of-specification product in 1.7% (UK multicentre review:
     #: 19 of 1,138 patients). Command: benchmarks/manufacturing_calibration.py.
-    fold_expansion: float = 8.5
+    fold_expansion: float = 16.0
     fold_log_sd: float = 0.8  # [A] patient-to-patient spread of culture growth
     fitness_exponent: float = 1.0  # [A] culture growth proportional to T-cell fitness (seed 002: CLL T-cell dysfunction)
     btki_gain: float = 1.5  # [A] size; direction from Fraietta 2016 Blood (ibrutinib >= 5 cycles helps)
