@@ -65,7 +65,7 @@ def test_prior_lines_lower_and_a_btki_raises_the_yield_of_the_same_patient():
 
 def test_a_failed_manufacture_gives_neither_car_t_nor_lymphodepletion():
     weak = scenario(patient={"tcell_fitness": 0.05, "prior_lines": 12, "prior_btki": False,
-                             "t_cells_per_ul": 20}, product={"dose_cells": 5e8})
+                             "t_cells_per_ul": 2}, product={"dose_cells": 5e8})
     result = simulate(weak)
     assert result.summary["manufacturing_failed"] is True
     assert result.summary["product_dose_cells"] == 0.0
