@@ -23,7 +23,7 @@ def _targets(path: Path | None):
     try:
         return load_targets(path)
     except CalibrationError as exc:
-        errors.print(str(exc), style="red", markup=False, highlight=False)
+        errors.print(str(exc), style="red", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 
@@ -78,7 +78,7 @@ def sensitivity(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for sensitivity.csv/.json/.png.")] = Path(
         "out/sensitivity"),
     n: Annotated[int, typer.Option("--n", min=4, max=1 << 16,
-                                   help="Saltelli base samples (patients = n x (factors + 2)).")] = 64,
+                                   help="Saltelli base samples (patients = n x (factors + 2)).")] = 256,
     days: Annotated[int, typer.Option(min=30, max=3650, help="Follow-up of each virtual patient.")] = 3650,
     seed: Annotated[int, typer.Option(min=0)] = 0,
 ) -> None:

@@ -2,8 +2,8 @@
 
 Each Saltelli sample is one virtual patient: the default scenario with the sampled characteristics
 (T-cell fitness, tumour burden, cytokine propensity, CD4 share, antigen-negative fraction, product
-memory share) and model parameters, the product infused as specified (manufacturing off, so the
-in-vivo model alone is analysed) and CRS left to its natural course (protocol none: with the
+memory share) and model parameters, the product infused as specified right after lymphodepletion
+(manufacturing off and no wait, so the in-vivo model alone is analysed) and CRS left to its natural course (protocol none: with the
 standard protocol grade >= 3 CRS all but disappears and its drivers cannot be seen). Endpoints:
 complete response (CR/CRi), grade >= 3 CRS, log10 CAR-T peak and CAR-T persistence at the end of
 follow-up (still detectable, >= 1e5 cells). Total-order indices (ST) say how much of an endpoint's
@@ -63,7 +63,7 @@ def _scenario(sample: dict[str, float], days: int, seed: int) -> Scenario:
                               "node_cells": 4 / 9 * burden,
                               "antigen_negative_fraction": sample["antigen_negative_fraction"]},
                     "tcell_fitness": sample["tcell_fitness"], "cytokine_propensity": sample["cytokine_propensity"]},
-        "product": {"manufacturing": False, "cd4_fraction": sample["cd4_fraction"],
+        "product": {"manufacturing": False, "vein_to_vein_days": 0.0, "cd4_fraction": sample["cd4_fraction"],
                     "memory_fraction": sample["memory_fraction"]},
         "protocol": "none", "parameters": parameters,
         "simulation": {"days": days, "seed": seed}})
