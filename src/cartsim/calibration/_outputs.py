@@ -25,7 +25,7 @@ def _interval(low, high) -> str:
 def markdown_table(table: pd.DataFrame) -> str:
     """The compared targets (target interval, simulated value and interval, agreement), then the rest."""
     compared = table[table["compared"]]
-    lines = [f"{int(compared['within'].fillna(False).sum())} of {len(compared)} compared targets agree "
+    lines = [f"{int(compared["within"].eq(True).sum())} of {len(compared)} compared targets agree "
              f"({len(table) - len(compared)} more are inputs or definitions of the model).", "",
              "| target | simulated as | target interval | simulated (95% CI) | agrees |",
              "| --- | --- | --- | --- | --- |"]
@@ -67,7 +67,7 @@ def write_validation(table: pd.DataFrame, out: Path) -> dict:
     (out / "validation.md").write_text(markdown_table(table))
     records = [{key: json_value(value) for key, value in row.items()} for row in table.to_dict("records")]
     compared = table[table["compared"]]
-    content = {"compared": len(compared), "agree": int(compared["within"].fillna(False).sum()), "targets": records}
+    content = {"compared": len(compared), "agree": int(compared["within"].eq(True).sum()), "targets": records}
     (out / "validation.json").write_text(json.dumps(content, indent=2, allow_nan=False) + "\n")
     plot_validation(table, out / "validation.png")
     return content
