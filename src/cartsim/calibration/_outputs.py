@@ -25,7 +25,7 @@ def _interval(low, high) -> str:
 def markdown_table(table: pd.DataFrame) -> str:
     """The compared targets (target interval, simulated value and interval, agreement), then the rest."""
     compared = table[table["compared"]]
-    lines = [f"{int(compared["within"].eq(True).sum())} of {len(compared)} compared targets agree "
+    lines = [f"{int(compared['within'].eq(True).sum())} of {len(compared)} compared targets agree "
              f"({len(table) - len(compared)} more are inputs or definitions of the model).", "",
              "| target | simulated as | target interval | simulated (95% CI) | agrees |",
              "| --- | --- | --- | --- | --- |"]
