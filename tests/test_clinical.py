@@ -180,7 +180,7 @@ def test_toci_timing_study_command(tmp_path):
     assert {row["arm"] for row in table} >= {"no tocilizumab", "prophylactic (day 0)", "at CRS grade 2"}
     none = [r for r in table if r["arm"] == "no tocilizumab"]
     assert all(r["tocilizumab_doses_mean"] == 0 for r in none)
-    # Every patient alive at infusion gets it (one may die while the product is made).
+    # Every infused patient gets it (one may die while the product is made, or not get a product).
     assert all(r["tocilizumab_doses_mean"] > 0 for r in table if r["arm"] == "prophylactic (day 0)")
     assert (out / "toci_timing.png").stat().st_size > 10_000
     assert set(RESPONSES) == {"CR", "CRi", "PR", "SD", "PD"}

@@ -204,7 +204,7 @@ def test_other_presets():
     assert prophylactic[1:] == standard
     first = prophylactic[0]
     assert (first.give, first.when, first.dose_mg_per_kg, first.max_dose_mg, first.max_doses) \
-        == ("tocilizumab", "day >= 0", 8, 800, 1)
+        == ("tocilizumab", "infused", 8, 800, 1)
     early = Scenario.validated({"protocol": "early_tocilizumab"}).protocol
     assert early[1:] == standard
     assert (early[0].give, early[0].when, early[0].max_doses) == ("tocilizumab", "fever", 1)

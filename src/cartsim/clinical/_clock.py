@@ -93,7 +93,8 @@ class ClinicalOutcome:
 class _Tracker:
     """Per-patient bookkeeping across visits, vectorised."""
 
-    def __init__(self, n: int, baseline: np.ndarray, seeds: np.ndarray, record_events: bool):
+    def __init__(self, n: int, baseline: np.ndarray, seeds: np.ndarray, record_events: bool,
+                 infused: np.ndarray):
         nan = np.full(n, np.nan)
         self.e = {
             "crs_max_grade": np.zeros(n, np.int8), "crs_onset_day": nan.copy(),
@@ -116,6 +117,7 @@ class _Tracker:
         self.cumulative_hazard = np.zeros((n, len(CAUSES)))
         self.thresholds = death_thresholds(seeds)
         self.events = [[] for _ in range(n)] if record_events else None
+        self.infused = infused  # who is given CAR-T cells (not after a failed manufacture)
 
     def log(self, patients: np.ndarray, day, event: str, grade: np.ndarray | None = None,
             action=lambda i: None) -> None:
@@ -152,7 +154,8 @@ def run_clinical(batch: Batch, scenarios: Sequence[Scenario], *, options: Solver
     y = batch.y0.copy()
     p = batch.params
     baseline = _observations(observe(y, p))
-    track = _Tracker(n, baseline, batch.seeds, record_events)
+    infused = np.array([not made.failed and made.dose_cells > 0 for made in batch.products], dtype=bool)
+    track = _Tracker(n, baseline, batch.seeds, record_events, infused)
     protocol = ProtocolState.start(len(rules), n)
     status = np.full(n, Result.successful.value, np.int64)
     alive = np.ones(n, bool)
@@ -328,7 +331,8 @@ def _visit_variables(track: _Tracker, day, crs, icans, obs) -> dict[str, np.ndar
     variables = {"day": np.full(n, day), "crs_grade": crs, "icans_grade": icans,
                  "crs_max_grade": e["crs_max_grade"], "icans_max_grade": e["icans_max_grade"],
                  "temperature_c": obs[:, Obs["temperature_c"]],
-                 "fever": (obs[:, Obs["temperature_c"]] >= FEVER_C).astype(np.int8)}
+                 "fever": (obs[:, Obs["temperature_c"]] >= FEVER_C).astype(np.int8),
+                 "infused": (track.infused & (day >= 0)).astype(np.int8)}
     for drug in DRUG_STATES:
         variables[f"{drug}_doses"] = e[f"{drug}_doses"]
         variables[f"hours_since_{drug}"] = (day - track.last_dose_day[drug]) * 24.0

@@ -40,6 +40,7 @@ VISIT_VARIABLES: tuple[str, ...] = (
     "icans_max_grade",  # highest ICANS grade so far
     "temperature_c",
     "fever",  # 0/1, temperature >= 38 C
+    "infused",  # 0/1, CAR-T cells given (0 before day 0 and after a failed manufacture)
     *(f"{drug}_doses" for drug in DRUGS),
     *(f"hours_since_{drug}" for drug in DRUGS),
 )
@@ -266,7 +267,7 @@ PROTOCOL_PRESETS: dict[str, tuple[Rule, ...]] = {
     "standard": _STANDARD,
     "none": (),
     "prophylactic_tocilizumab": (
-        Rule(name="prophylactic tocilizumab", when="day >= 0", **_TOCILIZUMAB),
+        Rule(name="prophylactic tocilizumab", when="infused", **_TOCILIZUMAB),
         *_STANDARD,
     ),
     "early_tocilizumab": (

@@ -28,7 +28,7 @@ _TOCILIZUMAB = dict(give="tocilizumab", dose_mg_per_kg=8, max_dose_mg=800, repea
 #: Arm name -> the tocilizumab rules of that arm (FDA label dose: 8 mg/kg, max 800 mg, >= 8 h apart).
 TOCI_ARMS: dict[str, tuple[dict, ...]] = {
     "no tocilizumab": (),
-    "prophylactic (day 0)": (dict(_TOCILIZUMAB, name="prophylactic", when="day >= 0", repeat_after_hours=None,
+    "prophylactic (day 0)": (dict(_TOCILIZUMAB, name="prophylactic", when="infused", repeat_after_hours=None,
                                   max_doses=1), dict(_TOCILIZUMAB, when="crs_grade >= 2")),
     "at first fever": (dict(_TOCILIZUMAB, when="fever"),),
     "at CRS grade 2": (dict(_TOCILIZUMAB, when="crs_grade >= 2"),),
