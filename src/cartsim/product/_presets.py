@@ -12,6 +12,9 @@ product delivery; "[R]" marks a number recalled from the named publication
 
 from __future__ import annotations
 
+#: Axi-cel's construct and label dose, which brexu-cel shares (the same CAR, made with T-cell enrichment).
+_AXI_CEL_CONSTRUCT_AND_DOSE = {"target": "CD19", "costimulation": "CD28", "dose_cells_per_kg": 2.0e6,
+                               "dose_cells": 2.0e8}
 #: What the generic investigational products share, all assumptions [A].
 _INVESTIGATIONAL = {"costimulation": "4-1BB", "cd4_fraction": 0.5, "dose_cells": 1.0e8, "vein_to_vein_days": 21.0}
 _INVESTIGATIONAL_NOTE = "[A] 4-1BB, defined 1:1 composition, 1e8 CAR+ cells, 21 days"
@@ -33,17 +36,15 @@ PRODUCT_PRESETS: dict[str, dict] = {
         "dose_cells": 5.0e8, "minimum_dose_cells": 0.6e8, "vein_to_vein_days": 28.0,
     },
     "axi-cel": {
+        **_AXI_CEL_CONSTRUCT_AND_DOSE, "vein_to_vein_days": 17.0,
         "description": "axicabtagene ciloleucel (Yescarta): CD19, CD28. Dose: 2e6 CAR+ cells/kg, at most 2e8 "
                        "(label). Vein-to-vein [R] 17 days (ZUMA-1, Neelapu 2017 NEJM)",
-        "target": "CD19", "costimulation": "CD28",
-        "dose_cells_per_kg": 2.0e6, "dose_cells": 2.0e8, "vein_to_vein_days": 17.0,
     },
     "brexu-cel": {
+        **_AXI_CEL_CONSTRUCT_AND_DOSE, "vein_to_vein_days": 16.0,
         "description": "brexucabtagene autoleucel (Tecartus): CD19, CD28, axi-cel's construct made with T-cell "
                        "enrichment. Dose: 2e6 CAR+ cells/kg, at most 2e8 (label, mantle-cell lymphoma). "
                        "Vein-to-vein [R] 16 days (ZUMA-2, Wang 2020 NEJM)",
-        "target": "CD19", "costimulation": "CD28",
-        "dose_cells_per_kg": 2.0e6, "dose_cells": 2.0e8, "vein_to_vein_days": 16.0,
     },
     "ror1-investigational": {
         **_INVESTIGATIONAL, "target": "ROR1",
