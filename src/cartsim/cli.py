@@ -62,6 +62,22 @@ def report(
     console.print(f"Report written to [bold]{path.resolve()}[/bold]")
 
 
+@app.command("export-sbml")
+def export_sbml(
+    out: Annotated[Path, typer.Argument(help="SBML file to write.", dir_okay=False)],
+    scenario: Annotated[Path | None, typer.Option(help="Scenario of the patient (default: the default one, "
+                                                       "product as specified).", exists=True, dir_okay=False)] = None,
+) -> None:
+    """Write the deterministic in-vivo model of one patient as SBML Level 3 (states, parameters with units
+    and sources, rate rules traced from the kernel, doses as events)."""
+    from cartsim.interop import export_sbml as write_sbml
+
+    spec = _load(scenario) if scenario is not None else None
+    with console.status("Tracing the kernel and writing SBML…"):
+        path = write_sbml(out, spec)
+    console.print(f"SBML written to [bold]{path.resolve()}[/bold] (SBML time 0 is the patient's start)")
+
+
 @app.command()
 def simulate(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.", exists=True, dir_okay=False)],
