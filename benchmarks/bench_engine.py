@@ -1,7 +1,8 @@
-"""Throughput of cartsim's batched engine against a loop of scipy ``solve_ivp`` on the same equations.
+"""Throughput of cartsim's batched engine against scipy ``solve_ivp`` and libRoadRunner on the same equations.
 
     PYTHONPATH=src .venv/bin/python benchmarks/bench_engine.py            # 1000 patients x 3650 days
     PYTHONPATH=src .venv/bin/python benchmarks/bench_engine.py --n 200 --scipy-n 5 --scipy-method BDF
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_engine.py --roadrunner-n 10
 
 (a) cartsim: one ``integrate`` call per chunk of patients (numba threads over
     patients, all cores by default), daily output of every state in float32,
@@ -13,7 +14,14 @@
     modeller writing these equations for scipy would have) and the compiled
     kernel (a tougher baseline). Timed on a subset, converted to patients/s.
 
-Both use the same random virtual population as ``tests/test_accuracy.py``
+(c) libRoadRunner: the SBML export of each patient (``cartsim export-sbml``: rate rules traced from
+    the kernel, doses as events), CVODE at the same rtol (absolute 1e-10), daily output, one patient
+    at a time, over the first year (``--roadrunner-days``, the horizon the SBML tests verify; over ten
+    years CVODE fails on most of these patients). Each patient's SBML differs (its parameters and dose
+    events), so each is loaded (LLVM-compiled) anew; that load is timed separately and not counted.
+    Its rate is compared with the deterministic engine over the same days, timed in the same run.
+
+All use the same random virtual population as ``tests/test_accuracy.py``
 (``tests/scipy_reference.py``). Numba compilation is warmed up before timing.
 """
 
@@ -55,6 +63,8 @@ def _arguments(argv=None) -> argparse.Namespace:
     parser.add_argument("--scipy-n", type=int, default=20, help="patients timed with scipy (default 20)")
     parser.add_argument("--scipy-method", default="LSODA", choices=["LSODA", "BDF", "Radau"],
                         help="solve_ivp method (default LSODA)")
+    parser.add_argument("--roadrunner-n", type=int, default=10, help="patients timed with libRoadRunner (default 10)")
+    parser.add_argument("--roadrunner-days", type=int, default=365, help="their follow-up (default 365)")
     parser.add_argument("--threads", type=int, default=None, help="numba threads (default: all cores)")
     parser.add_argument("--seed", type=int, default=20240601, help="seed of the virtual population")
     return parser.parse_args(argv)
@@ -98,6 +108,33 @@ def run_scipy(batch, days, rtol, n, method, compiled):
         nfev.append(ref.nfev)
         failed += not ref.success
     return time.perf_counter() - start, float(np.mean(nfev)), failed
+
+
+def run_roadrunner(batch, days, rtol, n):
+    """libRoadRunner on each patient's SBML; returns (simulate seconds, load seconds, failures)."""
+    import libsbml
+    import roadrunner
+
+    from cartsim.interop import sbml_document
+
+    simulate = load = 0.0
+    failed = 0
+    for i in range(n):
+        t = time.perf_counter()
+        runner = roadrunner.RoadRunner(libsbml.writeSBMLToString(sbml_document(sub_batch(batch, slice(i, i + 1)))))
+        load += time.perf_counter() - t
+        runner.integrator.relative_tolerance = rtol
+        runner.integrator.absolute_tolerance = 1e-10
+        runner.integrator.maximum_num_steps = 100_000
+        start = patient_start(batch, i)
+        t = time.perf_counter()
+        try:
+            runner.simulate(times=[0.0, *(days[days > start] - start)])
+        except RuntimeError:  # CVODE gave up (reported; its time is not counted)
+            failed += 1
+            continue
+        simulate += time.perf_counter() - t
+    return simulate, load, failed
 
 
 def main(argv=None) -> None:
@@ -146,6 +183,18 @@ def main(argv=None) -> None:
         print(f"{label}: {n_scipy} patients in {secs:.2f} s; mean RHS evaluations/patient {nfev:.0f}; "
               f"failures {failed}")
 
+    # (c) libRoadRunner on the exported SBML against the deterministic engine, over the first year.
+    n_rr = min(args.roadrunner_n, args.n)
+    year = days[days <= args.roadrunner_days]
+    secs_rr, load_rr, failed_rr = run_roadrunner(batch, year, args.rtol, n_rr)
+    secs_year, _, _, _ = run_engine(batch, year, args.rtol, args.chunk, False)
+    rate_rr, rate_year = (n_rr - failed_rr) / secs_rr, args.n / secs_year
+    print(f"libRoadRunner (CVODE, SBML): {n_rr - failed_rr} of {n_rr} patients x {args.roadrunner_days} days in "
+          f"{secs_rr:.2f} s ({rate_rr:.1f} patients/s; + {load_rr:.1f} s loading/compiling their SBML, not "
+          f"counted); CVODE failed on {failed_rr}")
+    print(f"cartsim (determ.) over the same {args.roadrunner_days} days: {rate_year:.1f} patients/s; "
+          f"ratio cartsim/libRoadRunner {rate_year / rate_rr:.1f}x")
+
     width = max(len(k) for k in baselines) + 1
     print()
     print("=" * 100)
@@ -155,9 +204,8 @@ def main(argv=None) -> None:
     print(f"{'cartsim (determ.)':<{width}}: {rate_det:9.1f} patients/s ({1e3 / rate_det:8.2f} ms/patient, "
           f"{threads} threads, stochastic layer off)")
     for label, rate in baselines.items():
-        print(f"{label:<{width}}: {rate:9.2f} patients/s ({1e3 / rate:8.1f} ms/patient, 1 thread, "
-              f"{n_scipy} patients); ratio cartsim/scipy {rate_sto / rate:7.1f}x "
-              f"(deterministic {rate_det / rate:.1f}x)")
+        print(f"{label:<{width}}: {rate:9.2f} patients/s ({1e3 / rate:8.1f} ms/patient, 1 thread); "
+              f"ratio cartsim/{label.split()[0]} {rate_sto / rate:7.1f}x (deterministic {rate_det / rate:.1f}x)")
     print(f"{'mean steps':<{width}}: {steps_sto.mean():.0f} per patient stochastic, "
           f"{steps_det.mean():.0f} deterministic")
     print(f"{'peak RSS':<{width}}: {rss_engine:.0f} MiB after the engine runs, {_rss_mib():.0f} MiB at the end")
