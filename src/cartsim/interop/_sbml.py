@@ -115,6 +115,15 @@ def _notes(text: str) -> str:
     return f'<body xmlns="http://www.w3.org/1999/xhtml"><p>{html.escape(text)}</p></body>'
 
 
+def _quantity(model: libsbml.Model, name: str, value: float, units: str, constant: bool, note: str) -> None:
+    quantity = model.createParameter()
+    quantity.setId(name)
+    quantity.setValue(float(value))
+    quantity.setConstant(constant)
+    quantity.setUnits(_add_unit(model, units))
+    quantity.setNotes(_notes(note))
+
+
 def sbml_document(batch: Batch, patient: int = 0, name: str = "cartsim") -> libsbml.SBMLDocument:
     """The SBML Level 3 Version 2 document of patient ``patient`` of ``batch``."""
     document = libsbml.SBMLDocument(3, 2)
@@ -124,19 +133,10 @@ def sbml_document(batch: Batch, patient: int = 0, name: str = "cartsim") -> libs
     model.setTimeUnits(_add_unit(model, "day"))
     states, parameters, rhs = symbolic_rhs()
     for info, value in zip(PARAMETER_TABLE, batch.params[patient]):
-        parameter = model.createParameter()
-        parameter.setId(info.name)
-        parameter.setValue(float(value))
-        parameter.setConstant(True)
-        parameter.setUnits(_add_unit(model, info.units))
-        parameter.setNotes(_notes(f"{info.description} [{info.units}]. Source: {info.source}"))
+        _quantity(model, info.name, value, info.units, True,
+                  f"{info.description} [{info.units}]. Source: {info.source}")
     for info, value in zip(STATE_TABLE, batch.y0[patient]):
-        state = model.createParameter()
-        state.setId(info.name)
-        state.setValue(float(value))
-        state.setConstant(False)
-        state.setUnits(_add_unit(model, info.units))
-        state.setNotes(_notes(f"state: {info.description} [{info.units}]"))
+        _quantity(model, info.name, value, info.units, False, f"state: {info.description} [{info.units}]")
     printer = _SbmlPrinter()
     # Shared subexpressions (total CAR-T, antigen, killing pressure...) become assignment rules once,
     # instead of being repeated in every rate rule: a tenth of the size, and faster to load.
