@@ -201,6 +201,29 @@ def _run_trial(design, out: Path, **options) -> dict:
     return summary
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Model worker processes (runs at the same time).")] = 2,
+    max_patients: Annotated[int, typer.Option(min=1, max=1_000_000, help="Most virtual patients (all arms) or "
+                                                                         "mice in one run.")] = 2000,
+    run_seconds: Annotated[float, typer.Option(min=1, max=86400, help="A run still going after this long is "
+                                                                      "stopped.")] = 300.0,
+    data_dir: Annotated[Path | None, typer.Option(help="Folder for the runs' files (default: a temporary folder, "
+                                                       "removed at exit).", file_okay=False)] = None,
+) -> None:
+    """Start the web app: pick a patient, product and protocol, run one patient or a virtual trial with live
+    progress, run the lab assays, download results. Open http://HOST:PORT/ in a browser."""
+    import uvicorn
+
+    from cartsim.web import ServerLimits, create_app
+
+    limits = ServerLimits(workers=workers, max_patients=max_patients, run_seconds=run_seconds)
+    console.print(f"cartsim web app on [bold]http://{host}:{port}/[/bold] ({workers} model workers; Ctrl+C stops)")
+    uvicorn.run(create_app(limits, data_dir), host=host, port=port, log_level="warning")
+
+
 study_app = typer.Typer(help="Ready-made in-silico studies.", no_args_is_help=True)
 app.add_typer(study_app, name="study")
 app.add_typer(lab_app, name="lab", help="Lab assays (same model, other hosts): in-vitro repeated stimulation, "

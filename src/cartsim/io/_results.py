@@ -45,8 +45,9 @@ def _write_trajectories(result: SimulationResult, path: Path) -> None:
     result.to_frame().astype("float64").to_parquet(path, engine="pyarrow", index=False)
 
 
-def write_outputs(result: SimulationResult, out_dir: str | Path) -> Path:
-    """Write the result files into ``out_dir`` and return it.
+def write_outputs(result: SimulationResult, out_dir: str | Path, figures: bool = True) -> Path:
+    """Write the result files into ``out_dir`` and return it; ``figures=False`` leaves out the two PNG
+    figures (the slow part: the web app draws its charts itself and makes them only for a report).
 
     Everything is first written to a hidden sibling folder, then moved in with
     renames, so a failure part-way never leaves a half-written ``out_dir``.
@@ -61,13 +62,14 @@ def write_outputs(result: SimulationResult, out_dir: str | Path) -> Path:
         _write_summary(result, staging / SUMMARY)
         _write_trajectories(result, staging / TRAJECTORIES)
         result.visits.astype("float64").to_parquet(staging / VISITS, engine="pyarrow", index=False)
-        result.plot(staging / OVERVIEW)
-        result.plot_timeline(staging / TIMELINE)
+        if figures:
+            result.plot(staging / OVERVIEW)
+            result.plot_timeline(staging / TIMELINE)
         if out_dir.is_dir() and not any(out_dir.iterdir()):
             out_dir.rmdir()
         if out_dir.exists():
-            for name in (SUMMARY, TRAJECTORIES, VISITS, OVERVIEW, TIMELINE):
-                os.replace(staging / name, out_dir / name)
+            for path in staging.iterdir():
+                os.replace(path, out_dir / path.name)
         else:
             staging.rename(out_dir)
     finally:

@@ -69,11 +69,26 @@ def write_mouse(result: MouseResult, out: Path) -> list[Path]:
             plot_mouse(result, out / "mouse.png")]
 
 
+def median_burden(result: MouseResult, costimulation: str, stimulations: int) -> pd.Series:
+    """Median tumour burden of one group by day, a dead mouse counted at the lethal burden."""
+    tumour = result.tumour
+    mice = tumour[(tumour["costimulation"] == costimulation) & (tumour["stimulations"] == stimulations)]
+    shown = np.where(mice["alive"], mice["tumour_cells"], result.xenograft.lethal_burden)
+    return pd.Series(shown, index=mice["day"]).groupby(level=0).median()
+
+
+def group_survival(result: MouseResult, costimulation: str, stimulations: int):
+    """Kaplan-Meier fit (lifelines) of one group's survival to the humane endpoint."""
+    from lifelines import KaplanMeierFitter
+
+    survival = result.survival
+    fates = survival[(survival["costimulation"] == costimulation) & (survival["stimulations"] == stimulations)]
+    return KaplanMeierFitter().fit(fates["survival_days"], fates["died"])
+
+
 def plot_mouse(result: MouseResult, path: Path) -> Path:
     """A column per domain: median tumour burden of each k group over time (dead mice counted at the
     lethal burden), and its Kaplan-Meier survival."""
-    from lifelines import KaplanMeierFitter
-
     domains = list(dict.fromkeys(result.groups["costimulation"]))
     fig = Figure(figsize=(6 * len(domains), 8), layout="constrained")
     FigureCanvasAgg(fig)
@@ -83,13 +98,9 @@ def plot_mouse(result: MouseResult, path: Path) -> Path:
         burden_ax, km_ax = axes[:, column]
         for c, k in enumerate(result.groups.loc[result.groups["costimulation"] == domain, "stimulations"]):
             colour = f"C{c}"
-            mice = result.tumour[(result.tumour["costimulation"] == domain) & (result.tumour["stimulations"] == k)]
-            shown = np.where(mice["alive"], mice["tumour_cells"], lethal)
-            median = pd.Series(shown, index=mice["day"]).groupby(level=0).median()
+            median = median_burden(result, domain, k)
             burden_ax.plot(median.index, median.to_numpy(), color=colour, label=f"k = {k}")
-            fates = result.survival[(result.survival["costimulation"] == domain)
-                                    & (result.survival["stimulations"] == k)]
-            km = KaplanMeierFitter().fit(fates["survival_days"], fates["died"])
+            km = group_survival(result, domain, k)
             km_ax.step(km.survival_function_.index, km.survival_function_.iloc[:, 0], where="post", color=colour,
                        label=f"k = {k}")
         burden_ax.axhline(lethal, color="grey", linestyle=":", linewidth=1, label="lethal burden")

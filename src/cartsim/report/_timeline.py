@@ -9,23 +9,24 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-_DRUG_COLOURS = {"tocilizumab": "tab:blue", "corticosteroid": "tab:orange", "anakinra": "tab:green",
+#: Colour of each drug's interventions (matplotlib names), in every timeline figure.
+DRUG_COLOURS = {"tocilizumab": "tab:blue", "corticosteroid": "tab:orange", "anakinra": "tab:green",
                  "ibrutinib": "tab:brown", "switch_drug": "black"}
-_MIN_WINDOW_DAYS = 30
+MIN_WINDOW_DAYS = 30
 
 
-def _window(visits: pd.DataFrame, events: list[dict]) -> float:
+def acute_window(visits: pd.DataFrame, events: list[dict]) -> float:
     """Show the acute phase: until two weeks after the last graded toxicity or intervention."""
     toxic = visits.loc[(visits["crs_grade"] > 0) | (visits["icans_grade"] > 0), "day"]
-    treated = [e["day"] for e in events if e["event"] in _DRUG_COLOURS]
+    treated = [e["day"] for e in events if e["event"] in DRUG_COLOURS]
     last = max([0.0, *toxic.tolist(), *treated])
-    return max(_MIN_WINDOW_DAYS, last + 14)
+    return max(MIN_WINDOW_DAYS, last + 14)
 
 
 def plot_timeline(visits: pd.DataFrame, events: list[dict], path: str | Path, title: str = "") -> Path:
     """Write the timeline of ``visits`` (``SimulationResult.visits``) and its ``events``; returns ``path``."""
     path = Path(path)
-    end = _window(visits, events)
+    end = acute_window(visits, events)
     visits = visits[(visits["day"] >= 0) & (visits["day"] <= end)]
     fig = Figure(figsize=(11, 8), layout="constrained")
     FigureCanvasAgg(fig)
@@ -47,7 +48,7 @@ def plot_timeline(visits: pd.DataFrame, events: list[dict], path: str | Path, ti
 
     drawn = set()
     for event in events:
-        colour = _DRUG_COLOURS.get(event["event"])
+        colour = DRUG_COLOURS.get(event["event"])
         if colour is None or event["day"] > end:
             continue
         label = event["event"] if event["event"] not in drawn else None

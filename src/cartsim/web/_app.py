@@ -1,0 +1,239 @@
+"""The FastAPI app of ``cartsim serve``: a single page, and a JSON API over the same code as the CLI.
+
+Routes (every body is JSON unless said otherwise):
+
+* ``GET /``: the page; ``GET /static/plotly.min.js``: Plotly.js from the installed plotly package;
+* ``GET /api/options``: defaults and presets the page's forms offer, and the server's limits;
+* ``GET /api/populations/{name}/patients/{index}``: one virtual patient of a population (``?seed=``);
+* ``POST /api/yaml/{scenario|trial}`` (a body as the YAML file would hold it) and
+  ``POST /api/parse/{scenario|trial}`` (YAML text): convert, validating;
+* ``POST /api/runs/{kind}`` (kind ``patient``, ``trial``, ``restim`` or ``mouse``): start a run, 202;
+* ``GET /api/runs/{id}``: its state, and its result once done; ``GET /api/runs/{id}/events``: the state
+  as server-sent events until it ends; ``DELETE /api/runs/{id}``: cancel; ``POST /api/runs/{id}/resume``:
+  finish a stopped trial; ``GET /api/runs/{id}/files/{name}``: a result file.
+
+A bad body is 422 with a message naming each field, the value and what was expected; a body over the
+server's limit is 413; a full server is 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import tempfile
+from contextlib import asynccontextmanager
+from importlib.resources import files
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from fastapi.staticfiles import StaticFiles
+
+from .. import __version__
+from ..clinical._protocol import PROTOCOL_PRESETS
+from ..io import DRUGS, Scenario, ScenarioError
+from ..lab._settings import MouseSettings, RestimSettings
+from ..patient import DEFAULT_POPULATION, POPULATIONS, patient_fields, sample_population
+from ..product import COSTIMULATION, PRODUCT_PRESETS
+from ..report._html import KEY_ENDPOINTS
+from ..trial import Trial
+from ._limits import BodyLimit
+from ._requests import SCHEMAS, ServerLimits, validate_run
+from ._runs import FILES, Run, RunBusy, Runs
+from ._workers import WorkerPool
+
+STATIC = files("cartsim.web") / "static"
+_RUN_ID = re.compile(r"[0-9a-f]{32}")
+#: Seconds between looks at a run's state while streaming it.
+_EVENT_POLL_S = 0.1
+_YAML_TYPES = {"scenario": Scenario, "trial": Trial}
+
+#: The trial the page starts from: the seed articles' question of co-stimulation, 100 patients per arm.
+DEFAULT_TRIAL = Trial(name="4-1BB vs CD28", patients_per_arm=100, follow_up_days=730,
+                      arms=({"name": "4-1BB", "product": {"costimulation": "4-1BB"}},
+                            {"name": "CD28", "product": {"costimulation": "CD28"}}))
+
+
+def _plotly_js() -> bytes:
+    import plotly
+
+    return (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes()
+
+
+def _invalid(exc: ScenarioError) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=422)
+
+
+async def _body(request: Request) -> object:
+    try:
+        return await request.json()
+    except ValueError:
+        raise ScenarioError("body: not valid JSON; expected a JSON object of fields") from None
+
+
+def _run(runs: Runs, run_id: str) -> Run:
+    run = runs.get(run_id) if _RUN_ID.fullmatch(run_id) else None
+    if run is None:
+        raise HTTPException(404, f"no run {run_id!r} on this server")
+    return run
+
+
+def _options(limits: ServerLimits) -> dict:
+    return {
+        "version": __version__,
+        "scenario": Scenario().model_dump(mode="json"),
+        "trial": DEFAULT_TRIAL.model_dump(mode="json"),
+        "restim": RestimSettings().model_dump(mode="json"),
+        "mouse": MouseSettings().model_dump(mode="json"),
+        "product_presets": {name: preset.get("description", "") for name, preset in PRODUCT_PRESETS.items()},
+        "protocol_presets": list(PROTOCOL_PRESETS),
+        "populations": {name: population.description for name, population in POPULATIONS.items()},
+        "default_population": DEFAULT_POPULATION,
+        "costimulation": list(COSTIMULATION),
+        "drugs": DRUGS,
+        "endpoints": KEY_ENDPOINTS,
+        "limits": {"max_patients": limits.max_patients, "run_seconds": limits.run_seconds,
+                   "body_bytes": limits.body_bytes},
+    }
+
+
+def create_app(limits: ServerLimits = ServerLimits(), data_dir: Path | None = None) -> FastAPI:
+    """The app, with ``limits.workers`` model workers and run folders under ``data_dir`` (default: a new
+    temporary folder, removed at shutdown)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        root = Path(tempfile.mkdtemp(prefix="cartsim-serve-")) if data_dir is None else Path(data_dir)
+        root.mkdir(parents=True, exist_ok=True)
+        pool = WorkerPool(limits.workers)
+        app.state.runs = Runs(pool, root, limits)
+        try:
+            yield
+        finally:
+            pool.close()
+            if data_dir is None:
+                shutil.rmtree(root, ignore_errors=True)
+
+    app = FastAPI(title="cartsim", version=__version__, lifespan=lifespan,
+                  description="Mechanistic in-silico CAR-T therapy for CLL: one patient, a virtual trial, the lab.")
+    app.add_middleware(BodyLimit, max_bytes=limits.body_bytes)
+    app.add_exception_handler(ScenarioError, lambda request, exc: _invalid(exc))
+    plotly_js = _plotly_js()
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page() -> str:
+        return (STATIC / "index.html").read_text(encoding="utf-8")
+
+    @app.get("/static/plotly.min.js", include_in_schema=False)
+    def plotly() -> Response:
+        return Response(plotly_js, media_type="text/javascript", headers={"Cache-Control": "max-age=86400"})
+
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+
+    @app.get("/api/health")
+    def health(request: Request) -> dict:
+        runs: Runs = request.app.state.runs
+        return {"status": "ok", "workers": runs.pool.size, "busy_workers": runs.pool.busy, "active_runs": runs.active}
+
+    @app.get("/api/options")
+    def options() -> dict:
+        return _options(limits)
+
+    @app.get("/api/populations/{name}/patients/{index}")
+    def population_patient(name: str, index: int, seed: int = 0) -> dict:
+        if name not in POPULATIONS:
+            raise HTTPException(404, f"no population {name!r}; presets: {', '.join(POPULATIONS)}")
+        if not (0 <= index < 10_000_000 and 0 <= seed < 2**63):
+            raise HTTPException(422, f"index must be within [0, 1e7) and seed within [0, 2**63); got {index}, {seed}")
+        row = sample_population(name, 1, seed, start=index).iloc[0]
+        return {"patient": patient_fields(row), "seed": int(row["seed"])}
+
+    @app.post("/api/yaml/{what}", response_class=PlainTextResponse)
+    async def to_yaml(what: str, request: Request) -> str:
+        schema = _YAML_TYPES.get(what)
+        if schema is None:
+            raise HTTPException(404, f"no such conversion; expected one of {', '.join(_YAML_TYPES)}")
+        model = schema.validated(await _body(request), what)
+        return yaml.safe_dump(model.model_dump(mode="json"), sort_keys=False)
+
+    @app.post("/api/parse/{what}")
+    async def from_yaml(what: str, request: Request) -> dict:
+        schema = _YAML_TYPES.get(what)
+        if schema is None:
+            raise HTTPException(404, f"no such conversion; expected one of {', '.join(_YAML_TYPES)}")
+        try:
+            data = yaml.safe_load((await request.body()).decode("utf-8"))
+        except (UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise ScenarioError(f"{what}: not valid YAML ({exc})") from None
+        return schema.validated(data, what).model_dump(mode="json")
+
+    @app.post("/api/runs/{kind}", status_code=202)
+    async def start(kind: str, request: Request) -> dict:
+        if kind not in SCHEMAS:
+            raise HTTPException(404, f"no kind of run {kind!r}; expected one of {', '.join(SCHEMAS)}")
+        validated = validate_run(kind, await _body(request), limits)
+        try:
+            run = request.app.state.runs.submit(kind, validated.model_dump(mode="json"))
+        except RunBusy as exc:
+            raise HTTPException(503, str(exc), headers={"Retry-After": "5"}) from None
+        return run.status()
+
+    @app.get("/api/runs/{run_id}")
+    def run_status(run_id: str, request: Request) -> dict:
+        run = _run(request.app.state.runs, run_id)
+        return {**run.status(), "result": run.result if run.state == "done" else None}
+
+    @app.get("/api/runs/{run_id}/events", response_class=EventSourceResponse)
+    async def run_events(run_id: str, request: Request):
+        run = _run(request.app.state.runs, run_id)
+        seen = -1
+        while True:
+            if run.version != seen:
+                seen = run.version
+                status = run.status()
+                yield ServerSentEvent(event="status", data=status)
+                if run.finished:
+                    return
+            if await request.is_disconnected():
+                return
+            await asyncio.sleep(_EVENT_POLL_S)
+
+    @app.delete("/api/runs/{run_id}")
+    def cancel(run_id: str, request: Request) -> dict:
+        run = _run(request.app.state.runs, run_id)
+        request.app.state.runs.cancel(run)
+        return run.status()
+
+    @app.post("/api/runs/{run_id}/resume", status_code=202)
+    def resume(run_id: str, request: Request) -> dict:
+        runs: Runs = request.app.state.runs
+        run = _run(runs, run_id)
+        if run.kind != "trial" or run.state not in ("cancelled", "failed"):
+            raise HTTPException(409, f"only a cancelled or failed trial can be resumed; this is a {run.state} {run.kind}")
+        runs.resume(run)
+        return run.status()
+
+    @app.get("/api/runs/{run_id}/files/{name}")
+    async def download(run_id: str, name: str, request: Request) -> Response:
+        runs: Runs = request.app.state.runs
+        run = _run(runs, run_id)
+        if name not in FILES[run.kind]:
+            raise HTTPException(404, f"no file {name!r} for a {run.kind} run; files: {', '.join(FILES[run.kind])}")
+        if run.state != "done":
+            raise HTTPException(409, f"the run is {run.state}; its files come when it is done")
+        path = run.directory / name
+        if name == "report.html":
+            path = await asyncio.to_thread(runs.report, run)
+        elif name.endswith(".csv") and not path.exists():
+            table = await asyncio.to_thread(lambda: pd.read_parquet(path.with_suffix(".parquet")).to_csv(index=False))
+            return Response(table, media_type="text/csv",
+                            headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        if not path.exists():
+            raise HTTPException(404, f"this run wrote no {name}")
+        return FileResponse(path, filename=name)
+
+    return app
