@@ -89,7 +89,7 @@ def _options(limits: ServerLimits) -> dict:
         "trial": DEFAULT_TRIAL.model_dump(mode="json"),
         "restim": RestimSettings().model_dump(mode="json"),
         "mouse": MouseSettings().model_dump(mode="json"),
-        "product_presets": {name: preset.get("description", "") for name, preset in PRODUCT_PRESETS.items()},
+        "product_presets": PRODUCT_PRESETS,
         "protocol_presets": list(PROTOCOL_PRESETS),
         "populations": {name: population.description for name, population in POPULATIONS.items()},
         "default_population": DEFAULT_POPULATION,
@@ -150,7 +150,8 @@ def create_app(limits: ServerLimits = ServerLimits(), data_dir: Path | None = No
         if not (0 <= index < 10_000_000 and 0 <= seed < 2**63):
             raise HTTPException(422, f"index must be within [0, 1e7) and seed within [0, 2**63); got {index}, {seed}")
         row = sample_population(name, 1, seed, start=index).iloc[0]
-        return {"patient": patient_fields(row), "seed": int(row["seed"])}
+        # The seed as text: it may pass 2**53, past which a JavaScript number loses digits.
+        return {"patient": patient_fields(row), "seed": str(int(row["seed"]))}
 
     @app.post("/api/yaml/{what}", response_class=PlainTextResponse)
     async def to_yaml(what: str, request: Request) -> str:

@@ -13,7 +13,7 @@ import json
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from matplotlib.colors import to_hex
+from matplotlib.colors import to_hex, to_rgba
 from plotly.subplots import make_subplots
 
 from .._readouts import B_CELL_APLASIA_PER_UL
@@ -25,16 +25,20 @@ from ..trial._analysis import _arms, _km, _median, analysed
 _LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=45), hovermode="x unified",
                legend=dict(orientation="h", y=-0.18))
 _DAYS = "days after infusion"
+#: Cells below this are drawn as gone (a log axis would otherwise run down to the solver's tolerance).
+_GONE_CELLS = 0.1
 
 
 def _json(fig: go.Figure) -> dict:
     return json.loads(fig.to_json())  # numpy arrays become lists, NaN becomes null
 
 
-def _lines(frame: pd.DataFrame, columns: dict[str, str], title: str, ytitle: str) -> go.Figure:
-    fig = go.Figure([go.Scatter(x=frame["day"], y=frame[column], name=label, mode="lines")
-                     for column, label in columns.items()])
-    fig.update_layout(title=title, xaxis_title=_DAYS, yaxis_title=ytitle, yaxis_type="log", **_LAYOUT)
+def _lines(frame: pd.DataFrame, columns: dict[str, str], title: str, ytitle: str, floor: float) -> go.Figure:
+    """Log-scale lines of ``columns`` over days; values below ``floor`` (a population that is gone) are left out."""
+    fig = go.Figure([go.Scatter(x=frame["day"], y=frame[column].where(frame[column] >= floor), name=label,
+                                mode="lines") for column, label in columns.items()])
+    fig.update_layout(title=title, xaxis_title=_DAYS, yaxis_title=ytitle, yaxis_type="log",
+                      yaxis_exponentformat="power", **_LAYOUT)
     return fig
 
 
@@ -69,16 +73,17 @@ def _storm(visits: pd.DataFrame, events: list[dict]) -> go.Figure:
 
 def patient_figures(frame: pd.DataFrame, visits: pd.DataFrame, events: list[dict]) -> dict[str, dict]:
     """The four charts of one patient from ``SimulationResult.to_frame()``, ``.visits`` and ``.events``."""
-    b_cells = _lines(frame, {"normal_b_blood_per_ul": "normal B cells"}, "Normal B cells in blood", "cells/µL")
+    b_cells = _lines(frame, {"normal_b_blood_per_ul": "normal B cells"}, "Normal B cells in blood", "cells/µL",
+                     floor=1e-3)
     b_cells.add_hline(y=B_CELL_APLASIA_PER_UL, line=dict(color="grey", dash="dot"), annotation_text="aplasia")
     return {name: _json(fig) for name, fig in {
         "car_t": _lines(frame, {"car_t_total": "all CAR-T", "car_t_resting": "resting/memory",
                                 "car_t_effector": "effector", "car_t_senescent": "senescent",
                                 "car_t_cd4": "CD4+", "car_t_cd8": "CD8+"},
-                        "CAR-T cells by phenotype", "cells (whole body)"),
+                        "CAR-T cells by phenotype", "cells (whole body)", floor=_GONE_CELLS),
         "tumor": _lines(frame, {"tumor_total": "all CLL", "tumor_blood": "blood", "tumor_marrow": "marrow",
                                 "tumor_node": "nodes and spleen", "tumor_antigen_negative": "antigen-negative"},
-                        "CLL cells by compartment", "cells"),
+                        "CLL cells by compartment", "cells", floor=_GONE_CELLS),
         "b_cells": b_cells,
         "storm": _storm(visits, events),
     }.items()}
@@ -87,11 +92,12 @@ def patient_figures(frame: pd.DataFrame, visits: pd.DataFrame, events: list[dict
 def _km_traces(fig: go.Figure, kmf, name: str, colour: str) -> None:
     times = kmf.survival_function_.index.to_numpy(float)
     band = kmf.confidence_interval_.to_numpy(float)
+    red, green, blue, _ = (round(255 * c) for c in to_rgba(colour))
     for k, bound in enumerate((band[:, 1], band[:, 0])):  # the upper bound first, the lower one fills to it
-        fig.add_trace(go.Scatter(x=times, y=bound, line_shape="hv", line_width=0, showlegend=False,
-                                 hoverinfo="skip", fill="tonexty" if k else None, fillcolor=colour,
-                                 opacity=0.2, legendgroup=name))
-    fig.add_trace(go.Scatter(x=times, y=kmf.survival_function_.iloc[:, 0], name=name, line_shape="hv",
+        fig.add_trace(go.Scatter(x=times, y=bound, mode="lines", line_shape="hv", line_width=0, showlegend=False,
+                                 hoverinfo="skip", fill="tonexty" if k else None,
+                                 fillcolor=f"rgba({red},{green},{blue},0.2)", legendgroup=name))
+    fig.add_trace(go.Scatter(x=times, y=kmf.survival_function_.iloc[:, 0], name=name, mode="lines", line_shape="hv",
                              line_color=colour, legendgroup=name))
 
 
@@ -133,7 +139,8 @@ def restim_figures(table: pd.DataFrame) -> dict[str, dict]:
                                  line_color=colour), row=1, col=3)
     fig.update_xaxes(title_text="stimulation round", dtick=1)
     fig.update_yaxes(type="log", row=1, col=2)
-    fig.update_layout(title="Repeated stimulation in vitro", **{**_LAYOUT, "hovermode": "closest"})
+    fig.update_layout(title="Repeated stimulation in vitro", **{**_LAYOUT, "hovermode": "closest",
+                                                                 "margin": dict(_LAYOUT["margin"], t=90)})
     return {"restim": _json(fig)}
 
 
@@ -157,5 +164,5 @@ def mouse_figures(result: MouseResult) -> dict[str, dict]:
     fig.update_yaxes(range=[0, 1.05], title_text="surviving", row=2, col=1)
     fig.update_xaxes(title_text="days after CAR-T", row=2)
     fig.update_layout(title="NSG mouse xenograft: CAR-T harvested after k stimulations", height=650,
-                      **{**_LAYOUT, "hovermode": "closest"})
+                      **{**_LAYOUT, "hovermode": "closest", "margin": dict(_LAYOUT["margin"], t=90)})
     return {"mouse": _json(fig)}

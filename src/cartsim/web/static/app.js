@@ -1,0 +1,457 @@
+// The cartsim page: forms that edit a scenario, a trial or lab settings as JSON (the same fields as the
+// YAML files), runs followed by server-sent events, and the server's Plotly figures drawn as they come.
+// Every check of a value is the server's: its 422 message names the field, the value and what it expects.
+"use strict";
+
+const $ = (selector, root = document) => root.querySelector(selector);
+const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
+const TERMINAL = ["done", "failed", "cancelled"];
+const PLOT_CONFIG = { responsive: true, displaylogo: false };
+
+let OPTIONS = null;
+const state = { scenario: null, trial: null, restim: null, mouse: null };
+
+// ---- values and paths -------------------------------------------------------------------------------
+
+function getPath(object, path) {
+  return path.split(".").reduce((o, key) => (o == null ? undefined : o[key]), object);
+}
+
+function setPath(object, path, value) {
+  const keys = path.split(".");
+  const last = keys.pop();
+  let o = object;
+  for (const key of keys) {
+    if (typeof o[key] !== "object" || o[key] === null) o[key] = {};
+    o = o[key];
+  }
+  o[last] = value;
+}
+
+// What an input holds, as JSON: numbers where they parse (1e11 included), the text otherwise, so the
+// server can say what it expected. Long integers (seeds up to 2**63) stay text: JSON numbers lose digits.
+function readInput(el) {
+  if (el.type === "checkbox") return el.checked;
+  const type = el.dataset.type || "number";
+  const text = el.value.trim();
+  if (type !== "number" && type !== "int" && type !== "list") return text;
+  if (type === "list") return text.split(",").map((s) => s.trim()).filter(Boolean).map((s) => (Number.isFinite(Number(s)) ? Number(s) : s));
+  if (type === "int" && /^\d{16,}$/.test(text)) return text;
+  const number = Number(text);
+  return text !== "" && Number.isFinite(number) ? number : text;
+}
+
+function showInput(el, value) {
+  if (el.type === "checkbox") el.checked = Boolean(value);
+  else el.value = Array.isArray(value) ? value.join(", ") : (value ?? "");
+}
+
+function shown(value) {
+  if (value === null || value === undefined) return "—";
+  if (typeof value === "boolean") return value ? "yes" : "no";
+  if (typeof value === "number") return Number.isInteger(value) && Math.abs(value) < 1e5 ? String(value) : value.toPrecision(3);
+  return String(value);
+}
+
+const percent = (x) => (x === null || x === undefined ? "—" : `${(100 * x).toFixed(1)}%`);
+const rateWithInterval = (entry, key) => {
+  const [low, high] = entry[`${key}_ci`] || [null, null];
+  return `${percent(entry[key])} (${percent(low)}–${percent(high)})`;
+};
+
+function options(select, values, labels = values) {
+  select.replaceChildren(...values.map((value, k) => new Option(labels[k], value)));
+}
+
+function table(el, header, rows) {
+  const line = (cells, tag) => `<tr>${cells.map((c) => `<${tag}>${escapeHtml(shown(c))}</${tag}>`).join("")}</tr>`;
+  el.innerHTML = line(header, "th") + rows.map((row) => line(row, "td")).join("");
+}
+
+function escapeHtml(text) {
+  return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+
+function showError(el, message) {
+  el.textContent = message;
+  el.hidden = !message;
+}
+
+// ---- the server --------------------------------------------------------------------------------------
+
+async function request(method, url, body, contentType = "application/json") {
+  const init = { method, headers: {} };
+  if (body !== undefined) {
+    init.headers["content-type"] = contentType;
+    init.body = contentType === "application/json" ? JSON.stringify(body) : body;
+  }
+  const response = await fetch(url, init);
+  const text = await response.text();
+  if (!response.ok) {
+    let detail = text;
+    try { detail = JSON.parse(text).detail; } catch (_) { /* a plain-text error */ }
+    throw new Error(typeof detail === "string" ? detail : JSON.stringify(detail));
+  }
+  return response.headers.get("content-type")?.includes("json") ? JSON.parse(text) : text;
+}
+
+// Start a run, follow its server-sent events (onStatus on each), resolve with the finished run.
+async function startRun(kind, body, onStatus) {
+  const run = await request("POST", `/api/runs/${kind}`, body);
+  onStatus(run);
+  return new Promise((resolve, reject) => {
+    const events = new EventSource(`/api/runs/${run.id}/events`);
+    events.addEventListener("status", async (event) => {
+      const status = JSON.parse(event.data);
+      onStatus(status);
+      if (!TERMINAL.includes(status.state)) return;
+      events.close();
+      if (status.state === "done") resolve(await request("GET", `/api/runs/${run.id}`));
+      else reject(new Error(`${status.kind} run ${status.state}: ${status.message}`));
+    });
+  });
+}
+
+function downloads(el, run) {
+  el.replaceChildren(document.createTextNode("Download: "), ...run.files.map((name) => {
+    const link = document.createElement("a");
+    link.href = `/api/runs/${run.id}/files/${name}`;
+    link.textContent = name;
+    link.download = name;
+    return link;
+  }));
+}
+
+function plot(id, figure) {
+  Plotly.react(id, figure.data, figure.layout, PLOT_CONFIG);
+}
+
+function saveText(text, name) {
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(new Blob([text], { type: "text/yaml" }));
+  link.download = name;
+  link.click();
+  URL.revokeObjectURL(link.href);
+}
+
+// ---- forms -------------------------------------------------------------------------------------------
+
+// The product as the patient would get it: the fields set here, else the preset's, else the defaults.
+function productField(product, field) {
+  const preset = product.preset ? OPTIONS.product_presets[product.preset] : {};
+  return product[field] ?? preset[field] ?? OPTIONS.scenario.product[field];
+}
+
+function presetSelect(select) {
+  options(select, ["", ...Object.keys(OPTIONS.product_presets)], ["custom", ...Object.keys(OPTIONS.product_presets)]);
+}
+
+function protocolSelect(select, protocol) {
+  const names = OPTIONS.protocol_presets;
+  const loaded = typeof protocol !== "string";
+  options(select, loaded ? [...names, ""] : names, loaded ? [...names, "as loaded (rules)"] : names);
+  select.value = loaded ? "" : protocol;
+}
+
+function renderPatientForm() {
+  const form = $("#patient-form");
+  const scenario = state.scenario;
+  for (const el of $$("[data-path]", form)) {
+    const path = el.dataset.path;
+    if (path === "protocol") protocolSelect(el, scenario.protocol);
+    else if (path.startsWith("product.")) showInput(el, productField(scenario.product, path.slice(8)) ?? "");
+    else showInput(el, getPath(scenario, path));
+  }
+  const preset = scenario.product.preset;
+  $("#preset-note").textContent = preset ? OPTIONS.product_presets[preset].description : "";
+}
+
+function editPatient(el) {
+  const path = el.dataset.path;
+  const value = readInput(el);
+  if (path === "product.preset") {
+    state.scenario.product = value ? { preset: value } : { ...state.scenario.product, preset: null };
+  } else if (path === "protocol") {
+    if (value) state.scenario.protocol = value;
+  } else {
+    setPath(state.scenario, path, value);
+  }
+  renderPatientForm();
+}
+
+function renderPlainForm(form, settings) {
+  for (const el of $$("input[data-path], select[data-path]", form)) showInput(el, getPath(settings, el.dataset.path));
+  for (const box of $$(".domains", form)) {
+    box.replaceChildren(...OPTIONS.costimulation.map((domain) => {
+      const label = document.createElement("label");
+      label.className = "check";
+      label.innerHTML = `<input type="checkbox" value="${escapeHtml(domain)}"> ${escapeHtml(domain)}`;
+      label.firstChild.checked = settings.costimulations.includes(domain);
+      return label;
+    }));
+  }
+}
+
+function editPlain(settings, el) {
+  if (el.closest(".domains")) {
+    settings.costimulations = $$("input:checked", el.closest(".domains")).map((box) => box.value);
+  } else if (el.dataset.path) {
+    setPath(settings, el.dataset.path, readInput(el));
+  }
+}
+
+// ---- patient -----------------------------------------------------------------------------------------
+
+function showPatient(run) {
+  const { summary, events, figures } = run.result;
+  $("#patient-results").hidden = false;
+  for (const [name, figure] of Object.entries(figures)) plot(`chart-${name}`, figure);
+  table($("#patient-endpoints"), ["endpoint", "value"],
+    Object.entries(OPTIONS.endpoints).filter(([key]) => key in summary).map(([key, label]) => [label, summary[key]]));
+  table($("#patient-events"), ["day", "event", "grade", "action"], events.map((e) => [e.day, e.event, e.grade, e.action]));
+  downloads($("#patient-downloads"), run);
+}
+
+async function runPatient(event) {
+  event.preventDefault();
+  const status = $("#patient-status");
+  showError($("#patient-error"), "");
+  $("#run-patient").disabled = true;
+  const started = performance.now();
+  try {
+    const run = await startRun("patient", state.scenario, (s) => { status.textContent = `Patient run ${s.state}…`; });
+    showPatient(run);
+    const summary = run.result.summary;
+    status.textContent = `Done in ${((performance.now() - started) / 1000).toFixed(1)} s: best response ` +
+      `${shown(summary.best_response)}, CRS grade ${shown(summary.crs_max_grade)}, CAR-T peak ${shown(summary.car_t_peak_cells)} cells.`;
+  } catch (error) {
+    status.textContent = "The patient did not run.";
+    showError($("#patient-error"), error.message);
+  } finally {
+    $("#run-patient").disabled = false;
+  }
+}
+
+async function drawPatient() {
+  const population = $("#population").value;
+  const index = $("#population-index").value || "0";
+  try {
+    const drawn = await request("GET", `/api/populations/${encodeURIComponent(population)}/patients/${encodeURIComponent(index)}`);
+    state.scenario.patient = { ...state.scenario.patient, ...drawn.patient };
+    state.scenario.simulation.seed = drawn.seed;
+    renderPatientForm();
+    showError($("#patient-error"), "");
+  } catch (error) {
+    showError($("#patient-error"), error.message);
+  }
+}
+
+async function showYaml(what, body, pre, errorBox) {
+  try {
+    const text = await request("POST", `/api/yaml/${what}`, body);
+    pre.textContent = text;
+    pre.hidden = false;
+    saveText(text, `${what}.yaml`);
+    showError(errorBox, "");
+  } catch (error) {
+    showError(errorBox, error.message);
+  }
+}
+
+async function loadScenario(event) {
+  const file = event.target.files[0];
+  if (!file) return;
+  try {
+    state.scenario = await request("POST", "/api/parse/scenario", await file.text(), "text/plain");
+    renderPatientForm();
+    showError($("#patient-error"), "");
+  } catch (error) {
+    showError($("#patient-error"), error.message);
+  }
+  event.target.value = "";
+}
+
+// ---- trial -------------------------------------------------------------------------------------------
+
+const ARM_FIELDS = [
+  ["name", "arm", "text"], ["product.preset", "product", "preset"], ["product.costimulation", "co-stimulation", "costim"],
+  ["product.dose_cells", "dose (CAR+ cells)", "number"], ["protocol", "protocol", "protocol"],
+  ["lymphodepletion.intensity", "lymphodepletion (x)", "number"],
+];
+
+function renderArms() {
+  const rows = state.trial.arms.map((arm, k) => {
+    const row = document.createElement("div");
+    row.className = "arm";
+    row.dataset.arm = k;
+    for (const [path, label, type] of ARM_FIELDS) {
+      const cell = document.createElement("label");
+      cell.textContent = label;
+      const el = document.createElement(type === "text" || type === "number" ? "input" : "select");
+      el.dataset.path = path;
+      el.dataset.type = type === "number" ? "number" : "text";
+      if (type === "preset") presetSelect(el);
+      if (type === "costim") options(el, OPTIONS.costimulation);
+      if (type === "protocol") protocolSelect(el, arm.protocol ?? "standard");
+      else if (path.startsWith("product.")) showInput(el, productField(arm.product ?? {}, path.slice(8)) ?? "");
+      else showInput(el, getPath(arm, path) ?? getPath(OPTIONS.scenario, path));
+      cell.append(el);
+      row.append(cell);
+    }
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.textContent = "Remove";
+    remove.className = "remove-arm";
+    remove.disabled = state.trial.arms.length === 1;
+    row.append(remove);
+    return row;
+  });
+  $("#arms").replaceChildren(...rows);
+}
+
+function editArm(el) {
+  const arm = state.trial.arms[Number(el.closest(".arm").dataset.arm)];
+  const path = el.dataset.path;
+  const value = readInput(el);
+  arm.product ??= {};
+  if (path === "product.preset") arm.product = value ? { preset: value } : { ...arm.product, preset: null };
+  else if (path === "protocol") { if (value) arm.protocol = value; }
+  else setPath(arm, path, value);
+  renderArms();
+}
+
+function showTrial(run) {
+  const summary = run.result.summary;
+  $("#trial-results").hidden = false;
+  const rates = [["orr", "ORR"], ["cr_rate", "CR"], ["umrd4_blood_rate", "uMRD4 blood"], ["crs_grade3plus_rate", "CRS ≥ 3"],
+    ["icans_grade3plus_rate", "ICANS ≥ 3"], ["crs_death_rate", "CRS deaths"], ["manufacturing_failure_rate", "manufacturing failed"]];
+  table($("#trial-endpoints"), ["arm", "n", ...rates.map(([, label]) => label), "median PFS (mo)", "median OS (mo)", "PFS 12 mo", "OS 12 mo"],
+    Object.entries(summary.arms).map(([arm, e]) => [arm, e.n, ...rates.map(([key]) => rateWithInterval(e, key)),
+      e.median_pfs_months ?? "not reached", e.median_os_months ?? "not reached", percent(e.pfs_12m), percent(e.os_12m)]));
+  const ratios = Object.entries(summary.hazard_ratios || {});
+  const ratio = (hr, ci) => (hr === null ? "not estimable" : `${hr.toFixed(2)} (${shown(ci[0])}–${shown(ci[1])})`);
+  table($("#trial-hazards"), ["hazard ratio (Cox)", "PFS", "OS"], ratios.map(([pair, e]) => [pair, ratio(e.pfs_hr, e.pfs_hr_ci), ratio(e.os_hr, e.os_hr_ci)]));
+  $("#trial-hazards").hidden = ratios.length === 0;
+  plot("chart-km_pfs", run.result.figures.km_pfs);
+  plot("chart-km_os", run.result.figures.km_os);
+  downloads($("#trial-downloads"), run);
+}
+
+let trialRun = null;
+
+async function runTrial(event) {
+  event.preventDefault();
+  const status = $("#trial-status");
+  const bar = $("#trial-progress");
+  showError($("#trial-error"), "");
+  $("#run-trial").disabled = true;
+  bar.hidden = false;
+  bar.value = 0;
+  try {
+    const run = await startRun("trial", state.trial, (s) => {
+      trialRun = s.id;
+      $("#cancel-trial").disabled = TERMINAL.includes(s.state);
+      bar.max = Math.max(s.total, 1);
+      bar.value = s.done;
+      status.textContent = s.total ? `Trial ${s.state}: ${s.done} of ${s.total} chunks` : `Trial ${s.state}…`;
+    });
+    showTrial(run);
+    status.textContent = `Trial done: ${state.trial.arms.length} arms × ${state.trial.patients_per_arm} patients.`;
+  } catch (error) {
+    showError($("#trial-error"), error.message);
+  } finally {
+    $("#run-trial").disabled = false;
+    $("#cancel-trial").disabled = true;
+  }
+}
+
+// ---- lab ---------------------------------------------------------------------------------------------
+
+async function runLab(kind, event) {
+  event.preventDefault();
+  const status = $("#lab-status");
+  const bar = $("#lab-progress");
+  showError($("#lab-error"), "");
+  bar.hidden = false;
+  bar.value = 0;
+  try {
+    const run = await startRun(kind, state[kind], (s) => {
+      bar.max = Math.max(s.total, 1);
+      bar.value = s.done;
+      status.textContent = `${kind === "restim" ? "Assay" : "Xenograft"} ${s.state}${s.total ? `: ${s.done} of ${s.total}` : "…"}`;
+    });
+    $("#lab-results").hidden = false;
+    plot("chart-lab", run.result.figures[kind]);
+    const rows = run.result.table;
+    const header = rows.length ? Object.keys(rows[0]) : [];
+    table($("#lab-table"), header, rows.map((row) => header.map((key) => row[key])));
+    downloads($("#lab-downloads"), run);
+    status.textContent = `${kind === "restim" ? "Assay" : "Xenograft"} done.`;
+  } catch (error) {
+    showError($("#lab-error"), error.message);
+  }
+}
+
+// ---- start -------------------------------------------------------------------------------------------
+
+function showTab(name) {
+  for (const button of $$(".tab")) button.classList.toggle("active", button.dataset.tab === name);
+  for (const panel of $$(".panel")) panel.hidden = panel.id !== `tab-${name}`;
+  window.dispatchEvent(new Event("resize")); // charts drawn in a hidden tab take their size now
+}
+
+async function start() {
+  OPTIONS = await request("GET", "/api/options");
+  state.scenario = { ...structuredClone(OPTIONS.scenario), protocol: "standard" };
+  state.trial = structuredClone(OPTIONS.trial);
+  state.trial.arms = state.trial.arms.map((arm) => ({ ...arm, protocol: "standard" }));
+  state.restim = structuredClone(OPTIONS.restim);
+  state.mouse = structuredClone(OPTIONS.mouse);
+
+  const populations = Object.keys(OPTIONS.populations);
+  options($("#population"), populations);
+  options($("#trial-population"), populations);
+  for (const select of $$("#patient-form [data-type=preset]")) presetSelect(select);
+  options($("#patient-form [data-path='product.costimulation']"), OPTIONS.costimulation);
+  renderPatientForm();
+  renderPlainForm($("#trial-form"), state.trial);
+  renderArms();
+  renderPlainForm($("#restim-form"), state.restim);
+  renderPlainForm($("#mouse-form"), state.mouse);
+  $("#trial-limit").textContent = `This server runs at most ${OPTIONS.limits.max_patients} patients per trial (all arms), ` +
+    `each run for at most ${OPTIONS.limits.run_seconds} s.`;
+  $("#footer").textContent = `cartsim ${OPTIONS.version}. Plotly.js is served by this server: the page works offline.`;
+
+  for (const button of $$(".tab")) button.addEventListener("click", () => showTab(button.dataset.tab));
+  $("#patient-form").addEventListener("change", (event) => { if (event.target.dataset.path) editPatient(event.target); });
+  $("#patient-form").addEventListener("submit", runPatient);
+  $("#draw-patient").addEventListener("click", drawPatient);
+  $("#scenario-yaml").addEventListener("click", () => showYaml("scenario", state.scenario, $("#scenario-text"), $("#patient-error")));
+  $("#scenario-file").addEventListener("change", loadScenario);
+
+  $("#trial-form").addEventListener("change", (event) => {
+    if (event.target.closest(".arm")) editArm(event.target);
+    else editPlain(state.trial, event.target);
+  });
+  $("#trial-form").addEventListener("click", (event) => {
+    if (!event.target.classList.contains("remove-arm")) return;
+    state.trial.arms.splice(Number(event.target.closest(".arm").dataset.arm), 1);
+    renderArms();
+  });
+  $("#add-arm").addEventListener("click", () => {
+    state.trial.arms.push({ name: `arm ${state.trial.arms.length + 1}`, product: {}, protocol: "standard" });
+    renderArms();
+  });
+  $("#trial-form").addEventListener("submit", runTrial);
+  $("#cancel-trial").addEventListener("click", () => trialRun && request("DELETE", `/api/runs/${trialRun}`));
+  $("#trial-yaml").addEventListener("click", () => showYaml("trial", state.trial, $("#trial-text"), $("#trial-error")));
+
+  for (const kind of ["restim", "mouse"]) {
+    const form = $(`#${kind}-form`);
+    form.addEventListener("change", (event) => editPlain(state[kind], event.target));
+    form.addEventListener("submit", (event) => runLab(kind, event));
+  }
+  document.body.dataset.ready = "true";
+}
+
+start().catch((error) => { document.body.textContent = `cartsim could not start: ${error.message}`; });
