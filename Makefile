@@ -4,7 +4,10 @@ PYTHON := $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 DEMO_OUT := out/demo
 
-.PHONY: venv demo test clean
+# Root installs system packages itself; anyone else through sudo.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: venv browser demo test clean
 
 venv: $(VENV)/.installed
 
@@ -19,7 +22,12 @@ $(VENV)/.installed: pyproject.toml
 demo: venv
 	$(VENV)/bin/cartsim demo --out $(DEMO_OUT)
 
-test: venv
+# The web app's browser tests drive Debian's Chromium (no browser download); install it when missing.
+browser:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+
+test: venv browser
 	$(VENV)/bin/python -m pytest -n 2 -q
 
 clean:

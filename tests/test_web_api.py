@@ -1,0 +1,232 @@
+"""The web app's API: the same schemas and code as the CLI, clear 422s, caps on bodies, patients and run
+time, no client paths, cancellation that keeps what was written, and a server that stays responsive."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+
+import pandas as pd
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+
+import cartsim
+from cartsim.io import Scenario, load_scenario
+from cartsim.trial import Trial, run_trial
+from cartsim.web import ServerLimits, create_app
+from web_server import LiveServer
+
+TERMINAL = ("done", "failed", "cancelled")
+SHORT_PATIENT = {"name": "api patient", "product": {"preset": "liso-cel"}, "simulation": {"days": 120, "seed": 3}}
+SMALL_TRIAL = {"name": "small", "patients_per_arm": 12, "follow_up_days": 180,
+               "arms": [{"name": "4-1BB"}, {"name": "CD28", "product": {"costimulation": "CD28"}}]}
+#: As long a trial as the default cap allows: it runs for many seconds on one core.
+LONG_TRIAL = {"name": "long", "patients_per_arm": 1000, "follow_up_days": 3650,
+              "arms": [{"name": "a"}, {"name": "b", "product": {"costimulation": "CD28"}}]}
+
+
+def wait(client, run_id: str, timeout_s: float = 600) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        run = client.get(f"/api/runs/{run_id}").json()
+        if run["state"] in TERMINAL:
+            return run
+        time.sleep(0.1)
+    raise TimeoutError(run_id)
+
+
+def finished(client, kind: str, body: dict) -> dict:
+    response = client.post(f"/api/runs/{kind}", json=body)
+    assert response.status_code == 202, response.text
+    run = wait(client, response.json()["id"])
+    assert run["state"] == "done", run["message"]
+    return run
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    with TestClient(create_app(ServerLimits(workers=2), tmp_path_factory.mktemp("runs"))) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def patient_run(client):
+    return finished(client, "patient", SHORT_PATIENT)
+
+
+def test_options_offer_valid_defaults_presets_and_limits(client):
+    options = client.get("/api/options").json()
+    assert Scenario.validated(options["scenario"]) == Scenario()
+    assert Trial.validated(options["trial"]).arms[1].product.costimulation == "CD28"
+    assert {"liso-cel", "tisa-cel", "allo-cd19"} <= set(options["product_presets"])
+    assert "standard" in options["protocol_presets"] and options["limits"]["max_patients"] == 2000
+
+
+def test_a_patient_run_is_the_cli_simulation(patient_run):
+    # The web app calls cartsim.simulate: the same endpoints as the Python API, to the last digit.
+    direct = cartsim.simulate(Scenario.validated(SHORT_PATIENT))
+    summary = patient_run["result"]["summary"]
+    for key in ("car_t_peak_cells", "car_t_peak_day", "crs_max_grade", "best_response", "il6_peak_pg_ml",
+                "product_dose_cells"):
+        assert summary[key] == direct.summary[key], key
+    assert len(patient_run["result"]["events"]) == len(direct.events)
+    figures = patient_run["result"]["figures"]
+    assert set(figures) == {"car_t", "tumor", "b_cells", "storm"}
+    assert figures["storm"]["layout"]["yaxis"]["type"] == "log"
+
+
+def test_a_patient_run_downloads_its_files(client, patient_run, tmp_path):
+    files = f"/api/runs/{patient_run['id']}/files"
+    text = client.get(f"{files}/scenario.yaml").text
+    (tmp_path / "scenario.yaml").write_text(text)
+    assert load_scenario(tmp_path / "scenario.yaml") == Scenario.validated(SHORT_PATIENT)  # round-trips
+    parquet = client.get(f"{files}/trajectories.parquet")
+    (tmp_path / "t.parquet").write_bytes(parquet.content)
+    (tmp_path / "t.csv").write_bytes(client.get(f"{files}/trajectories.csv").content)
+    frame, csv = pd.read_parquet(tmp_path / "t.parquet"), pd.read_csv(tmp_path / "t.csv")
+    assert list(csv.columns) == list(frame.columns) and len(csv) == len(frame)
+    assert frame["day"].iloc[0] < 0 and frame["day"].iloc[-1] == 120  # daily, from apheresis to the end
+    assert json.loads(client.get(f"{files}/summary.json").text)["scenario"]["name"] == "api patient"
+    report = client.get(f"{files}/report.html")
+    assert report.status_code == 200 and "data:image/png;base64," in report.text
+    assert not re.search(r"""(src|href)\s*=\s*["'](?!data:|#)""", report.text)  # self-contained
+
+
+@pytest.mark.parametrize("kind, body, named", [
+    ("patient", {"product": {"dose_cells": -1}}, "product.dose_cells = -1"),
+    ("patient", {"schedule": [{"drug": "aspirin", "day": 0, "dose": 1}]}, "schedule.0.drug = 'aspirin'"),
+    ("patient", {"product": {"preset": "nope"}}, "unknown product preset 'nope'"),
+    ("patient", {"protocol": [{"when": "crs_grade >=", "give": "tocilizumab", "dose_mg": 8}]}, "protocol.0.when"),
+    ("patient", {"out": "/etc/passwd"}, "out = '/etc/passwd': Extra inputs are not permitted"),
+    ("patient", [1, 2], "expected a mapping of fields, got list"),
+    ("trial", {**SMALL_TRIAL, "patients_per_arm": 1500}, "patients_per_arm = 1500: this server runs at most 2000"),
+    ("trial", {**SMALL_TRIAL, "population": "martians"}, "unknown population 'martians'"),
+    ("restim", {"rounds": 0}, "rounds = 0: Input should be greater than or equal to 1"),
+    ("restim", {"costimulations": ["CD28", "CD28"]}, "costimulations must be distinct"),
+    ("mouse", {"mice": 1000}, "mice = 1000: this server runs at most 2000 mice"),
+])
+def test_a_bad_request_is_422_naming_the_field(client, kind, body, named):
+    response = client.post(f"/api/runs/{kind}", json=body)
+    assert response.status_code == 422
+    assert named in response.json()["detail"], response.json()["detail"]
+
+
+def test_a_body_that_is_not_json_is_422(client):
+    response = client.post("/api/runs/patient", content=b"{name: unquoted")
+    assert response.status_code == 422 and "not valid JSON" in response.json()["detail"]
+
+
+def test_a_huge_body_is_413_declared_or_streamed(client):
+    declared = client.post("/api/runs/patient", content=b" " * 1_000_001)
+    assert declared.status_code == 413 and "at most 1000000 bytes" in declared.json()["detail"]
+    streamed = client.post("/api/runs/patient", content=(b" " * 100_000 for _ in range(20)))  # chunked, no length
+    assert streamed.status_code == 413
+
+
+@pytest.mark.parametrize("path", [
+    "/api/runs/..%2F..%2Fetc%2Fpasswd", "/api/runs/0123456789abcdef0123456789abcdef",
+    "/api/runs/0123456789abcdef0123456789abcdef/files/summary.json",
+])
+def test_unknown_runs_are_404(client, path):
+    assert client.get(path).status_code == 404
+
+
+@pytest.mark.parametrize("name", ["..%2Fsummary.json", "trial.json", "report.html%00", "%2Fetc%2Fpasswd", "overview.png"])
+def test_only_the_kinds_own_files_download(client, patient_run, name):
+    response = client.get(f"/api/runs/{patient_run['id']}/files/{name}")
+    assert response.status_code == 404
+
+
+def test_yaml_conversions_validate_both_ways(client):
+    text = client.post("/api/yaml/trial", json=SMALL_TRIAL).text
+    assert Trial.validated(yaml.safe_load(text)) == Trial.validated(SMALL_TRIAL)
+    parsed = client.post("/api/parse/scenario", content=b"patient: {age_years: 70}\n").json()
+    assert Scenario.validated(parsed).patient.age_years == 70
+    bad = client.post("/api/parse/scenario", content=b"patient: {age_years: 7}\n")
+    assert bad.status_code == 422 and "patient.age_years = 7" in bad.json()["detail"]
+    assert client.post("/api/parse/scenario", content=b"a: [").status_code == 422
+
+
+def test_a_population_patient_is_the_trials_patient(client):
+    drawn = client.get("/api/populations/rr_cll_post_btki_venetoclax/patients/5", params={"seed": 9}).json()
+    from cartsim.patient import patient_fields, sample_population
+
+    row = sample_population("rr_cll_post_btki_venetoclax", 6, 9).iloc[5]
+    assert drawn["patient"] == patient_fields(row) and drawn["seed"] == str(int(row["seed"]))
+    assert client.get("/api/populations/martians/patients/0").status_code == 404
+
+
+def test_a_trial_streams_its_progress_and_equals_the_cli_trial(client, tmp_path):
+    run_id = client.post("/api/runs/trial", json=SMALL_TRIAL).json()["id"]
+    states = []
+    with client.stream("GET", f"/api/runs/{run_id}/events") as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data:"):
+                states.append(json.loads(line[5:]))
+    # 12 patients per arm in chunks of 2 (a tenth of an arm, rounded up): 6 chunks per arm
+    assert states[-1]["state"] == "done" and states[-1]["done"] == states[-1]["total"] == 12
+    progress = [s["done"] for s in states]
+    assert progress == sorted(progress) and len(set(progress)) > 2  # it moved while we watched
+    run = client.get(f"/api/runs/{run_id}").json()
+    assert set(run["result"]["summary"]["arms"]) == {"4-1BB", "CD28"}
+    assert set(run["result"]["figures"]) == {"km_pfs", "km_os"}
+    (tmp_path / "web.parquet").write_bytes(client.get(f"/api/runs/{run_id}/files/patients.parquet").content)
+    web = pd.read_parquet(tmp_path / "web.parquet")
+    cli = run_trial(Trial.validated(SMALL_TRIAL), tmp_path / "cli", chunk_size=7)  # another chunking
+    pd.testing.assert_frame_equal(web.reset_index(drop=True), cli.reset_index(drop=True))
+
+
+def test_a_cancelled_trial_keeps_its_chunks_and_resumes(client):
+    trial = {**LONG_TRIAL, "patients_per_arm": 100, "follow_up_days": 1460}
+    run_id = client.post("/api/runs/trial", json=trial).json()["id"]
+    while client.get(f"/api/runs/{run_id}").json()["done"] < 2:
+        time.sleep(0.05)
+    assert client.delete(f"/api/runs/{run_id}").status_code == 200
+    stopped = wait(client, run_id)
+    assert stopped["state"] == "cancelled"
+    assert client.get(f"/api/runs/{run_id}/files/patients.parquet").status_code == 409  # not done
+    assert client.post(f"/api/runs/{run_id}/resume").status_code == 202
+    resumed = wait(client, run_id)
+    assert resumed["state"] == "done", resumed["message"]
+    assert {arm: e["n"] for arm, e in resumed["result"]["summary"]["arms"].items()} == {"a": 100, "b": 100}
+
+
+def test_a_run_past_the_time_limit_is_stopped_and_the_server_goes_on(tmp_path):
+    limits = ServerLimits(workers=1, run_seconds=3, active_runs=1)
+    with TestClient(create_app(limits, tmp_path)) as client:
+        finished(client, "patient", {"simulation": {"days": 30}})  # warm
+        run_id = client.post("/api/runs/trial", json=LONG_TRIAL).json()["id"]
+        busy = client.post("/api/runs/patient", json={})
+        assert busy.status_code == 503 and busy.headers["retry-after"]
+        stopped = wait(client, run_id)
+        assert stopped["state"] == "failed" and "run-time limit of 3 s" in stopped["message"]
+        chunks = list((tmp_path / run_id / "patients").rglob("*.parquet"))
+        assert all(len(pd.read_parquet(chunk)) == 100 for chunk in chunks)  # what was written stays valid
+        assert finished(client, "patient", SHORT_PATIENT)["state"] == "done"  # a fresh worker took over
+
+
+def test_the_live_server_answers_while_a_trial_runs(tmp_path):
+    server = LiveServer(tmp_path)
+    try:
+        trial_id = server.client.post("/api/runs/trial", json=LONG_TRIAL).json()["id"]
+        watched = []
+
+        def watch():  # a long-lived request: the trial's event stream
+            with server.client.stream("GET", f"/api/runs/{trial_id}/events", timeout=None) as stream:
+                for line in stream.iter_lines():
+                    watched.append(line)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        assert server.client.get("/api/health").json()["busy_workers"] >= 1
+        patient = server.client.post("/api/runs/patient", json=SHORT_PATIENT).json()["id"]
+        assert server.wait(patient)["state"] == "done"
+        assert server.client.get(f"/api/runs/{trial_id}").json()["state"] == "running"  # still going
+        server.client.delete(f"/api/runs/{trial_id}")
+        watcher.join(timeout=30)
+        assert any('"cancelled"' in line for line in watched)
+    finally:
+        server.stop()
