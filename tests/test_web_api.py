@@ -7,6 +7,7 @@ import json
 import re
 import threading
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -63,6 +64,17 @@ def test_options_offer_valid_defaults_presets_and_limits(client):
     assert Trial.validated(options["trial"]).arms[1].product.costimulation == "CD28"
     assert {"liso-cel", "tisa-cel", "allo-cd19"} <= set(options["product_presets"])
     assert "standard" in options["protocol_presets"] and options["limits"]["max_patients"] == 2000
+
+
+def test_the_page_and_plotly_come_from_this_server(client):
+    import plotly
+
+    page = client.get("/").text
+    sources = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)""", page)
+    assert sources and all(source.startswith("/static/") for source in sources)  # nothing from another host
+    served = client.get("/static/plotly.min.js")
+    assert served.content == (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes()
+    assert client.get("/static/app.js").status_code == 200
 
 
 def test_a_patient_run_is_the_cli_simulation(patient_run):

@@ -127,3 +127,19 @@ def test_the_lab_assay_runs_from_the_page(page, tmp_path):
     assert traces(page, "chart-lab") and min(traces(page, "chart-lab")) == 3  # three rounds per line
     assert page.locator("#lab-table tr").count() == 1 + 2 * 3  # header, 2 domains x 3 rounds
     page.screenshot(path=tmp_path / "lab.png", full_page=True)
+
+
+def test_the_scenario_edited_as_yaml_is_the_forms_scenario(page):
+    page.click("#scenario-yaml")
+    editor = page.locator("#scenario-text")
+    page.wait_for_function("() => document.querySelector('#scenario-text').value.includes('patient:')")
+    text = editor.input_value()
+    assert "days: 3650" in text and "protocol:" in text
+    editor.fill(text.replace("days: 3650", "days: 200").replace("costimulation: 4-1BB", "costimulation: CD28"))
+    page.click("#scenario-apply")
+    page.wait_for_function("() => document.querySelector(\"[data-path='simulation.days']\").value === '200'")
+    assert page.input_value("#patient-form [data-path='product.costimulation']") == "CD28"
+    assert page.input_value("#patient-form [data-path=protocol]") == ""  # the loaded rules, not a preset
+    editor.fill(text.replace("age_years: 65", "age_years: 7"))
+    page.click("#scenario-apply")
+    page.locator("#patient-error:has-text('patient.age_years = 7')").wait_for()

@@ -246,28 +246,42 @@ async function drawPatient() {
   }
 }
 
-async function showYaml(what, body, pre, errorBox) {
+// The YAML editor of a scenario or trial: filled from the form's state by the server (which validates
+// it), applied back through the server's parser, so a YAML file and the form are one and the same.
+const EDITORS = {
+  scenario: { editor: "#scenario-editor", text: "#scenario-text", error: "#patient-error", render: () => renderPatientForm() },
+  trial: { editor: "#trial-editor", text: "#trial-text", error: "#trial-error", render: () => { renderPlainForm($("#trial-form"), state.trial); renderArms(); } },
+};
+
+async function editYaml(what) {
+  const editor = EDITORS[what];
   try {
-    const text = await request("POST", `/api/yaml/${what}`, body);
-    pre.textContent = text;
-    pre.hidden = false;
-    saveText(text, `${what}.yaml`);
-    showError(errorBox, "");
+    $(editor.text).value = await request("POST", `/api/yaml/${what}`, state[what]);
+    $(editor.editor).open = true;
+    showError($(editor.error), "");
   } catch (error) {
-    showError(errorBox, error.message);
+    showError($(editor.error), error.message);
+  }
+}
+
+async function applyYaml(what, text) {
+  const editor = EDITORS[what];
+  try {
+    state[what] = await request("POST", `/api/parse/${what}`, text, "text/plain");
+    editor.render();
+    showError($(editor.error), "");
+  } catch (error) {
+    showError($(editor.error), error.message);
   }
 }
 
 async function loadScenario(event) {
   const file = event.target.files[0];
   if (!file) return;
-  try {
-    state.scenario = await request("POST", "/api/parse/scenario", await file.text(), "text/plain");
-    renderPatientForm();
-    showError($("#patient-error"), "");
-  } catch (error) {
-    showError($("#patient-error"), error.message);
-  }
+  const text = await file.text();
+  $("#scenario-text").value = text;
+  $("#scenario-editor").open = true;
+  await applyYaml("scenario", text);
   event.target.value = "";
 }
 
@@ -426,8 +440,12 @@ async function start() {
   $("#patient-form").addEventListener("change", (event) => { if (event.target.dataset.path) editPatient(event.target); });
   $("#patient-form").addEventListener("submit", runPatient);
   $("#draw-patient").addEventListener("click", drawPatient);
-  $("#scenario-yaml").addEventListener("click", () => showYaml("scenario", state.scenario, $("#scenario-text"), $("#patient-error")));
   $("#scenario-file").addEventListener("change", loadScenario);
+  for (const what of Object.keys(EDITORS)) {
+    $(`#${what}-yaml`).addEventListener("click", () => editYaml(what));
+    $(`#${what}-apply`).addEventListener("click", () => applyYaml(what, $(EDITORS[what].text).value));
+    $(`#${what}-download`).addEventListener("click", () => saveText($(EDITORS[what].text).value, `${what}.yaml`));
+  }
 
   $("#trial-form").addEventListener("change", (event) => {
     if (event.target.closest(".arm")) editArm(event.target);
@@ -444,7 +462,6 @@ async function start() {
   });
   $("#trial-form").addEventListener("submit", runTrial);
   $("#cancel-trial").addEventListener("click", () => trialRun && request("DELETE", `/api/runs/${trialRun}`));
-  $("#trial-yaml").addEventListener("click", () => showYaml("trial", state.trial, $("#trial-text"), $("#trial-error")));
 
   for (const kind of ["restim", "mouse"]) {
     const form = $(`#${kind}-form`);
