@@ -44,7 +44,7 @@ from ..trial import Trial
 from ._limits import BodyLimit
 from ._requests import SCHEMAS, ServerLimits, validate_run
 from ._runs import FILES, Run, RunBusy, Runs
-from ._workers import WorkerPool
+from ._workers import RunFailed, RunStopped, WorkerPool
 
 STATIC = files("cartsim.web") / "static"
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
@@ -228,7 +228,10 @@ def create_app(limits: ServerLimits = ServerLimits(), data_dir: Path | None = No
             raise HTTPException(409, f"the run is {run.state}; its files come when it is done")
         path = run.directory / name
         if name == "report.html":
-            path = await asyncio.to_thread(runs.report, run)
+            try:
+                path = await asyncio.to_thread(runs.report, run)
+            except (RunFailed, RunStopped) as exc:
+                raise HTTPException(500, f"the report could not be made: {exc}") from None
         elif name.endswith(".csv") and not path.exists():
             table = await asyncio.to_thread(lambda: pd.read_parquet(path.with_suffix(".parquet")).to_csv(index=False))
             return Response(table, media_type="text/csv",

@@ -31,7 +31,7 @@ class ServerLimits:
     run_seconds: float = 300.0  # a run still going after this long is stopped
     body_bytes: int = 1_000_000  # largest request body
     active_runs: int = 8  # runs queued or running at once; more are refused with 503
-    kept_runs: int = 50  # finished runs whose results stay downloadable; older ones are deleted
+    kept_runs: int = 50  # finished runs kept when a new run starts (results downloadable); older ones are deleted
 
     def __post_init__(self):
         for name in ("workers", "max_patients", "body_bytes", "active_runs", "kept_runs"):
