@@ -80,6 +80,11 @@ def test_a_patient_run_draws_every_chart(page, tmp_path):
     assert page.locator("#patient-events tr").count() > 1
     links = page.locator("#patient-downloads a")
     assert "trajectories.csv" in links.all_inner_texts() and "scenario.yaml" in links.all_inner_texts()
+    page.click("#replay")  # a cursor runs through the charts to day 60, with the patient's state on each day
+    page.locator("#replay-readout:has-text('Day 60:')").wait_for(timeout=60_000)
+    readout = page.inner_text("#replay-readout")
+    assert "CRS grade" in readout and "given so far" in readout
+    assert page.evaluate("() => document.getElementById('chart-storm')._fullLayout.shapes.at(-1).x0") == 60
     page.screenshot(path=tmp_path / "patient.png", full_page=True)
 
 

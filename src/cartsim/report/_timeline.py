@@ -11,8 +11,8 @@ from matplotlib.figure import Figure
 
 #: Colour of each drug's interventions (matplotlib names), in every timeline figure.
 DRUG_COLOURS = {"tocilizumab": "tab:blue", "corticosteroid": "tab:orange", "anakinra": "tab:green",
-                 "ibrutinib": "tab:brown", "switch_drug": "black"}
-MIN_WINDOW_DAYS = 30
+                "ibrutinib": "tab:brown", "switch_drug": "black"}
+_MIN_WINDOW_DAYS = 30
 
 
 def acute_window(visits: pd.DataFrame, events: list[dict]) -> float:
@@ -20,7 +20,7 @@ def acute_window(visits: pd.DataFrame, events: list[dict]) -> float:
     toxic = visits.loc[(visits["crs_grade"] > 0) | (visits["icans_grade"] > 0), "day"]
     treated = [e["day"] for e in events if e["event"] in DRUG_COLOURS]
     last = max([0.0, *toxic.tolist(), *treated])
-    return max(MIN_WINDOW_DAYS, last + 14)
+    return max(_MIN_WINDOW_DAYS, last + 14)
 
 
 def plot_timeline(visits: pd.DataFrame, events: list[dict], path: str | Path, title: str = "") -> Path:

@@ -94,7 +94,7 @@ def _options(limits: ServerLimits) -> dict:
         "populations": {name: population.description for name, population in POPULATIONS.items()},
         "default_population": DEFAULT_POPULATION,
         "costimulation": list(COSTIMULATION),
-        "drugs": DRUGS,
+        "drugs": list(DRUGS),
         "endpoints": KEY_ENDPOINTS,
         "limits": {"max_patients": limits.max_patients, "run_seconds": limits.run_seconds,
                    "body_bytes": limits.body_bytes},

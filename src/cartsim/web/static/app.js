@@ -202,10 +202,52 @@ function editPlain(settings, el) {
 
 // ---- patient -----------------------------------------------------------------------------------------
 
+// Replay: a cursor runs through the four charts day by day, with a readout of the patient on that day.
+const replay = { shapes: {}, events: [], timer: null };
+
+// The value a drawn trace holds on `day` (its last point at or before it), from what Plotly drew.
+function traceValue(chart, name, day) {
+  const trace = document.getElementById(chart)._fullData.find((t) => t.name === name);
+  let value = null;
+  for (let i = 0; trace && i < trace.x.length && trace.x[i] <= day; i++) value = trace.y[i];
+  return value;
+}
+
+function showDay(day) {
+  const cursor = { type: "line", xref: "x", yref: "paper", x0: day, x1: day, y0: 0, y1: 1, line: { color: "#333", width: 1.5, dash: "dot" } };
+  for (const chart of Object.keys(replay.shapes)) Plotly.relayout(chart, { shapes: [...replay.shapes[chart], cursor] });
+  const given = {};
+  for (const e of replay.events) if (e.day <= day && OPTIONS.drugs.includes(e.event)) given[e.event] = (given[e.event] || 0) + 1;
+  const car = traceValue("chart-car_t", "all CAR-T", day);
+  const effector = traceValue("chart-car_t", "effector", day);
+  const drugs = Object.entries(given).map(([drug, n]) => `${drug} ×${n}`).join(", ") || "nothing";
+  $("#replay-readout").textContent = `Day ${day}: CAR-T ${shown(car)} cells (${car ? percent(effector / car) : "—"} effector), ` +
+    `CLL ${shown(traceValue("chart-tumor", "all CLL", day))} cells, IL-6 ${shown(traceValue("chart-storm", "free IL-6 (pg/mL)", day))} pg/mL, ` +
+    `CRS grade ${shown(traceValue("chart-storm", "CRS grade", day))}, ICANS grade ${shown(traceValue("chart-storm", "ICANS grade", day))}; ` +
+    `given so far: ${drugs}.`;
+}
+
+function play() {
+  clearInterval(replay.timer);
+  const slider = $("#replay-day");
+  let day = Number(slider.min);
+  replay.timer = setInterval(() => {
+    slider.value = day;
+    showDay(day);
+    day += 0.5;
+    if (day > Number(slider.max)) clearInterval(replay.timer);
+  }, 60);
+}
+
 function showPatient(run) {
   const { summary, events, figures } = run.result;
   $("#patient-results").hidden = false;
-  for (const [name, figure] of Object.entries(figures)) plot(`chart-${name}`, figure);
+  clearInterval(replay.timer);
+  replay.events = events;
+  for (const [name, figure] of Object.entries(figures)) {
+    plot(`chart-${name}`, figure);
+    replay.shapes[`chart-${name}`] = figure.layout.shapes || [];
+  }
   table($("#patient-endpoints"), ["endpoint", "value"],
     Object.entries(OPTIONS.endpoints).filter(([key]) => key in summary).map(([key, label]) => [label, summary[key]]));
   table($("#patient-events"), ["day", "event", "grade", "action"], events.map((e) => [e.day, e.event, e.grade, e.action]));
@@ -424,6 +466,7 @@ async function start() {
 
   const populations = Object.keys(OPTIONS.populations);
   options($("#population"), populations);
+  $("#population").value = OPTIONS.default_population;
   options($("#trial-population"), populations);
   for (const select of $$("#patient-form [data-type=preset]")) presetSelect(select);
   options($("#patient-form [data-path='product.costimulation']"), OPTIONS.costimulation);
@@ -440,6 +483,8 @@ async function start() {
   $("#patient-form").addEventListener("change", (event) => { if (event.target.dataset.path) editPatient(event.target); });
   $("#patient-form").addEventListener("submit", runPatient);
   $("#draw-patient").addEventListener("click", drawPatient);
+  $("#replay").addEventListener("click", play);
+  $("#replay-day").addEventListener("input", (event) => { clearInterval(replay.timer); showDay(Number(event.target.value)); });
   $("#scenario-file").addEventListener("change", loadScenario);
   for (const what of Object.keys(EDITORS)) {
     $(`#${what}-yaml`).addEventListener("click", () => editYaml(what));
