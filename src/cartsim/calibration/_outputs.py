@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ..io._results import json_value  # noqa: E402
+from ..io._results import json_records  # noqa: E402
 from ..report._html import shown  # noqa: E402
 
 
@@ -65,7 +65,7 @@ def write_validation(table: pd.DataFrame, out: Path) -> dict:
     """Write validation.md, validation.json and validation.png into ``out``; return the JSON content."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "validation.md").write_text(markdown_table(table))
-    records = [{key: json_value(value) for key, value in row.items()} for row in table.to_dict("records")]
+    records = json_records(table)
     compared = table[table["compared"]]
     content = {"compared": len(compared), "agree": int(compared["within"].eq(True).sum()), "targets": records}
     (out / "validation.json").write_text(json.dumps(content, indent=2, allow_nan=False) + "\n")

@@ -32,6 +32,11 @@ def json_value(value):
     return value
 
 
+def json_records(table) -> list[dict]:
+    """The rows of a DataFrame as JSON-ready dicts (numpy scalars unwrapped, NaN as None)."""
+    return [{key: json_value(value) for key, value in row.items()} for row in table.to_dict("records")]
+
+
 def _write_summary(result: SimulationResult, path: Path) -> None:
     # Imported here: cartsim/__init__ imports this package before it defines __version__.
     from .. import __version__

@@ -15,21 +15,16 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from ..io._results import json_value
+from ..io._results import json_records
 from ._mouse import MouseResult
 from ._restim import RestimResult
-
-
-def _records(table: pd.DataFrame) -> list[dict]:
-    """Rows as JSON-ready dicts: NaN (a median not reached) becomes null."""
-    return [{key: json_value(value) for key, value in row.items()} for row in table.to_dict("records")]
 
 
 def write_restim(result: RestimResult, out: Path) -> list[Path]:
     """``restim.csv``, ``restim.json`` and ``restim.png`` in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     result.table.to_csv(out / "restim.csv", index=False)
-    (out / "restim.json").write_text(json.dumps(_records(result.table), indent=2))
+    (out / "restim.json").write_text(json.dumps(json_records(result.table), indent=2))
     return [out / "restim.csv", out / "restim.json", plot_restim(result.table, out / "restim.png")]
 
 
@@ -62,7 +57,7 @@ def write_mouse(result: MouseResult, out: Path) -> list[Path]:
     ``mouse_tumor.parquet`` (burden over time per mouse) and ``mouse.png`` in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     result.groups.to_csv(out / "mouse.csv", index=False)
-    (out / "mouse.json").write_text(json.dumps(_records(result.groups), indent=2))
+    (out / "mouse.json").write_text(json.dumps(json_records(result.groups), indent=2))
     result.survival.to_csv(out / "mouse_survival.csv", index=False)
     result.tumour.to_parquet(out / "mouse_tumor.parquet", index=False)
     return [out / "mouse.csv", out / "mouse.json", out / "mouse_survival.csv", out / "mouse_tumor.parquet",

@@ -51,6 +51,7 @@ _RUN_ID = re.compile(r"[0-9a-f]{32}")
 #: Seconds between looks at a run's state while streaming it.
 _EVENT_POLL_S = 0.1
 _YAML_TYPES = {"scenario": Scenario, "trial": Trial}
+DEFAULT_LIMITS = ServerLimits()
 
 #: The trial the page starts from: the seed articles' question of co-stimulation, 100 patients per arm.
 DEFAULT_TRIAL = Trial(name="4-1BB vs CD28", patients_per_arm=100, follow_up_days=730,
@@ -62,10 +63,6 @@ def _plotly_js() -> bytes:
     import plotly
 
     return (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes()
-
-
-def _invalid(exc: ScenarioError) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=422)
 
 
 async def _body(request: Request) -> object:
@@ -101,7 +98,7 @@ def _options(limits: ServerLimits) -> dict:
     }
 
 
-def create_app(limits: ServerLimits = ServerLimits(), data_dir: Path | None = None) -> FastAPI:
+def create_app(limits: ServerLimits = DEFAULT_LIMITS, data_dir: Path | None = None) -> FastAPI:
     """The app, with ``limits.workers`` model workers and run folders under ``data_dir`` (default: a new
     temporary folder, removed at shutdown)."""
 
@@ -121,12 +118,13 @@ def create_app(limits: ServerLimits = ServerLimits(), data_dir: Path | None = No
     app = FastAPI(title="cartsim", version=__version__, lifespan=lifespan,
                   description="Mechanistic in-silico CAR-T therapy for CLL: one patient, a virtual trial, the lab.")
     app.add_middleware(BodyLimit, max_bytes=limits.body_bytes)
-    app.add_exception_handler(ScenarioError, lambda request, exc: _invalid(exc))
-    plotly_js = _plotly_js()
+    app.add_exception_handler(ScenarioError, lambda request, exc: JSONResponse({"detail": str(exc)}, 422))
+    page_html = (STATIC / "index.html").read_text(encoding="utf-8")
+    plotly_js, options_body = _plotly_js(), _options(limits)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page() -> str:
-        return (STATIC / "index.html").read_text(encoding="utf-8")
+        return page_html
 
     @app.get("/static/plotly.min.js", include_in_schema=False)
     def plotly() -> Response:
@@ -141,7 +139,7 @@ def create_app(limits: ServerLimits = ServerLimits(), data_dir: Path | None = No
 
     @app.get("/api/options")
     def options() -> dict:
-        return _options(limits)
+        return options_body
 
     @app.get("/api/populations/{name}/patients/{index}")
     def population_patient(name: str, index: int, seed: int = 0) -> dict:

@@ -25,6 +25,8 @@ from ..trial._analysis import _arms, _km, _median, analysed
 _LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=45), hovermode="x unified",
                legend=dict(orientation="h", y=-0.18))
 _DAYS = "days after infusion"
+#: The figures' colours: matplotlib's, so a chart and the report's figure of the same thing match.
+_PALETTE = [to_hex(f"C{k}") for k in range(10)]
 #: Cells below this are drawn as gone (a log axis would otherwise run down to the solver's tolerance).
 _GONE_CELLS = 0.1
 
@@ -99,9 +101,6 @@ def _km_traces(fig: go.Figure, kmf, name: str, colour: str) -> None:
                                  fillcolor=f"rgba({red},{green},{blue},0.2)", legendgroup=name))
     fig.add_trace(go.Scatter(x=times, y=kmf.survival_function_.iloc[:, 0], name=name, mode="lines", line_shape="hv",
                              line_color=colour, legendgroup=name))
-
-
-_PALETTE = [to_hex(f"C{k}") for k in range(10)]
 
 
 def trial_figures(patients: pd.DataFrame) -> dict[str, dict]:

@@ -77,14 +77,17 @@ class Runs:
         with self._lock:
             return self._runs.get(run_id)
 
+    def _active(self) -> int:
+        return sum(not run.finished for run in self._runs.values())
+
     @property
     def active(self) -> int:
         with self._lock:
-            return sum(not run.finished for run in self._runs.values())
+            return self._active()
 
     def submit(self, kind: str, request: dict) -> Run:
         with self._lock:
-            if sum(not run.finished for run in self._runs.values()) >= self.limits.active_runs:
+            if self._active() >= self.limits.active_runs:
                 raise RunBusy(f"the server is running {self.limits.active_runs} runs already; try again when one "
                               "has finished")
             run_id = uuid.uuid4().hex

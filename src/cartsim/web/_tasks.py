@@ -17,9 +17,9 @@ from pydantic import BaseModel
 
 import cartsim
 from cartsim.io import Scenario, write_outputs
-from cartsim.io._results import OVERVIEW, SUMMARY, TIMELINE, TRAJECTORIES, VISITS
+from cartsim.io._results import OVERVIEW, SUMMARY, TIMELINE, TRAJECTORIES, VISITS, json_records
 from cartsim.lab import run_mouse, run_restim
-from cartsim.lab._outputs import _records, write_mouse, write_restim
+from cartsim.lab._outputs import write_mouse, write_restim
 from cartsim.lab._settings import MouseSettings, RestimSettings
 from cartsim.report import plot_overview, plot_timeline
 from cartsim.report._html import write_report
@@ -70,7 +70,7 @@ def restim(request: dict, out: Path, progress: Progress) -> dict:
     result = run_restim(s.costimulations, s.rounds, s.every_days, s.effector_target_ratio, s.cells, s.seed,
                         progress=lambda r: progress(r, s.rounds))
     write_restim(result, out)
-    return {"table": _records(result.table), "figures": restim_figures(result.table)}
+    return {"table": json_records(result.table), "figures": restim_figures(result.table)}
 
 
 def mouse(request: dict, out: Path, progress: Progress) -> dict:
@@ -80,7 +80,7 @@ def mouse(request: dict, out: Path, progress: Progress) -> dict:
     result = run_mouse(None, s.costimulations, s.stimulations, s.mice, s.days, s.seed,
                        progress=lambda label: progress(next(done), groups))
     write_mouse(result, out)
-    return {"table": _records(result.groups), "figures": mouse_figures(result)}
+    return {"table": json_records(result.groups), "figures": mouse_figures(result)}
 
 
 def report(request: dict, out: Path, progress: Progress) -> dict:
