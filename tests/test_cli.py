@@ -151,7 +151,7 @@ def test_demo_without_scenarios_runs_the_default(tmp_path, monkeypatch):
     assert {path.name for path in (tmp_path / "out" / "demo" / "default").iterdir()} == OUTPUTS | {"report.html"}
 
 
-@pytest.mark.parametrize("command", [[], ["simulate"], ["demo"]])
+@pytest.mark.parametrize("command", [[], ["simulate"], ["demo"], ["serve"]])
 def test_help(command):
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0

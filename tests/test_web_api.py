@@ -75,6 +75,7 @@ def test_the_page_and_plotly_come_from_this_server(client):
     served = client.get("/static/plotly.min.js")
     assert served.content == (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes()
     assert client.get("/static/app.js").status_code == 200
+    assert client.get("/docs").status_code == 404 and "/api/runs/{kind}" in client.get("/openapi.json").json()["paths"]
 
 
 def test_a_patient_run_is_the_cli_simulation(patient_run):
@@ -144,6 +145,11 @@ def test_a_huge_body_is_413_declared_or_streamed(client):
 ])
 def test_unknown_runs_are_404(client, path):
     assert client.get(path).status_code == 404
+
+
+def test_an_unknown_kind_of_run_is_404_naming_the_kinds(client):
+    response = client.post("/api/runs/surgery", json={})
+    assert response.status_code == 404 and "patient, trial, restim, mouse" in response.json()["detail"]
 
 
 @pytest.mark.parametrize("name", ["..%2Fsummary.json", "trial.json", "report.html%00", "%2Fetc%2Fpasswd", "overview.png"])

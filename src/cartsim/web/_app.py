@@ -115,7 +115,8 @@ def create_app(limits: ServerLimits = DEFAULT_LIMITS, data_dir: Path | None = No
             if data_dir is None:
                 shutil.rmtree(root, ignore_errors=True)
 
-    app = FastAPI(title="cartsim", version=__version__, lifespan=lifespan,
+    # No /docs or /redoc: their pages load scripts from a CDN, and this app works offline; /openapi.json stays.
+    app = FastAPI(title="cartsim", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Mechanistic in-silico CAR-T therapy for CLL: one patient, a virtual trial, the lab.")
     app.add_middleware(BodyLimit, max_bytes=limits.body_bytes)
     app.add_exception_handler(ScenarioError, lambda request, exc: JSONResponse({"detail": str(exc)}, 422))
