@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import matplotlib
@@ -70,6 +71,16 @@ def test_other_folders_show_their_tables_and_figures(tmp_path):
     page = _report(tmp_path)
     assert "assay.csv" in page and "<td>0.9</td>" in page and "<td>rounds</td>" in page
     assert page.count("data:image/png;base64,") == 1
+
+
+def test_a_validation_folder_shows_every_target(tmp_path):
+    # validate writes its targets as a list of records in validation.json: the report tables them.
+    targets = [{"target": "porter2015_cr", "published": 0.29, "simulated": 0.27, "within": True},
+               {"target": "tmax_days", "published": 10.0, "simulated": 73.0, "within": False}]
+    (tmp_path / "validation.json").write_text(json.dumps({"compared": 2, "agree": 1, "targets": targets}))
+    page = _report(tmp_path)
+    assert "<h2>targets</h2>" in page and "<td>porter2015_cr</td>" in page and "<td>no</td>" in page
+    assert "<td>agree</td><td>1</td>" in page
 
 
 def test_a_folder_without_outputs_is_a_clear_error(tmp_path):

@@ -90,14 +90,17 @@ def _figure(path: Path) -> str:
     return f'<figure><img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}"></figure>'
 
 
-def _csv(path: Path) -> str:
-    frame = pd.read_csv(path)
+def _frame(title: str, frame: pd.DataFrame, source: str) -> str:
     note = ""
     if len(frame) > MAX_TABLE_ROWS:
-        note = f'<p class="note">First {MAX_TABLE_ROWS} of {len(frame)} rows; all are in {path.name}.</p>'
+        note = f'<p class="note">First {MAX_TABLE_ROWS} of {len(frame)} rows; all are in {html.escape(source)}.</p>'
         frame = frame.head(MAX_TABLE_ROWS)
     rows = list(frame.itertuples(index=False, name=None))
-    return f"<h2>{html.escape(path.name)}</h2>" + _table(rows, tuple(map(str, frame.columns))) + note
+    return f"<h2>{html.escape(title)}</h2>" + _table(rows, tuple(map(str, frame.columns))) + note
+
+
+def _csv(path: Path) -> str:
+    return _frame(path.name, pd.read_csv(path), path.name)
 
 
 def _figures(directory: Path) -> str:
@@ -151,6 +154,9 @@ def _generic(directory: Path, summary) -> tuple[str, str]:
         scalars = [(key, value) for key, value in summary.items() if not isinstance(value, (dict, list))]
         if scalars:
             parts.append("<h2>Summary</h2>" + _table(scalars, ("key", "value")))
+        # A list of records (validate's targets, say) is a table of its own.
+        parts += [_frame(key, pd.DataFrame(value), f"the JSON's {key!r}") for key, value in summary.items()
+                  if isinstance(value, list) and value and all(isinstance(v, dict) for v in value)]
     parts += [_csv(path) for path in sorted(directory.glob("*.csv"))]
     return directory.name, "".join(parts)
 
