@@ -158,6 +158,15 @@ def test_only_the_kinds_own_files_download(client, patient_run, name):
     assert response.status_code == 404
 
 
+def test_a_run_lists_only_the_files_it_can_give(client, patient_run):
+    assert set(patient_run["files"]) == {"summary.json", "trajectories.parquet", "trajectories.csv", "visits.parquet",
+                                         "visits.csv", "scenario.yaml", "report.html"}
+    # Too few patients for the responder analysis: no responders.csv, so none is offered.
+    tiny = finished(client, "trial", {**SMALL_TRIAL, "patients_per_arm": 3, "follow_up_days": 60})
+    assert "responders.csv" not in tiny["files"] and "patients.csv" in tiny["files"]
+    assert client.get(f"/api/runs/{tiny['id']}/files/responders.csv").status_code == 404
+
+
 def test_yaml_conversions_validate_both_ways(client):
     text = client.post("/api/yaml/trial", json=SMALL_TRIAL).text
     assert Trial.validated(yaml.safe_load(text)) == Trial.validated(SMALL_TRIAL)

@@ -225,18 +225,18 @@ def create_app(limits: ServerLimits = DEFAULT_LIMITS, data_dir: Path | None = No
             raise HTTPException(404, f"no file {name!r} for a {run.kind} run; files: {', '.join(FILES[run.kind])}")
         if run.state != "done":
             raise HTTPException(409, f"the run is {run.state}; its files come when it is done")
+        if not run.available(name):
+            raise HTTPException(404, f"this run wrote no {name}")
         path = run.directory / name
         if name == "report.html":
             try:
                 path = await asyncio.to_thread(runs.report, run)
             except (RunFailed, RunStopped) as exc:
                 raise HTTPException(500, f"the report could not be made: {exc}") from None
-        elif name.endswith(".csv") and not path.exists():
+        elif not path.exists():  # a CSV made from its Parquet twin
             table = await asyncio.to_thread(lambda: pd.read_parquet(path.with_suffix(".parquet")).to_csv(index=False))
             return Response(table, media_type="text/csv",
                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
-        if not path.exists():
-            raise HTTPException(404, f"this run wrote no {name}")
         return FileResponse(path, filename=name)
 
     return app

@@ -59,9 +59,15 @@ class Run:
     def finished(self) -> bool:
         return self.state in TERMINAL
 
+    def available(self, name: str) -> bool:
+        """Whether file ``name`` of the run's kind can be downloaded now (written, or made on request)."""
+        path = self.directory / name
+        return self.state == "done" and name in FILES[self.kind] and (
+            name == "report.html" or path.exists() or (path.suffix == ".csv" and path.with_suffix(".parquet").exists()))
+
     def status(self) -> dict:
         return {"id": self.id, "kind": self.kind, "state": self.state, "done": self.done, "total": self.total,
-                "message": self.message, "files": list(FILES[self.kind]) if self.state == "done" else []}
+                "message": self.message, "files": [name for name in FILES[self.kind] if self.available(name)]}
 
 
 class Runs:
@@ -119,6 +125,8 @@ class Runs:
             run._set(state="cancelled" if run.stop.is_set() else "failed", message=str(exc))
         except RunFailed as exc:
             run._set(state="failed", message=str(exc))
+        except Exception as exc:  # a run always ends, whatever went wrong in driving it
+            run._set(state="failed", message=f"the server could not drive the run: {type(exc).__name__}: {exc}")
         else:
             run._set(state="done", result=result, done=max(run.done, 1), total=max(run.total, 1))
 

@@ -109,6 +109,10 @@ async function startRun(kind, body, onStatus) {
       if (status.state === "done") resolve(await request("GET", `/api/runs/${run.id}`));
       else reject(new Error(`${status.kind} run ${status.state}: ${status.message}`));
     });
+    // A dropped connection is retried by the browser; a refused one (the run is gone) ends here.
+    events.onerror = () => {
+      if (events.readyState === EventSource.CLOSED) reject(new Error(`lost the progress of run ${run.id}`));
+    };
   });
 }
 
