@@ -199,7 +199,7 @@ def test_a_trial_streams_its_progress_and_equals_the_cli_trial(client, tmp_path)
     assert progress == sorted(progress) and len(set(progress)) > 2  # it moved while we watched
     run = client.get(f"/api/runs/{run_id}").json()
     assert set(run["result"]["summary"]["arms"]) == {"4-1BB", "CD28"}
-    assert set(run["result"]["figures"]) == {"km_pfs", "km_os"}
+    assert set(run["result"]["figures"]) == {"rates", "km_pfs", "km_os"}
     (tmp_path / "web.parquet").write_bytes(client.get(f"/api/runs/{run_id}/files/patients.parquet").content)
     web = pd.read_parquet(tmp_path / "web.parquet")
     cli = run_trial(Trial.validated(SMALL_TRIAL), tmp_path / "cli", chunk_size=7)  # another chunking

@@ -117,6 +117,7 @@ def test_a_small_trial_shows_progress_endpoints_and_kaplan_meier(page, tmp_path)
     rows = page.locator("#trial-endpoints tr")
     assert rows.count() == 3  # header, 4-1BB, CD28
     assert "4-1BB" in rows.nth(1).inner_text() and "CD28" in rows.nth(2).inner_text()
+    assert traces(page, "chart-rates") == [5, 5]  # per arm: ORR, CR, uMRD4, CRS >= 3, ICANS >= 3
     for chart in ("chart-km_pfs", "chart-km_os"):
         assert len(traces(page, chart)) == 6  # per arm: the curve and its two band edges
         assert min(traces(page, chart)) > 0

@@ -221,7 +221,9 @@ def serve(
 
     limits = ServerLimits(workers=workers, max_patients=max_patients, run_seconds=run_seconds)
     console.print(f"cartsim web app on [bold]http://{host}:{port}/[/bold] ({workers} model workers; Ctrl+C stops)")
-    uvicorn.run(create_app(limits, data_dir), host=host, port=port, log_level="warning")
+    # Open progress streams would hold a graceful shutdown forever; 5 s, then they are closed.
+    uvicorn.run(create_app(limits, data_dir), host=host, port=port, log_level="warning",
+                timeout_graceful_shutdown=5)
 
 
 study_app = typer.Typer(help="Ready-made in-silico studies.", no_args_is_help=True)

@@ -103,10 +103,32 @@ def _km_traces(fig: go.Figure, kmf, name: str, colour: str) -> None:
                              line_color=colour, legendgroup=name))
 
 
-def trial_figures(patients: pd.DataFrame) -> dict[str, dict]:
-    """Kaplan-Meier curves of PFS and OS per arm (95% pointwise bands, months), solver failures left out."""
+#: The rates compared across arms in the trial's bar chart, with their labels.
+_ARM_RATES = {"orr": "ORR", "cr_rate": "CR", "umrd4_blood_rate": "uMRD4 blood, day 90",
+              "crs_grade3plus_rate": "CRS grade ≥ 3", "icans_grade3plus_rate": "ICANS grade ≥ 3"}
+
+
+def _rates(arms: dict[str, dict]) -> go.Figure:
+    """Response and toxicity rates per arm with their 95% Wilson intervals (``arm_endpoints``)."""
+    fig = go.Figure()
+    for k, (arm, entry) in enumerate(arms.items()):
+        rates = [100 * (entry[key] or 0) for key in _ARM_RATES]
+        low, high = zip(*(entry[f"{key}_ci"] for key in _ARM_RATES))
+        fig.add_trace(go.Bar(x=list(_ARM_RATES.values()), y=rates, name=f"{arm} (n={entry['n']})",
+                             marker_color=_PALETTE[k % len(_PALETTE)],
+                             error_y={"type": "data", "symmetric": False,
+                                      "array": [100 * (h or 0) - r for h, r in zip(high, rates)],
+                                      "arrayminus": [r - 100 * (lo or 0) for lo, r in zip(low, rates)]}))
+    fig.update_layout(title="Response and toxicity per arm (95% intervals)", yaxis_title="% of patients",
+                      barmode="group", **{**_LAYOUT, "hovermode": "closest"})
+    return fig
+
+
+def trial_figures(patients: pd.DataFrame, arms: dict[str, dict]) -> dict[str, dict]:
+    """Rates per arm with their intervals (``arms``: ``arm_endpoints(patients)``), and Kaplan-Meier curves of
+    PFS and OS per arm (95% pointwise bands, months), solver failures left out."""
     frame = analysed(patients)
-    figures = {}
+    figures = {"rates": _json(_rates(arms))}
     for endpoint, title in (("pfs", "Progression-free survival"), ("os", "Overall survival")):
         fig = go.Figure()
         for k, arm in enumerate(_arms(patients)):

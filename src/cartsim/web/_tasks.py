@@ -62,7 +62,7 @@ def trial(request: dict, out: Path, progress: Progress) -> dict:
     summary = write_trial_outputs(patients, design, out)
     patients.to_parquet(out / PATIENTS, index=False)
     _yaml(out / "trial.yaml", design)
-    return {"summary": summary, "figures": trial_figures(patients)}
+    return {"summary": summary, "figures": trial_figures(patients, summary["arms"])}
 
 
 def restim(request: dict, out: Path, progress: Progress) -> dict:

@@ -34,8 +34,12 @@ class RunFailed(RuntimeError):
 
 def _serve(conn, threads: int) -> None:
     """A worker's life: warm up, say so, then run one task after another until the pipe closes."""
+    import signal
+
     import numba
 
+    # Ctrl+C in the server's terminal reaches the workers too; the server ends them itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     numba.set_num_threads(threads)
     from ._tasks import TASKS, warm_up
 

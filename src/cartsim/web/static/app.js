@@ -392,8 +392,7 @@ function showTrial(run) {
   const ratio = (hr, ci) => (hr === null ? "not estimable" : `${hr.toFixed(2)} (${shown(ci[0])}–${shown(ci[1])})`);
   table($("#trial-hazards"), ["hazard ratio (Cox)", "PFS", "OS"], ratios.map(([pair, e]) => [pair, ratio(e.pfs_hr, e.pfs_hr_ci), ratio(e.os_hr, e.os_hr_ci)]));
   $("#trial-hazards").hidden = ratios.length === 0;
-  plot("chart-km_pfs", run.result.figures.km_pfs);
-  plot("chart-km_os", run.result.figures.km_os);
+  for (const [name, figure] of Object.entries(run.result.figures)) plot(`chart-${name}`, figure);
   downloads($("#trial-downloads"), run);
 }
 
