@@ -72,6 +72,13 @@ async def _body(request: Request) -> object:
         raise ScenarioError("body: not valid JSON; expected a JSON object of fields") from None
 
 
+def _yaml_schema(what: str):
+    schema = _YAML_TYPES.get(what)
+    if schema is None:
+        raise HTTPException(404, f"no such conversion; expected one of {', '.join(_YAML_TYPES)}")
+    return schema
+
+
 def _run(runs: Runs, run_id: str) -> Run:
     run = runs.get(run_id) if _RUN_ID.fullmatch(run_id) else None
     if run is None:
@@ -154,33 +161,28 @@ def create_app(limits: ServerLimits = DEFAULT_LIMITS, data_dir: Path | None = No
 
     @app.post("/api/yaml/{what}", response_class=PlainTextResponse)
     async def to_yaml(what: str, request: Request) -> str:
-        schema = _YAML_TYPES.get(what)
-        if schema is None:
-            raise HTTPException(404, f"no such conversion; expected one of {', '.join(_YAML_TYPES)}")
-        model = schema.validated(await _body(request), what)
+        model = _yaml_schema(what).validated(await _body(request), what)
         return yaml.safe_dump(model.model_dump(mode="json"), sort_keys=False)
 
     @app.post("/api/parse/{what}")
     async def from_yaml(what: str, request: Request) -> dict:
-        schema = _YAML_TYPES.get(what)
-        if schema is None:
-            raise HTTPException(404, f"no such conversion; expected one of {', '.join(_YAML_TYPES)}")
+        schema = _yaml_schema(what)
         try:
             data = yaml.safe_load((await request.body()).decode("utf-8"))
         except (UnicodeDecodeError, yaml.YAMLError) as exc:
             raise ScenarioError(f"{what}: not valid YAML ({exc})") from None
         return schema.validated(data, what).model_dump(mode="json")
 
+    @app.exception_handler(RunBusy)
+    def busy(request: Request, exc: RunBusy) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, 503, headers={"Retry-After": "5"})
+
     @app.post("/api/runs/{kind}", status_code=202)
     async def start(kind: str, request: Request) -> dict:
         if kind not in SCHEMAS:
             raise HTTPException(404, f"no kind of run {kind!r}; expected one of {', '.join(SCHEMAS)}")
         validated = validate_run(kind, await _body(request), limits)
-        try:
-            run = request.app.state.runs.submit(kind, validated.model_dump(mode="json"))
-        except RunBusy as exc:
-            raise HTTPException(503, str(exc), headers={"Retry-After": "5"}) from None
-        return run.status()
+        return request.app.state.runs.submit(kind, validated.model_dump(mode="json")).status()
 
     @app.get("/api/runs/{run_id}")
     def run_status(run_id: str, request: Request) -> dict:

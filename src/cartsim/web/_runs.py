@@ -91,11 +91,14 @@ class Runs:
         with self._lock:
             return self._active()
 
+    def _check_room(self) -> None:
+        if self._active() >= self.limits.active_runs:
+            raise RunBusy(f"the server is running {self.limits.active_runs} runs already; try again when one "
+                          "has finished")
+
     def submit(self, kind: str, request: dict) -> Run:
         with self._lock:
-            if self._active() >= self.limits.active_runs:
-                raise RunBusy(f"the server is running {self.limits.active_runs} runs already; try again when one "
-                              "has finished")
+            self._check_room()
             run_id = uuid.uuid4().hex
             run = Run(run_id, kind, request, self.root / run_id)
             self._runs[run_id] = run
@@ -107,6 +110,7 @@ class Runs:
     def resume(self, run: Run) -> None:
         """Start a stopped trial again in its folder: it finishes from the chunks it had written."""
         with self._lock:
+            self._check_room()
             run._set(state="queued", message="", stop=threading.Event())
         threading.Thread(target=self._drive, args=(run,), daemon=True, name=f"run-{run.id[:8]}").start()
 

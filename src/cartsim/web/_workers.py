@@ -83,6 +83,7 @@ class WorkerPool:
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._all: set[_Worker] = set()
         self._lock = threading.Lock()
+        self._closed = False
         for _ in range(size):
             self._idle.put(self._spawn())
 
@@ -96,6 +97,8 @@ class WorkerPool:
         worker.kill()
         with self._lock:
             self._all.discard(worker)
+            if self._closed:  # shutting down: runs still driven end here, with no fresh worker
+                return worker
         return self._spawn()
 
     @property
@@ -154,6 +157,7 @@ class WorkerPool:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             workers = list(self._all)
             self._all.clear()
         for worker in workers:
