@@ -127,15 +127,20 @@ def test_a_bad_request_is_422_naming_the_field(client, kind, body, named):
     assert named in response.json()["detail"], response.json()["detail"]
 
 
-def test_a_body_that_is_not_json_is_422(client):
-    response = client.post("/api/runs/patient", content=b"{name: unquoted")
+def test_a_body_that_is_not_json_is_422_and_one_not_sent_as_json_415(client):
+    response = client.post("/api/runs/patient", content=b"{name: unquoted", headers={"content-type": "application/json"})
     assert response.status_code == 422 and "not valid JSON" in response.json()["detail"]
+    # A form or plain-text post (what another site's page could send without asking) starts nothing.
+    response = client.post("/api/runs/patient", content=b"{}", headers={"content-type": "text/plain"})
+    assert response.status_code == 415 and "application/json" in response.json()["detail"]
+    assert client.get("/api/health").json()["active_runs"] == 0
 
 
 def test_a_huge_body_is_413_declared_or_streamed(client):
     declared = client.post("/api/runs/patient", content=b" " * 1_000_001)
     assert declared.status_code == 413 and "at most 1000000 bytes" in declared.json()["detail"]
-    streamed = client.post("/api/runs/patient", content=(b" " * 100_000 for _ in range(20)))  # chunked, no length
+    streamed = client.post("/api/runs/patient", content=(b" " * 100_000 for _ in range(20)),  # chunked, no length
+                           headers={"content-type": "application/json"})
     assert streamed.status_code == 413
 
 

@@ -66,6 +66,10 @@ def _plotly_js() -> bytes:
 
 
 async def _body(request: Request) -> object:
+    # JSON only: another site's page cannot send it here without a preflight this app never allows, so it
+    # cannot start runs on a server that a browser can reach.
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        raise HTTPException(415, "expected a JSON body (Content-Type: application/json)")
     try:
         return await request.json()
     except ValueError:
