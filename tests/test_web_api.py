@@ -270,3 +270,15 @@ def test_only_the_newest_finished_runs_are_kept(tmp_path):
         # When the third starts, the two finished ones are one too many: the older goes.
         assert [client.get(f"/api/runs/{run}").status_code for run in runs] == [404, 200, 200]
         assert sorted(p.name for p in tmp_path.iterdir()) == sorted(runs[1:])  # the oldest folder is gone
+
+
+def test_the_lab_assays_run_as_the_cli_runs_them(client):
+    from cartsim.lab import run_restim
+
+    restim = finished(client, "restim", {"rounds": 2, "costimulations": ["CD28"]})
+    direct = run_restim(("CD28",), rounds=2)
+    assert [row["senescent_fraction"] for row in restim["result"]["table"]] == direct.table["senescent_fraction"].tolist()
+    mouse = finished(client, "mouse", {"stimulations": [0, 2], "mice": 3, "days": 40})
+    groups = [(row["costimulation"], row["stimulations"]) for row in mouse["result"]["table"]]
+    assert groups == [("4-1BB", 0), ("4-1BB", 2), ("CD28", 0), ("CD28", 2)] and mouse["done"] == mouse["total"] == 4
+    assert set(mouse["result"]["figures"]) == {"mouse"} and "mouse_tumor.parquet" in mouse["files"]
