@@ -111,7 +111,7 @@ def test_a_small_trial_shows_progress_endpoints_and_kaplan_meier(page, tmp_path)
     page.fill("#trial-form [data-path=follow_up_days]", "365")
     page.dispatch_event("#trial-form [data-path=follow_up_days]", "change")
     page.click("#run-trial")
-    page.wait_for_selector("#trial-status:has-text('Trial done')", timeout=RUN_TIMEOUT_MS)
+    page.wait_for_selector("#trial-status:has-text('Trial done: 2 arms, 20 and 20 patients')", timeout=RUN_TIMEOUT_MS)
     bar = page.locator("#trial-progress")
     assert bar.get_attribute("value") == bar.get_attribute("max") and int(bar.get_attribute("max")) > 1
     rows = page.locator("#trial-endpoints tr")
@@ -122,6 +122,21 @@ def test_a_small_trial_shows_progress_endpoints_and_kaplan_meier(page, tmp_path)
         assert len(traces(page, chart)) == 6  # per arm: the curve and its two band edges
         assert min(traces(page, chart)) > 0
     page.screenshot(path=tmp_path / "trial.png", full_page=True)
+
+
+def test_a_cancelled_trial_resumes_from_the_page(page):
+    page.click("button[data-tab=trial]")
+    for field, value in (("patients_per_arm", "150"), ("follow_up_days", "1460")):
+        page.fill(f"#trial-form [data-path={field}]", value)
+        page.dispatch_event(f"#trial-form [data-path={field}]", "change")
+    page.click("#run-trial")
+    page.wait_for_function("() => Number(document.querySelector('#trial-progress').value) >= 2", timeout=RUN_TIMEOUT_MS)
+    page.click("#cancel-trial")
+    page.locator("#trial-error:has-text('trial run cancelled')").wait_for(timeout=RUN_TIMEOUT_MS)
+    assert page.is_enabled("#resume-trial")
+    page.click("#resume-trial")
+    page.wait_for_selector("#trial-status:has-text('Trial done: 2 arms, 150 and 150 patients')", timeout=RUN_TIMEOUT_MS)
+    assert not page.is_enabled("#resume-trial") and page.locator("#trial-endpoints tr").count() == 3
 
 
 def test_the_lab_assay_runs_from_the_page(page, tmp_path):

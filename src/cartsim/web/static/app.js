@@ -95,9 +95,13 @@ async function request(method, url, body, contentType = "application/json") {
   return response.headers.get("content-type")?.includes("json") ? JSON.parse(text) : text;
 }
 
-// Start a run, follow its server-sent events (onStatus on each), resolve with the finished run.
+// Start a run and follow it to its end.
 async function startRun(kind, body, onStatus) {
-  const run = await request("POST", `/api/runs/${kind}`, body);
+  return followRun(await request("POST", `/api/runs/${kind}`, body), onStatus);
+}
+
+// Follow a run's server-sent events (onStatus on each); resolve with the finished run.
+function followRun(run, onStatus) {
   onStatus(run);
   return new Promise((resolve, reject) => {
     const events = new EventSource(`/api/runs/${run.id}/events`);
@@ -396,31 +400,32 @@ function showTrial(run) {
   downloads($("#trial-downloads"), run);
 }
 
-let trialRun = null;
+// The latest trial, for Cancel and Resume (a stopped trial finishes from the chunks it had written).
+const trial = { id: null, state: null };
 
-async function runTrial(event) {
-  event.preventDefault();
+async function followTrial(launch) {
   const status = $("#trial-status");
   const bar = $("#trial-progress");
   showError($("#trial-error"), "");
-  $("#run-trial").disabled = true;
+  $("#run-trial").disabled = $("#resume-trial").disabled = true;
   bar.hidden = false;
-  bar.value = 0;
   try {
-    const run = await startRun("trial", state.trial, (s) => {
-      trialRun = s.id;
+    const run = await launch((s) => {
+      Object.assign(trial, { id: s.id, state: s.state });
       $("#cancel-trial").disabled = TERMINAL.includes(s.state);
       bar.max = Math.max(s.total, 1);
       bar.value = s.done;
       status.textContent = s.total ? `Trial ${s.state}: ${s.done} of ${s.total} chunks` : `Trial ${s.state}…`;
     });
     showTrial(run);
-    status.textContent = `Trial done: ${state.trial.arms.length} arms × ${state.trial.patients_per_arm} patients.`;
+    status.textContent = `Trial done: ${Object.keys(run.result.summary.arms).length} arms, ` +
+      `${Object.values(run.result.summary.arms).map((e) => e.n).join(" and ")} patients.`;
   } catch (error) {
     showError($("#trial-error"), error.message);
   } finally {
     $("#run-trial").disabled = false;
     $("#cancel-trial").disabled = true;
+    $("#resume-trial").disabled = !["cancelled", "failed"].includes(trial.state);
   }
 }
 
@@ -508,8 +513,13 @@ async function start() {
     state.trial.arms.push({ name: `arm ${state.trial.arms.length + 1}`, product: {}, protocol: "standard" });
     renderArms();
   });
-  $("#trial-form").addEventListener("submit", runTrial);
-  $("#cancel-trial").addEventListener("click", () => trialRun && request("DELETE", `/api/runs/${trialRun}`));
+  $("#trial-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    followTrial((onStatus) => startRun("trial", state.trial, onStatus));
+  });
+  $("#cancel-trial").addEventListener("click", () => request("DELETE", `/api/runs/${trial.id}`));
+  $("#resume-trial").addEventListener("click", () => followTrial(
+    async (onStatus) => followRun(await request("POST", `/api/runs/${trial.id}/resume`), onStatus)));
 
   for (const kind of ["restim", "mouse"]) {
     const form = $(`#${kind}-form`);
