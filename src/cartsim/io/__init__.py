@@ -12,4 +12,5 @@ from ._scenario import SimulationSettings as SimulationSettings
 from ._scenario import Treatment as Treatment
 from ._scenario import Tumor as Tumor
 from ._scenario import read_yaml as read_yaml
+from ._scenario import to_yaml as to_yaml
 from ._scenario import load_scenario as load_scenario

@@ -308,6 +308,11 @@ def _describe(exc: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
+def to_yaml(model: BaseModel) -> str:
+    """A validated scenario or trial as the YAML file that :func:`read_yaml` would read back to it."""
+    return yaml.safe_dump(model.model_dump(mode="json"), sort_keys=False)
+
+
 def read_yaml(path: str | Path, what: str = "scenario") -> object:
     """Parse a ``what`` YAML file; a missing file or bad YAML is a ScenarioError naming the file."""
     path = Path(path)

@@ -35,7 +35,7 @@ from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
 from ..clinical._protocol import PROTOCOL_PRESETS
-from ..io import DRUGS, Scenario, ScenarioError
+from ..io import DRUGS, Scenario, ScenarioError, to_yaml
 from ..lab._settings import MouseSettings, RestimSettings
 from ..patient import DEFAULT_POPULATION, POPULATIONS, patient_fields, sample_population
 from ..product import COSTIMULATION, PRODUCT_PRESETS
@@ -164,12 +164,11 @@ def create_app(limits: ServerLimits = DEFAULT_LIMITS, data_dir: Path | None = No
         return {"patient": patient_fields(row), "seed": str(int(row["seed"]))}
 
     @app.post("/api/yaml/{what}", response_class=PlainTextResponse)
-    async def to_yaml(what: str, request: Request) -> str:
-        model = _yaml_schema(what).validated(await _body(request), what)
-        return yaml.safe_dump(model.model_dump(mode="json"), sort_keys=False)
+    async def as_yaml(what: str, request: Request) -> str:
+        return to_yaml(_yaml_schema(what).validated(await _body(request), what))
 
     @app.post("/api/parse/{what}")
-    async def from_yaml(what: str, request: Request) -> dict:
+    async def parse_yaml(what: str, request: Request) -> dict:
         schema = _yaml_schema(what)
         try:
             data = yaml.safe_load((await request.body()).decode("utf-8"))

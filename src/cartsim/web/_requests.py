@@ -51,11 +51,8 @@ def _size(request: BaseModel) -> tuple[str, int]:
 
 
 def validate_run(kind: str, body: object, limits: ServerLimits) -> BaseModel:
-    """The validated request of a ``kind`` run, within the server's limits."""
-    schema = SCHEMAS.get(kind)
-    if schema is None:
-        raise ScenarioError(f"kind: unknown kind of run {kind!r}; expected one of {', '.join(SCHEMAS)}")
-    request = schema.validated(body, "scenario" if kind == "patient" else kind)
+    """The validated request of a ``kind`` run (a key of :data:`SCHEMAS`), within the server's limits."""
+    request = SCHEMAS[kind].validated(body, "scenario" if kind == "patient" else kind)
     field, size = _size(request)
     if size > limits.max_patients:
         what = "patients (all arms together)" if kind == "trial" else "mice (all groups together)"

@@ -12,11 +12,9 @@ from pathlib import Path
 from typing import Callable
 
 import pandas as pd
-import yaml
-from pydantic import BaseModel
 
 import cartsim
-from cartsim.io import Scenario, write_outputs
+from cartsim.io import Scenario, to_yaml, write_outputs
 from cartsim.io._results import OVERVIEW, SUMMARY, TIMELINE, TRAJECTORIES, VISITS, json_records
 from cartsim.lab import run_mouse, run_restim
 from cartsim.lab._outputs import write_mouse, write_restim
@@ -38,15 +36,11 @@ def warm_up() -> None:
     cartsim.simulate(Scenario(name="warm-up", simulation={"days": 30}))
 
 
-def _yaml(path: Path, model: BaseModel) -> None:
-    path.write_text(yaml.safe_dump(model.model_dump(mode="json"), sort_keys=False))
-
-
 def patient(request: dict, out: Path, progress: Progress) -> dict:
     scenario = Scenario.model_validate(request)
     result = cartsim.simulate(scenario)
     write_outputs(result, out, figures=False)
-    _yaml(out / "scenario.yaml", scenario)
+    (out / "scenario.yaml").write_text(to_yaml(scenario))
     summary = json.loads((out / SUMMARY).read_text())
     progress(1, 1)
     return {"summary": {key: value for key, value in summary.items() if key not in ("events", "scenario")},
@@ -61,7 +55,7 @@ def trial(request: dict, out: Path, progress: Progress) -> dict:
     patients = run_trial(design, out, chunk_size=max(1, -(-n // _CHUNKS_PER_ARM)), resume=resume, progress=progress)
     summary = write_trial_outputs(patients, design, out)
     patients.to_parquet(out / PATIENTS, index=False)
-    _yaml(out / "trial.yaml", design)
+    (out / "trial.yaml").write_text(to_yaml(design))
     return {"summary": summary, "figures": trial_figures(patients, summary["arms"])}
 
 
