@@ -11,6 +11,7 @@ from ._scenario import ScenarioError as ScenarioError
 from ._scenario import SimulationSettings as SimulationSettings
 from ._scenario import Treatment as Treatment
 from ._scenario import Tumor as Tumor
+from ._scenario import parse_yaml_text as parse_yaml_text
 from ._scenario import read_yaml as read_yaml
 from ._scenario import to_yaml as to_yaml
 from ._scenario import load_scenario as load_scenario

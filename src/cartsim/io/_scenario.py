@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..model import PARAMETERS
+from ._yaml import MAX_YAML_BYTES, YamlRefused, parse_yaml
 
 #: Drugs a schedule can give, with the unit of ``dose``.
 DRUGS: dict[str, str] = {
@@ -314,14 +315,25 @@ def to_yaml(model: BaseModel) -> str:
 
 
 def read_yaml(path: str | Path, what: str = "scenario") -> object:
-    """Parse a ``what`` YAML file; a missing file or bad YAML is a ScenarioError naming the file."""
+    """Parse a ``what`` YAML file (plain YAML: see :mod:`cartsim.io._yaml`); a missing, unreadable or
+    refused file is a ScenarioError naming the file."""
     path = Path(path)
     try:
-        return yaml.safe_load(path.read_text())
+        with path.open("rb") as file:
+            text = file.read(MAX_YAML_BYTES + 1)
     except FileNotFoundError:
         raise ScenarioError(f"{path}: no such {what} file") from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: not valid YAML ({exc})") from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read the {what} file ({exc.strerror})") from None
+    return parse_yaml_text(text, str(path))
+
+
+def parse_yaml_text(text: str | bytes, source: str) -> object:
+    """The data of a YAML document from ``source`` (a file name, or what a web request holds)."""
+    try:
+        return parse_yaml(text)
+    except YamlRefused as exc:
+        raise ScenarioError(f"{source}: {exc}") from None
 
 
 def load_scenario(path: str | Path) -> Scenario:
