@@ -1,15 +1,19 @@
 """A patient's result does not depend on the batch around it (DESIGN.md 3): alone, at any position of a
-batch of 1,000, in chunks of any size; the seed alone fixes its stochastic draws."""
+batch of 1,000, in chunks of any size, through the clinical clock and in a trial on any number of workers,
+bit for bit; the seed alone fixes its stochastic draws."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from cartsim._batch import build_batch
+from cartsim.clinical import run_clinical
 from cartsim.io import Scenario
 from cartsim.model import CAR_T_STATES, CLL_STATES, State
 from cartsim.solver import SolverOptions, integrate
+from cartsim.trial import Trial, run_trial
 
 T0 = -5.0
 DAYS = np.arange(T0, 366.0)
@@ -24,7 +28,7 @@ def strong_responder() -> Scenario:
     return Scenario(name="responder", simulation={"seed": 12345})
 
 
-def random_scenarios(n: int, rng: np.random.Generator) -> list[Scenario]:
+def random_scenarios(n: int, rng: np.random.Generator, days: int | None = None) -> list[Scenario]:
     """Random patients, each starting at its own apheresis day (before the lymphodepletion on day -5)."""
     out = []
     for i in range(n):
@@ -43,7 +47,7 @@ def random_scenarios(n: int, rng: np.random.Generator) -> list[Scenario]:
             product={"dose_cells": 10 ** rng.uniform(6.5, 9.5), "costimulation": str(rng.choice(["4-1BB", "CD28"])),
                      "target": str(rng.choice(["CD19", "ROR1"]))},
             schedule=schedule,
-            simulation={"seed": int(rng.integers(0, 2**40))}))
+            simulation={"seed": int(rng.integers(0, 2**40)), **({} if days is None else {"days": days})}))
     return out
 
 
@@ -146,3 +150,103 @@ def test_build_batch_result_does_not_depend_on_other_patients_schedules():
     b = integrate(together.y0, together.params, days, doses=together.doses, seeds=together.seeds,
                   t0=together.t0, options=SolverOptions(stochastic=False), state_indices=list(CLL_STATES))
     assert np.array_equal(b.values[0], a.values[0])
+
+
+# ---- through the clinical clock and the trial runner: every endpoint, exactly ---------------------------
+
+CLINICAL_DAYS = 60
+RECORD_DAYS = np.array([-10.0, -5.0, 0.0, 7.0, 28.0, 60.0])
+
+
+def unusual_neighbours() -> dict[str, Scenario]:
+    """Patients unlike each other: different starts (so different pre-infusion visits), a failed
+    manufacture, no cells, a death before infusion, a very high tumour, a long ibrutinib lead-in."""
+    days = CLINICAL_DAYS
+    return {
+        "death before infusion": Scenario(simulation={"seed": 33, "days": days}),
+        "failed manufacture": Scenario(product={"minimum_dose_cells": 1e11, "dose_cells": 1e11},
+                                       simulation={"seed": 4, "days": days}),
+        "no cells": Scenario(product={"dose_cells": 0}, simulation={"seed": 5, "days": days}),
+        "high tumour": Scenario(patient={"tumor": {"blood_cells": 3e11, "marrow_cells": 3e11, "node_cells": 1e12}},
+                                simulation={"seed": 6, "days": days}),
+        "early start": Scenario(schedule=[{"drug": "ibrutinib", "day": -60.0, "dose": 420.0}],
+                                simulation={"seed": 7, "days": days}),
+        "responder": Scenario(simulation={"seed": 12345, "days": days}),
+    }
+
+
+def clinical(scenarios: list[Scenario]):
+    batch = build_batch(scenarios)
+    return batch, run_clinical(batch, scenarios, record_days=RECORD_DAYS)
+
+
+@pytest.fixture(scope="module")
+def mixed():
+    """The unusual patients among random ones; the whole batch run at once."""
+    special = unusual_neighbours()
+    scenarios = random_scenarios(8, np.random.default_rng(11), days=CLINICAL_DAYS)
+    for k, scenario in enumerate(special.values()):
+        scenarios.insert(2 * k + 1, scenario)
+    batch, outcome = clinical(scenarios)
+    index = {name: scenarios.index(s) for name, s in special.items()}
+    # The batch really holds what it claims, else the test is weak.
+    assert np.unique(batch.t0).size >= 5 and batch.t0.min() <= -60
+    assert outcome.endpoints["died"][index["death before infusion"]]
+    assert outcome.endpoints["os_days"][index["death before infusion"]] < 0
+    assert batch.products[index["failed manufacture"]].failed
+    assert batch.products[index["no cells"]].dose_cells == 0
+    assert not outcome.endpoints["solver_failed"].any()
+    return scenarios, outcome
+
+
+def _assert_same_outcome(parts, whole, rows):
+    """``parts`` (outcomes of consecutive pieces) equal ``whole`` at ``rows``: every endpoint, every state."""
+    for name, values in whole.endpoints.items():
+        np.testing.assert_array_equal(np.concatenate([p.endpoints[name] for p in parts]), values[rows],
+                                      err_msg=name, strict=True)
+    np.testing.assert_array_equal(np.concatenate([p.status for p in parts]), whole.status[rows], strict=True)
+    np.testing.assert_array_equal(np.concatenate([p.record.states for p in parts]), whole.record.states[rows],
+                                  strict=True)
+
+
+@pytest.mark.parametrize("size", [1, 3, 7])
+def test_clinical_endpoints_are_identical_in_chunks_of_any_size(mixed, size):
+    scenarios, whole = mixed
+    parts = [clinical(scenarios[a:a + size])[1] for a in range(0, len(scenarios), size)]
+    _assert_same_outcome(parts, whole, np.arange(len(scenarios)))
+
+
+def test_clinical_endpoints_follow_each_patient_to_another_position_and_neighbours(mixed):
+    """Reversed, and each unusual patient alone and as the last of a pair with the earliest starter."""
+    scenarios, whole = mixed
+    rows = np.arange(len(scenarios))[::-1]
+    _assert_same_outcome([clinical([scenarios[i] for i in rows])[1]], whole, rows)
+    early = next(i for i, s in enumerate(scenarios) if s.schedule and s.schedule[0].drug == "ibrutinib")
+    for i in range(len(scenarios)):
+        _assert_same_outcome([clinical([scenarios[i]])[1]], whole, [i])
+        _assert_same_outcome([clinical([scenarios[early], scenarios[i]])[1]], whole, [early, i])
+
+
+def test_trial_rows_are_identical_across_chunk_sizes_and_workers(tmp_path):
+    trial = Trial.validated({
+        "name": "exact", "patients_per_arm": 7, "seed": 3, "follow_up_days": CLINICAL_DAYS,
+        "arms": [{"name": "CD28", "product": {"costimulation": "CD28"}},
+                 {"name": "none", "product": {"costimulation": "4-1BB"}, "protocol": "none"}]})
+    reference = run_trial(trial, tmp_path / "one", chunk_size=7)
+    assert reference["vein_to_vein_days"].nunique() > 1  # starts differ, as do pre-infusion visits
+    for name, chunk_size, workers in (("ones", 1, 1), ("threes", 3, 2)):
+        rows = run_trial(trial, tmp_path / name, chunk_size=chunk_size, workers=workers)
+        pd.testing.assert_frame_equal(rows, reference, check_exact=True)
+
+
+def test_a_patient_takes_part_only_in_its_own_visits():
+    """A protocol rule that fires before infusion: at the earliest starter's weekly visits before the
+    others have started, they are not seen, treated or graded; each gets its dose at its own first visit."""
+    rule = {"when": "day < 0", "give": "corticosteroid", "dose_mg": 100.0}
+    scenarios = [Scenario.model_validate({**s.model_dump(), "protocol": [rule]})
+                 for s in list(unusual_neighbours().values())[3:]]  # high tumour, early start, responder
+    batch, together = clinical(scenarios)
+    assert batch.t0[1] < batch.t0[0] - 7 and batch.t0[1] < batch.t0[2] - 7
+    assert np.all(together.endpoints["corticosteroid_doses"] == 1)
+    for i in range(len(scenarios)):
+        _assert_same_outcome([clinical(scenarios[i:i + 1])[1]], together, [i])

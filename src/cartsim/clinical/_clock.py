@@ -7,8 +7,10 @@ marrow, MRD), ASTCT CRS and ICANS grades, the protocol's rules (whose doses
 enter the drug states as boluses), deaths from competing hazards, and at the
 response assessments iwCLL 2018 response and MRD.
 
-A patient's random draws depend only on its seed and the visit number, never
-on the batch it is in.
+A patient takes part only in its own visits (weekly from its own start while
+the product is made, then the common schedule from infusion) and its random
+draws depend only on its seed and the number of its own visit, so its results
+are bit-identical in any batch, chunk or worker.
 """
 
 from __future__ import annotations
@@ -143,8 +145,12 @@ def run_clinical(batch: Batch, scenarios: Sequence[Scenario], *, options: Solver
     n = batch.y0.shape[0]
     end = float(first.simulation.days)
     # Weekly visits while the product is made: the death hazards follow the patient's state before infusion.
+    # The batch's visits are the union of its patients' own; a patient takes part only in its own
+    # (those after its start, and all from infusion on), numbered from its own first visit, so that
+    # neither its grades nor its random streams depend on who else is in the batch.
     before = np.arange(-PRE_INFUSION_VISIT_DAYS, batch.t0.min(), -PRE_INFUSION_VISIT_DAYS)
     visits = np.concatenate([before[::-1], visit_days(first.clinical.visits, end)])
+    skipped = (before[None, :] <= batch.t0[:, None]).sum(axis=1)  # batch visits before each one's own
     assessments = set(assessment_days(end).tolist())
     rules = first.protocol
     weight = np.array([s.patient.weight_kg for s in scenarios])
@@ -180,7 +186,8 @@ def run_clinical(batch: Batch, scenarios: Sequence[Scenario], *, options: Solver
             kept = np.isin(times, record_days) & ((times < day) | last)
             solution = integrate(y[active], p[active], times, doses=_window(_subset(batch.doses, active),
                                                                             previous, day),
-                                 seeds=mix_seeds(batch.seeds[active], k), t0=np.maximum(start[active], previous),
+                                 seeds=_visit_seeds(batch.seeds[active], k - skipped[active]),
+                                 t0=np.maximum(start[active], previous),
                                  options=options, initial_steps=h[active], sync_state=sync[active])
             y[active] = solution.values[:, -1, :]
             h[active] = solution.next_steps
@@ -194,7 +201,7 @@ def run_clinical(batch: Batch, scenarios: Sequence[Scenario], *, options: Solver
             track.e["pfs_days"][failed] = np.where(np.isnan(track.e["pfs_days"][failed]), previous,
                                                    track.e["pfs_days"][failed])
             track.e["os_days"][failed] = previous
-        live = alive & (status == Result.successful.value)
+        live = alive & (status == Result.successful.value) & ((day >= 0.0) | (day > batch.t0))
         dt = np.maximum(day - np.maximum(start, previous), 0.0)  # each patient's own time since its start
         previous = day
         # ---- observe and grade -------------------------------------------------------------------------
@@ -245,6 +252,16 @@ def _treat(track: _Tracker, rules, protocol: ProtocolState, y, p, day, crs, ican
         track.last_dose_day[rule.give][given] = day
         track.log(given, day, rule.give, crs,
                   lambda i: f"{mg[i]:.0f} mg: {rule.name} (CRS {crs[i]}, ICANS {icans[i]})")
+
+
+def _visit_seeds(seeds: np.ndarray, visit: np.ndarray) -> np.ndarray:
+    """The seeds of the solver's draws up to a patient's ``visit``-th own visit (counted from 0):
+    ``mix_seeds(seed, visit)`` per patient."""
+    out = np.empty(seeds.shape, dtype=np.uint64)
+    for number in np.unique(visit):  # a few distinct numbers: the starts differ by a few weeks
+        mine = visit == number
+        out[mine] = mix_seeds(seeds[mine], int(number))
+    return out
 
 
 def _subset(doses: Doses, rows: np.ndarray) -> Doses:
