@@ -179,9 +179,19 @@ def trial(
 
 
 def _run_trial(design, out: Path, **options) -> dict:
-    from cartsim.trial import TrialError, run_trial, write_trial_outputs
+    import warnings
 
-    with Progress(console=console) as progress:
+    from rich.markup import escape
+
+    from cartsim.trial import TrialError, TrialWarning, run_trial, write_trial_outputs
+
+    with Progress(console=console) as progress, warnings.catch_warnings():
+        # A repaired folder (damaged chunks recomputed on --resume) is said in one line, not a warning dump.
+        warnings.simplefilter("always", TrialWarning)
+        show = warnings.showwarning
+        warnings.showwarning = lambda message, category, *rest, **kw: (
+            progress.console.print(f"[yellow]{escape(str(message))}[/yellow]") if issubclass(category, TrialWarning)
+            else show(message, category, *rest, **kw))
         task = progress.add_task(f"trial '{design.name}'", total=None)
         try:
             patients = run_trial(design, out, progress=lambda done, total: progress.update(

@@ -5,8 +5,18 @@ endpoints per patient, depends only on the trial and those patients, never on
 the chunk size, the worker or the backend: patients are sampled by index,
 every random draw comes from the patient's own seed, and the batched engine
 integrates each patient independently. Each finished chunk is written to its
-own Parquet file by an atomic rename, so a killed run loses at most the chunks
-in flight, and ``resume`` computes only the missing ones.
+own Parquet file by an atomic rename (from a temporary name unique to the
+writer), so a killed run loses at most the chunks in flight, and ``resume``
+computes only the missing ones. Resume also checks every chunk file already
+there (a readable Parquet file, the chunk's row count, its arm's name, patient
+ids ``first .. first+count-1``) and recomputes the ones that fail, with a
+:class:`TrialWarning` saying how many.
+
+One run at a time writes a folder: the run holds an OS lock (``fcntl.flock``) on
+``.cartsim-trial.lock`` there while it runs, released when it ends or its process
+dies, so a second run is refused with a :class:`TrialError` and a killed run's
+lock never blocks a later one. Only the driver writes (local workers and Dask
+workers return frames), so the lock covers every backend.
 
 Layout of the output folder::
 
@@ -16,9 +26,13 @@ Layout of the output folder::
 
 from __future__ import annotations
 
+import errno
 import json
 import multiprocessing
 import os
+import secrets
+import warnings
+from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +41,8 @@ from typing import Callable, Iterator
 import numpy as np
 import pandas as pd
 
+import pyarrow.parquet as pq
+
 from .._batch import build_batch
 from ..clinical import run_clinical
 from ..patient import sample_population
@@ -34,10 +50,15 @@ from ._spec import Arm, Trial
 
 MANIFEST = "trial.json"
 PATIENTS = "patients"
+LOCK = ".cartsim-trial.lock"
 
 
 class TrialError(RuntimeError):
     """The trial cannot run as asked (the message says why and what to do)."""
+
+
+class TrialWarning(UserWarning):
+    """Something in the output folder was repaired (e.g. damaged chunk files recomputed on resume)."""
 
 
 @dataclass(frozen=True)
@@ -76,26 +97,149 @@ def chunks(trial: Trial, n: int, chunk_size: int) -> list[Chunk]:
             for arm in range(len(trial.arms)) for first in range(0, n, chunk_size)]
 
 
+def _partial(path: Path) -> Path:
+    """A temporary name next to ``path``, unique to this writer (pid and a random token)."""
+    return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.partial")
+
+
 def _write(frame: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    frame.to_parquet(partial, engine="pyarrow", index=False)
-    os.replace(partial, path)
+    partial = _partial(path)
+    try:
+        frame.to_parquet(partial, engine="pyarrow", index=False)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _write_text(text: str, path: Path) -> None:
+    partial = _partial(path)
+    try:
+        partial.write_text(text)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+@contextmanager
+def folder_lock(out: str | Path) -> Iterator[None]:
+    """Hold the OS lock of the output folder ``out`` (created if missing) for the ``with`` block; a
+    TrialError if another run holds it. The lock lives with the open file, so a killed run releases it."""
+    import fcntl
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / LOCK
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise
+            try:
+                holder = path.read_text().strip() or "unknown"
+            except OSError:
+                holder = "unknown"
+            raise TrialError(f"{out} is being written by another run (pid {holder}); wait for it or choose "
+                             "another --out") from None
+        # The holder before us may have removed the file between our open and our lock: then we locked
+        # a file nobody else can see, so start again on the one at the path.
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        path.unlink(missing_ok=True)  # while still locked, so no one else can hold this file
+        os.close(fd)
+
+
+def _manifest(trial: Trial, n: int, chunk_size: int) -> dict:
+    return {"trial": json.loads(trial.model_dump_json()), "n": n, "chunk_size": chunk_size}
+
+
+def _check_arms(trial: Trial) -> None:
+    """Refuse a trial whose arms do not make valid scenarios, before anything is written."""
+    patient = next(sample_population(trial.population, 1, trial.seed).itertuples(index=False))
+    for arm in trial.arms:
+        try:
+            trial.scenario(arm, patient)
+        except ValueError as exc:  # pydantic's ValidationError and ScenarioError are ValueErrors
+            raise TrialError(f"arm '{arm.name}' does not make a valid scenario: {exc}") from None
 
 
 def _prepare(trial: Trial, out: Path, n: int, chunk_size: int, resume: bool) -> None:
-    """Write the manifest, or on resume check that it describes the same run."""
-    manifest = {"trial": json.loads(trial.model_dump_json()), "n": n, "chunk_size": chunk_size}
+    """Write the manifest, or on resume check that it describes the same run. Called with the folder
+    locked; a manifest without any chunk file (a run that failed before its first chunk) is replaced."""
+    manifest = _manifest(trial, n, chunk_size)
     path = out / MANIFEST
-    if path.exists():
+    if path.exists() and any(Path(out, PATIENTS).glob("arm-*/chunk-*.parquet")):
         if not resume:
             raise TrialError(f"{out} already holds a trial; pass --resume to finish it, or choose another --out")
-        if json.loads(path.read_text()) != manifest:
+        try:
+            written = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise TrialError(f"{path} cannot be read ({exc}); choose another --out") from None
+        if written != manifest:
             raise TrialError(f"{out} holds a different trial (trial file, --n or --chunk-size differ); "
                              "resume needs the same ones, or choose another --out")
         return
-    out.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(manifest, indent=2) + "\n")
+    _write_text(json.dumps(manifest, indent=2) + "\n", path)
+
+
+def _clean_partials(out: Path) -> None:
+    """Remove temporary files that killed writers left behind (none can be live: the folder is locked)."""
+    for path in Path(out, PATIENTS).glob("arm-*/*.partial"):
+        path.unlink(missing_ok=True)
+
+
+def _chunk_problem(trial: Trial, chunk: Chunk, path: Path) -> str | None:
+    """Why the file of ``chunk`` is not that chunk's result, or None if it is."""
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... for damaged files
+        return f"unreadable ({type(exc).__name__}: {exc})"
+    if table.num_rows != chunk.count:
+        return f"{table.num_rows} rows instead of {chunk.count}"
+    if "arm" not in table.column_names or "patient" not in table.column_names:
+        return "no 'arm' or 'patient' column"
+    name = trial.arms[chunk.arm].name
+    arms = set(table.column("arm").to_pylist())
+    if arms != {name}:
+        return f"arm {sorted(map(str, arms))} instead of '{name}'"
+    patients = np.asarray(table.column("patient").to_numpy(zero_copy_only=False))
+    if not np.array_equal(patients, np.arange(chunk.first, chunk.first + chunk.count)):
+        return f"patients are not {chunk.first}..{chunk.first + chunk.count - 1}"
+    return None
+
+
+def _check_chunks(trial: Trial, out: Path, every: list[Chunk]) -> list[Chunk]:
+    """The chunks to compute: missing ones, and existing files that fail the check (removed, then reported
+    with a TrialWarning)."""
+    todo, bad = [], []
+    for chunk in every:
+        path = chunk.path(out)
+        if not path.exists():
+            todo.append(chunk)
+            continue
+        problem = _chunk_problem(trial, chunk, path)
+        if problem is not None:
+            bad.append(f"{path.relative_to(out)}: {problem}")
+            path.unlink()
+            todo.append(chunk)
+    if bad:
+        shown = "; ".join(bad[:5]) + (f"; and {len(bad) - 5} more" if len(bad) > 5 else "")
+        warnings.warn(f"{len(bad)} chunk file(s) in {out} were damaged or not this trial's and are recomputed: "
+                      f"{shown}", TrialWarning, stacklevel=3)
+    return todo
 
 
 def _set_threads(threads: int) -> None:
@@ -139,32 +283,52 @@ def run_trial(trial: Trial, out: str | Path, *, n: int | None = None, chunk_size
     """Simulate ``n`` patients per arm (default: the trial's) into ``out`` and return every patient's row.
 
     ``workers`` local processes, or the Dask cluster at ``scheduler``; ``progress(done, total)`` is called
-    as chunks finish.
+    as chunks finish. With ``resume``, chunk files already in ``out`` are checked and the damaged ones
+    recomputed (a :class:`TrialWarning` says how many). A folder another run is writing is refused.
     """
     out = Path(out)
     n = trial.patients_per_arm if n is None else n
     if n < 1 or chunk_size < 1 or workers < 1:
         raise TrialError(f"n, chunk_size and workers must be >= 1; got {n}, {chunk_size}, {workers}")
-    _prepare(trial, out, n, chunk_size, resume)
-    every = chunks(trial, n, chunk_size)
-    todo = [chunk for chunk in every if not chunk.path(out).exists()]
-    done = len(every) - len(todo)
-    if progress is not None:
-        progress(done, len(every))
-    trial_json = trial.model_dump_json()
-    results = _dask(trial_json, todo, scheduler) if scheduler else _local(trial_json, todo, workers)
-    for chunk, frame in results:
-        _write(frame, chunk.path(out))
-        done += 1
+    _check_arms(trial)
+    with folder_lock(out):
+        _prepare(trial, out, n, chunk_size, resume)
+        _clean_partials(out)
+        every = chunks(trial, n, chunk_size)
+        todo = _check_chunks(trial, out, every)
+        done = len(every) - len(todo)
         if progress is not None:
             progress(done, len(every))
-    return read_patients(out, trial)
+        trial_json = trial.model_dump_json()
+        results = _dask(trial_json, todo, scheduler) if scheduler else _local(trial_json, todo, workers)
+        for chunk, frame in results:
+            _write(frame, chunk.path(out))
+            done += 1
+            if progress is not None:
+                progress(done, len(every))
+        return read_patients(out, trial)
 
 
 def read_patients(out: str | Path, trial: Trial) -> pd.DataFrame:
-    """Every patient row of a finished run, ordered by arm then patient."""
-    files = sorted(Path(out, PATIENTS).glob("arm-*/chunk-*.parquet"))
-    frame = pd.concat([pd.read_parquet(path) for path in files], ignore_index=True)
+    """Every patient row of a finished run, ordered by arm then patient: the chunk files the run's
+    manifest (``trial.json``: n and chunk size) names, nothing else in the folder."""
+    out = Path(out)
+    try:
+        manifest = json.loads((out / MANIFEST).read_text())
+        every = chunks(trial, int(manifest["n"]), int(manifest["chunk_size"]))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise TrialError(f"{out / MANIFEST} cannot be read ({exc}); is {out} a trial's output folder?") from None
+    frames = []
+    for chunk in every:
+        path = chunk.path(out)
+        try:
+            frames.append(pd.read_parquet(path))
+        except FileNotFoundError:
+            raise TrialError(f"{path} is missing; run again with --resume to compute it") from None
+        except Exception as exc:  # a damaged file: name it
+            raise TrialError(f"{path} cannot be read ({type(exc).__name__}: {exc}); run again with --resume "
+                             "to recompute it") from None
+    frame = pd.concat(frames, ignore_index=True)
     order = {arm.name: k for k, arm in enumerate(trial.arms)}
     frame = frame.sort_values(["arm", "patient"], key=lambda c: c.map(order) if c.name == "arm" else c)
     return frame.reset_index(drop=True).astype({"seed": np.uint64})
