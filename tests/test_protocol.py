@@ -161,6 +161,23 @@ def test_errors_name_position_and_expected(text, fragments):
         assert fragment in str(error.value)
 
 
+def test_nesting_and_length_are_bounded_not_recursion_errors():
+    from cartsim.clinical._protocol import MAX_CONDITION_DEPTH, MAX_CONDITION_LENGTH
+
+    deepest = MAX_CONDITION_DEPTH // 2
+    assert compile_condition("(" * deepest + "not " * deepest + "fever" + ")" * deepest)(_ABC).tolist() == (
+        a if deepest % 2 == 0 else ~a).tolist()
+    for text, fragment in [
+        ("(" * (MAX_CONDITION_DEPTH + 1) + "fever" + ")" * (MAX_CONDITION_DEPTH + 1), "nested deeper than"),
+        ("not " * (MAX_CONDITION_DEPTH + 1) + "fever", "nested deeper than"),
+        ("(" * 400 + "fever" + ")" * 400, "nested deeper than"),  # within the length, far past the depth
+        ("(" * 5000 + "fever" + ")" * 5000, f"at most {MAX_CONDITION_LENGTH} are read"),
+        (" or ".join(["fever"] * 300), f"at most {MAX_CONDITION_LENGTH} are read"),
+    ]:
+        with pytest.raises(ValueError, match=fragment):
+            compile_condition(text)
+
+
 # --- scenario schema --------------------------------------------------------------------------
 
 _TOCI = {"when": "crs_grade >= 2", "give": "tocilizumab", "dose_mg_per_kg": 8, "max_dose_mg": 800,
@@ -236,6 +253,8 @@ def test_bad_condition_names_field_and_parser_message():
     assert "crs_grade" in message
     message = _problems([{**_TOCI, "when": "crs_grade >> 2"}])
     assert "protocol.0.when" in message and "position 10" in message and "'>>'" in message
+    message = _problems([_TOCI, {**_TOCI, "when": "(" * 400 + "fever" + ")" * 400}])
+    assert "protocol.1.when" in message and "nested deeper than" in message
 
 
 def test_unknown_drug_lists_known():

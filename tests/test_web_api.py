@@ -24,6 +24,7 @@ TERMINAL = ("done", "failed", "cancelled")
 SHORT_PATIENT = {"name": "api patient", "product": {"preset": "liso-cel"}, "simulation": {"days": 120, "seed": 3}}
 SMALL_TRIAL = {"name": "small", "patients_per_arm": 12, "follow_up_days": 180,
                "arms": [{"name": "4-1BB"}, {"name": "CD28", "product": {"costimulation": "CD28"}}]}
+YAML = {"content-type": "application/yaml"}
 #: As long a trial as the default cap allows: it runs for many seconds on one core.
 LONG_TRIAL = {"name": "long", "patients_per_arm": 1000, "follow_up_days": 3650,
               "arms": [{"name": "a"}, {"name": "b", "product": {"costimulation": "CD28"}}]}
@@ -175,11 +176,11 @@ def test_a_run_lists_only_the_files_it_can_give(client, patient_run):
 def test_yaml_conversions_validate_both_ways(client):
     text = client.post("/api/yaml/trial", json=SMALL_TRIAL).text
     assert Trial.validated(yaml.safe_load(text)) == Trial.validated(SMALL_TRIAL)
-    parsed = client.post("/api/parse/scenario", content=b"patient: {age_years: 70}\n").json()
+    parsed = client.post("/api/parse/scenario", content=b"patient: {age_years: 70}\n", headers=YAML).json()
     assert Scenario.validated(parsed).patient.age_years == 70
-    bad = client.post("/api/parse/scenario", content=b"patient: {age_years: 7}\n")
+    bad = client.post("/api/parse/scenario", content=b"patient: {age_years: 7}\n", headers=YAML)
     assert bad.status_code == 422 and "patient.age_years = 7" in bad.json()["detail"]
-    assert client.post("/api/parse/scenario", content=b"a: [").status_code == 422
+    assert client.post("/api/parse/scenario", content=b"a: [", headers=YAML).status_code == 422
 
 
 def test_a_population_patient_is_the_trials_patient(client):
@@ -282,3 +283,240 @@ def test_the_lab_assays_run_as_the_cli_runs_them(client):
     groups = [(row["costimulation"], row["stimulations"]) for row in mouse["result"]["table"]]
     assert groups == [("4-1BB", 0), ("4-1BB", 2), ("CD28", 0), ("CD28", 2)] and mouse["done"] == mouse["total"] == 4
     assert set(mouse["result"]["figures"]) == {"mouse"} and "mouse_tumor.parquet" in mouse["files"]
+
+
+# --- hostile and malformed bodies ---------------------------------------------------------------
+
+#: 303 bytes of YAML whose aliases would expand to 10^9 strings (the "billion laughs").
+ALIAS_BOMB = b"""a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: [*f,*f,*f,*f,*f,*f,*f,*f,*f,*f]
+"""
+
+
+def _big_schedule(limit: int = 1_000_000) -> bytes:
+    """A JSON scenario of drug doses just under ``limit`` bytes: as slow a body to validate as the server takes."""
+    dose = {"drug": "tocilizumab", "day": 1.0, "dose": 8}
+    count = (limit - 20) // (len(json.dumps(dose)) + 2)
+    body = json.dumps({"schedule": [{**dose, "day": 1 + i * 1e-3} for i in range(count)]}).encode()
+    while len(body) > limit:
+        count -= 100
+        body = json.dumps({"schedule": [{**dose, "day": 1 + i * 1e-3} for i in range(count)]}).encode()
+    return body
+
+
+@pytest.mark.parametrize("what", ["scenario", "trial"])
+def test_a_yaml_alias_bomb_is_a_small_quick_422(client, what):
+    started = time.monotonic()
+    response = client.post(f"/api/parse/{what}", content=ALIAS_BOMB, headers=YAML)
+    assert response.status_code == 422 and len(response.content) < 1000
+    assert "anchors (&name) are not accepted (line 1" in response.json()["detail"]
+    assert time.monotonic() - started < 30  # did not expand it (a generous bound: it used to take 55 s)
+    aliased = client.post(f"/api/parse/{what}", content=b"x: *a\n", headers=YAML)
+    assert aliased.status_code == 422 and "aliases (*name) are not accepted" in aliased.json()["detail"]
+    repeated = client.post(f"/api/parse/{what}", content=b"name: a\nname: b\n", headers=YAML)
+    assert repeated.status_code == 422 and "duplicate key 'name'" in repeated.json()["detail"]
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "text/plain; charset=utf-8",
+                                          "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+                                          "application/yamlx", "text/html"])
+def test_parse_takes_only_json_or_a_declared_yaml_type(client, content_type):
+    # What a form or a cross-site "simple" request can send starts no parsing at all.
+    headers = {"content-type": content_type} if content_type else {}
+    response = client.post("/api/parse/scenario", content=b"patient: {age_years: 70}\n", headers=headers)
+    assert response.status_code == 415 and "application/yaml" in response.json()["detail"]
+    # and the run and conversion routes take JSON only, not YAML
+    assert client.post("/api/yaml/scenario", content=b"{}", headers=YAML).status_code == 415
+
+
+@pytest.mark.parametrize("content_type", ["application/yaml", "APPLICATION/X-YAML", "Text/YAML; charset=UTF-8",
+                                          "text/x-yaml", "application/json", "APPLICATION/JSON; Charset=UTF-8"])
+def test_media_types_are_case_insensitive_with_parameters(client, content_type):
+    text = b'{"patient": {"age_years": 70}}'  # JSON is YAML too
+    parsed = client.post("/api/parse/scenario", content=text, headers={"content-type": content_type})
+    assert parsed.status_code == 200, parsed.text
+    assert Scenario.validated(parsed.json()).patient.age_years == 70
+
+
+def test_upper_case_json_is_accepted_by_runs_and_conversions(client):
+    headers = {"content-type": "APPLICATION/JSON; CHARSET=utf-8"}
+    converted = client.post("/api/yaml/scenario", content=b'{"patient": {"age_years": 70}}', headers=headers)
+    assert converted.status_code == 200 and "age_years: 70" in converted.text
+    started = client.post("/api/runs/restim", content=b'{"rounds": 1}', headers=headers)
+    assert started.status_code == 202, started.text
+    assert wait(client, started.json()["id"])["state"] == "done"
+
+
+@pytest.mark.parametrize("route", ["/api/runs/patient", "/api/yaml/scenario", "/api/parse/scenario"])
+@pytest.mark.parametrize("body, named", [
+    ({"product": {"preset": ["x"]}}, "preset is a product name (a string), got list"),
+    ({"product": {"preset": {"a": 1}}}, "preset is a product name (a string), got dict"),
+    ({"protocol": [{"when": "(" * 5000 + "fever" + ")" * 5000, "give": "tocilizumab", "dose_mg": 8}]},
+     "protocol.0.when"),
+    ({"protocol": [{"when": "(" * 300 + "fever" + ")" * 300, "give": "tocilizumab", "dose_mg": 8}]},
+     "nested deeper than 32 levels of '(' and 'not'"),
+    ({"protocol": [{"when": "not " * 200 + "fever", "give": "tocilizumab", "dose_mg": 8}]}, "protocol.0.when"),
+])
+def test_a_malformed_body_is_422_never_500(client, route, body, named):
+    response = client.post(route, json=body)
+    assert response.status_code == 422, response.text
+    assert named in response.json()["detail"]
+
+
+@pytest.mark.parametrize("route", ["/api/runs/patient", "/api/runs/trial", "/api/yaml/trial", "/api/parse/scenario"])
+@pytest.mark.parametrize("body", [
+    b'{"a":' * 200_000,  # past the JSON decoder's own recursion limit (and not even complete)
+    b"[" * 100_000 + b"]" * 100_000,
+    json.dumps({"parameters": json.loads("[" * 500 + "]" * 500)}).encode(),  # valid JSON, decodable, too deep
+    json.dumps({"name": "[[[[" * 1000}).encode(),  # brackets in a string are no nesting: a normal 422/202
+])
+def test_deeply_nested_json_is_422(client, route, body):
+    response = client.post(route, content=body, headers={"content-type": "application/json"})
+    if b"[[[[" in body:
+        assert response.status_code != 500
+        if response.status_code == 202:
+            client.delete(f"/api/runs/{response.json()['id']}")
+        return
+    assert response.status_code == 422, response.text[:500]
+    assert "nested deeper than 32 levels" in response.json()["detail"]
+
+
+def test_deeply_nested_yaml_is_422(client):
+    for text in (b"[" * 100_000 + b"]" * 100_000, b"a:\n" + b"".join(b" " * i + b"- \n" for i in range(1, 200))):
+        response = client.post("/api/parse/trial", content=text, headers=YAML)
+        assert response.status_code == 422 and "nested deeper than" in response.json()["detail"]
+
+
+def test_a_422_lists_at_most_50_problems(client):
+    body = {"schedule": [{"drug": "aspirin", "day": 1, "dose": 1}] * 200}
+    detail = client.post("/api/yaml/scenario", json=body).json()["detail"]
+    assert "200 invalid field(s)" in detail and detail.count("\n") == 51 and detail.endswith("and 150 more")
+
+
+def test_a_body_slower_than_the_parse_limit_is_413(tmp_path):
+    # No lifespan (no workers): the conversion routes need none.
+    client = TestClient(create_app(ServerLimits(parse_seconds=0.01), tmp_path))
+    response = client.post("/api/yaml/scenario", content=_big_schedule(), headers={"content-type": "application/json"})
+    assert response.status_code == 413 and "took longer than 0.01 s to read and validate" in response.json()["detail"]
+
+
+# --- a real server in this process: slow bodies, and a responsive event loop while a body is validated --
+
+
+class _InProcessServer:
+    """uvicorn on a free port in a thread, serving ``create_app(limits)``."""
+
+    def __init__(self, limits: ServerLimits, data_dir: Path):
+        import uvicorn
+
+        from web_server import free_port
+
+        self.port = free_port()
+        self.server = uvicorn.Server(uvicorn.Config(create_app(limits, data_dir), host="127.0.0.1", port=self.port,
+                                                    log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            assert time.monotonic() < deadline and self.thread.is_alive(), "the server did not start"
+            time.sleep(0.05)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    server = _InProcessServer(ServerLimits(workers=1, body_seconds=1.0), tmp_path_factory.mktemp("live"))
+    yield server
+    server.stop()
+
+
+def _raw_post(port: int, head: bytes, chunks, pause_s: float, timeout_s: float = 30) -> tuple[bytes, float]:
+    """Send ``head`` then each chunk ``pause_s`` apart (stopping once the server answers); the answer and
+    how long after the head it came."""
+    import select
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout_s) as sock:
+        sock.sendall(head)
+        started = time.monotonic()
+        answer = b""
+        for chunk in chunks:
+            if select.select([sock], [], [], pause_s)[0]:
+                break
+            try:
+                sock.sendall(chunk)
+            except OSError:  # the server closed it
+                break
+        while time.monotonic() - started < timeout_s:
+            data = sock.recv(65536)
+            if not data:
+                break
+            answer += data
+            if b"\r\n\r\n" in answer and b'"}' in answer:
+                break
+        return answer, time.monotonic() - started
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_a_trickling_body_is_cut_off_with_408(live, framing):
+    if framing == "chunked":
+        head = (b"POST /api/parse/scenario HTTP/1.1\r\nHost: x\r\nContent-Type: application/yaml\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n")
+        chunks = (b"1\r\n \r\n" for _ in range(200))
+    else:
+        head = (b"POST /api/parse/scenario HTTP/1.1\r\nHost: x\r\nContent-Type: application/yaml\r\n"
+                b"Content-Length: 1000\r\n\r\n")
+        chunks = (b" " for _ in range(200))
+    answer, after_s = _raw_post(live.port, head, chunks, pause_s=0.1)
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert b"request body not received within 1 s" in answer
+    assert after_s < 20  # cut off, not read to the end (200 x 0.1 s) or never
+
+
+def test_a_body_sent_at_once_is_not_timed_out(live):
+    import httpx2
+
+    with httpx2.Client(base_url=live.url, timeout=60) as http:
+        response = http.post("/api/parse/scenario", content=b"patient: {age_years: 70}\n", headers=YAML)
+        assert response.status_code == 200 and response.json()["patient"]["age_years"] == 70
+        # and a long-lived request after its (empty) body is not cut off by the body's read limit
+        with http.stream("GET", "/api/health") as health:
+            time.sleep(1.5)
+            assert health.status_code == 200
+
+
+def test_health_answers_while_a_big_body_is_validated(live):
+    import httpx2
+
+    body = _big_schedule()
+    outcome = {}
+
+    def post():
+        with httpx2.Client(base_url=live.url, timeout=120) as http:
+            started = time.monotonic()
+            response = http.post("/api/yaml/scenario", content=body, headers={"content-type": "application/json"})
+            outcome.update(status=response.status_code, seconds=time.monotonic() - started)
+
+    poster = threading.Thread(target=post)
+    with httpx2.Client(base_url=live.url, timeout=60) as http:
+        poster.start()
+        latencies = []
+        while poster.is_alive():
+            started = time.monotonic()
+            assert http.get("/api/health").json()["status"] == "ok"
+            latencies.append(time.monotonic() - started)
+            time.sleep(0.02)
+        poster.join()
+    # validated (200), or refused by a cap on its size or time (413/422): never a blocked loop or a 500
+    assert outcome["status"] in (200, 413, 422)
+    if outcome["seconds"] > 2:  # a validation long enough to have blocked health, had it run on the loop
+        assert len(latencies) >= 3 and max(latencies) < outcome["seconds"] / 2, (latencies, outcome)

@@ -96,6 +96,11 @@ def _tokenize(text: str) -> list[_Token]:
 
 _Node = Callable[[Mapping[str, np.ndarray]], np.ndarray]
 
+#: Longest condition compiled (characters); the presets' longest is under 100.
+MAX_CONDITION_LENGTH = 1000
+#: Deepest nesting of parentheses and ``not`` (each is one level of the parser's and the condition's recursion).
+MAX_CONDITION_DEPTH = 32
+
 
 class _Parser:
     """Recursive descent over the grammar in the module docstring, building closures."""
@@ -106,6 +111,7 @@ class _Parser:
         self.tokens = _tokenize(text)
         self.index = 0
         self.depth = 0  # open parentheses
+        self.nesting = 0  # open parentheses and 'not's: the parser's (and the compiled closures') recursion
         self.used: set[str] = set()
 
     @property
@@ -151,16 +157,25 @@ class _Parser:
             return terms[0]
         return lambda values: functools.reduce(np.logical_and, (term(values) for term in terms))
 
+    def _nest(self, token: _Token) -> None:
+        self.nesting += 1
+        if self.nesting > MAX_CONDITION_DEPTH:
+            raise ValueError(f"condition nested deeper than {MAX_CONDITION_DEPTH} levels of '(' and 'not' "
+                             f"at position {token.position}")
+
     def not_expr(self) -> _Node:
         if self._is("keyword", "not"):
+            self._nest(self.token)
             self.index += 1
             inner = self.not_expr()
+            self.nesting -= 1
             return lambda values: np.logical_not(inner(values))
         return self.atom()
 
     def atom(self) -> _Node:
         token = self.token
         if self._is("paren", "("):
+            self._nest(token)
             self.index += 1
             self.depth += 1
             inner = self.expr()
@@ -168,6 +183,7 @@ class _Parser:
                 raise self._fail(f"')' (closing the '(' at position {token.position}) or 'and'/'or'")
             self.index += 1
             self.depth -= 1
+            self.nesting -= 1
             return inner
         if token.kind != "name":
             raise self._fail("a variable, 'not' or '('")
@@ -228,6 +244,9 @@ def compile_condition(text: str, variables: Iterable[str] = VISIT_VARIABLES) -> 
     """
     if not isinstance(text, str):
         raise ValueError(f"a condition is a string, got {type(text).__name__}")
+    if len(text) > MAX_CONDITION_LENGTH:
+        raise ValueError(f"condition of {len(text)} characters; at most {MAX_CONDITION_LENGTH} are read "
+                         "(split it into several rules)")
     return _compile(text, frozenset(variables))
 
 

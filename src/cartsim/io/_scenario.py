@@ -102,6 +102,9 @@ class Product(_Strict):
             from ..product import PRODUCT_PRESETS
 
             name = data["preset"]
+            if not isinstance(name, str):  # a list or mapping is not a name (and cannot be looked up)
+                raise ValueError(f"preset is a product name (a string), got {type(name).__name__}; "
+                                 f"presets: {', '.join(PRODUCT_PRESETS)}")
             if name not in PRODUCT_PRESETS:
                 raise ValueError(f"unknown product preset '{name}'; presets: {', '.join(PRODUCT_PRESETS)}")
             data = {**PRODUCT_PRESETS[name], **data}

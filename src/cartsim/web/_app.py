@@ -13,7 +13,9 @@ Routes (every body is JSON unless said otherwise):
   finish a stopped trial; ``GET /api/runs/{id}/files/{name}``: a result file.
 
 A bad body is 422 with a message naming each field, the value and what was expected; a body over the
-server's limit is 413; a full server is 503.
+server's limit, or one that takes longer than ``parse_seconds`` to parse and validate, is 413; a body
+still arriving after ``body_seconds`` is 408; a full server is 503. Bodies are parsed and validated in a
+small thread pool, never on the event loop, so ``/api/health`` and running streams keep answering.
 """
 
 from __future__ import annotations
@@ -22,12 +24,12 @@ import asyncio
 import re
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from importlib.resources import files
 from pathlib import Path
 
 import pandas as pd
-import yaml
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
@@ -42,7 +44,7 @@ from ..product import COSTIMULATION, PRODUCT_PRESETS
 from ..report._html import KEY_ENDPOINTS
 from ..trial import Trial
 from ._limits import BodyLimit
-from ._requests import SCHEMAS, ServerLimits, validate_run
+from ._requests import JSON_TYPE, SCHEMAS, YAML_TYPES, ServerLimits, media_type, parse_body, validate_run
 from ._runs import FILES, Run, RunBusy, Runs
 from ._workers import RunFailed, RunStopped, WorkerPool
 
@@ -50,8 +52,12 @@ STATIC = files("cartsim.web") / "static"
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
 #: Seconds between looks at a run's state while streaming it.
 _EVENT_POLL_S = 0.1
-_YAML_TYPES = {"scenario": Scenario, "trial": Trial}
+_CONVERSIONS = {"scenario": Scenario, "trial": Trial}
 DEFAULT_LIMITS = ServerLimits()
+#: Threads that parse and validate request bodies (at most this many at once; the rest wait their turn).
+_PARSE_THREADS = 2
+#: Most problems listed in a 422 (a body of thousands of bad items would otherwise echo all of them).
+_MAX_DETAIL_LINES = 50
 
 #: The trial the page starts from: the seed articles' question of co-stimulation, 100 patients per arm.
 DEFAULT_TRIAL = Trial(name="4-1BB vs CD28", patients_per_arm=100, follow_up_days=730,
@@ -65,22 +71,30 @@ def _plotly_js() -> bytes:
     return (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes()
 
 
-async def _body(request: Request) -> object:
-    # JSON only: another site's page cannot send it here without a preflight this app never allows, so it
-    # cannot start runs on a server that a browser can reach.
-    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
-        raise HTTPException(415, "expected a JSON body (Content-Type: application/json)")
-    try:
-        return await request.json()
-    except ValueError:
-        raise ScenarioError("body: not valid JSON; expected a JSON object of fields") from None
+async def _body(request: Request, yaml: bool = False) -> tuple[str, bytes]:
+    """The media type and bytes of a JSON body (or, with ``yaml``, a declared YAML one); the size and read
+    time caps are BodyLimit's. Only JSON, or a YAML type, which a form or another site's page cannot send
+    without a preflight this app never allows: such a page cannot start runs on a server a browser reaches."""
+    media = media_type(request.headers.get("content-type"))
+    if not (media == JSON_TYPE or (yaml and media in YAML_TYPES)):
+        expected = f"{JSON_TYPE} or {', '.join(sorted(YAML_TYPES))}" if yaml else JSON_TYPE
+        raise HTTPException(415, f"expected a {'JSON or YAML' if yaml else 'JSON'} body (Content-Type: {expected}); "
+                                 f"got {media or 'none'}")
+    return media, await request.body()
 
 
-def _yaml_schema(what: str):
-    schema = _YAML_TYPES.get(what)
+def _conversion(what: str):
+    schema = _CONVERSIONS.get(what)
     if schema is None:
-        raise HTTPException(404, f"no such conversion; expected one of {', '.join(_YAML_TYPES)}")
+        raise HTTPException(404, f"no such conversion; expected one of {', '.join(_CONVERSIONS)}")
     return schema
+
+
+def _unprocessable(request: Request, exc: ScenarioError) -> JSONResponse:
+    lines = str(exc).split("\n")  # a heading, then one line per problem
+    if len(lines) > _MAX_DETAIL_LINES + 2:
+        lines = [*lines[:_MAX_DETAIL_LINES + 1], f"  ... and {len(lines) - 1 - _MAX_DETAIL_LINES} more"]
+    return JSONResponse({"detail": "\n".join(lines)}, 422)
 
 
 def _run(runs: Runs, run_id: str) -> Run:
@@ -105,7 +119,8 @@ def _options(limits: ServerLimits) -> dict:
         "drugs": list(DRUGS),
         "endpoints": KEY_ENDPOINTS,
         "limits": {"max_patients": limits.max_patients, "run_seconds": limits.run_seconds,
-                   "body_bytes": limits.body_bytes},
+                   "body_bytes": limits.body_bytes, "body_seconds": limits.body_seconds,
+                   "parse_seconds": limits.parse_seconds},
     }
 
 
@@ -122,6 +137,7 @@ def create_app(limits: ServerLimits = DEFAULT_LIMITS, data_dir: Path | None = No
         try:
             yield
         finally:
+            parsers.shutdown(wait=False, cancel_futures=True)
             pool.close()
             if data_dir is None:
                 shutil.rmtree(root, ignore_errors=True)
@@ -129,8 +145,22 @@ def create_app(limits: ServerLimits = DEFAULT_LIMITS, data_dir: Path | None = No
     # No /docs or /redoc: their pages load scripts from a CDN, and this app works offline; /openapi.json stays.
     app = FastAPI(title="cartsim", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Mechanistic in-silico CAR-T therapy for CLL: one patient, a virtual trial, the lab.")
-    app.add_middleware(BodyLimit, max_bytes=limits.body_bytes)
-    app.add_exception_handler(ScenarioError, lambda request, exc: JSONResponse({"detail": str(exc)}, 422))
+    app.add_middleware(BodyLimit, max_bytes=limits.body_bytes, read_seconds=limits.body_seconds)
+    app.add_exception_handler(ScenarioError, _unprocessable)
+    parsers = ThreadPoolExecutor(_PARSE_THREADS, thread_name_prefix="cartsim-parse")
+
+    async def off_loop(work, *args):
+        """``work(*args)`` (parsing and validating a body) in a parse thread, within ``parse_seconds`` (413
+        after: the thread finishes in the background, its work bounded by the body's size)."""
+        try:
+            return await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(parsers, work, *args),
+                                          limits.parse_seconds)
+        except asyncio.TimeoutError:
+            raise HTTPException(413, f"the body took longer than {limits.parse_seconds:g} s to read and validate; "
+                                     "send a smaller one") from None
+        except RecursionError:  # not expected after the depth limits; still a bad body, not a server fault
+            raise ScenarioError("body: nested too deeply to validate") from None
+
     page_html = (STATIC / "index.html").read_text(encoding="utf-8")
     plotly_js, options_body = _plotly_js(), _options(limits)
 
@@ -163,18 +193,20 @@ def create_app(limits: ServerLimits = DEFAULT_LIMITS, data_dir: Path | None = No
         # The seed as text: it may pass 2**53, past which a JavaScript number loses digits.
         return {"patient": patient_fields(row), "seed": str(int(row["seed"]))}
 
+    def converted(schema, media: str, body: bytes, what: str, to: str):
+        validated = schema.validated(parse_body(media, body, what), what)
+        return to_yaml(validated) if to == "yaml" else validated.model_dump(mode="json")
+
     @app.post("/api/yaml/{what}", response_class=PlainTextResponse)
     async def as_yaml(what: str, request: Request) -> str:
-        return to_yaml(_yaml_schema(what).validated(await _body(request), what))
+        schema = _conversion(what)
+        return await off_loop(converted, schema, *await _body(request), what, "yaml")
 
     @app.post("/api/parse/{what}")
     async def parse_yaml(what: str, request: Request) -> dict:
-        schema = _yaml_schema(what)
-        try:
-            data = yaml.safe_load((await request.body()).decode("utf-8"))
-        except (UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise ScenarioError(f"{what}: not valid YAML ({exc})") from None
-        return schema.validated(data, what).model_dump(mode="json")
+        """YAML text (sent as application/yaml, or another YAML media type; or JSON) to the validated JSON."""
+        schema = _conversion(what)
+        return await off_loop(converted, schema, *await _body(request, yaml=True), what, "json")
 
     @app.exception_handler(RunBusy)
     def busy(request: Request, exc: RunBusy) -> JSONResponse:
@@ -184,8 +216,10 @@ def create_app(limits: ServerLimits = DEFAULT_LIMITS, data_dir: Path | None = No
     async def start(kind: str, request: Request) -> dict:
         if kind not in SCHEMAS:
             raise HTTPException(404, f"no kind of run {kind!r}; expected one of {', '.join(SCHEMAS)}")
-        validated = validate_run(kind, await _body(request), limits)
-        return request.app.state.runs.submit(kind, validated.model_dump(mode="json")).status()
+        def validated(media: str, body: bytes) -> dict:
+            return validate_run(kind, parse_body(media, body, kind), limits).model_dump(mode="json")
+
+        return request.app.state.runs.submit(kind, await off_loop(validated, *await _body(request))).status()
 
     @app.get("/api/runs/{run_id}")
     def run_status(run_id: str, request: Request) -> dict:

@@ -3,16 +3,20 @@ the CLI's files (a scenario, a trial, the lab settings) before any work starts.
 
 A request that fails is a :class:`~cartsim.io.ScenarioError` whose message
 names each field, the value given and what was expected; the app answers it
-with 422.
+with 422. Bodies are parsed here too (:func:`parse_body`): JSON nested no deeper
+than :data:`MAX_BODY_DEPTH`, YAML read by :func:`cartsim.io.parse_yaml_text`
+(no aliases, no duplicate keys, bounded depth), so no body reaches a recursion
+limit or expands past its own size.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from ..io import Scenario, ScenarioError
+from ..io import Scenario, ScenarioError, parse_yaml_text
 from ..lab._settings import MouseSettings, RestimSettings
 from ..trial import Trial
 
@@ -32,13 +36,65 @@ class ServerLimits:
     body_bytes: int = 1_000_000  # largest request body
     active_runs: int = 8  # runs queued or running at once; more are refused with 503
     kept_runs: int = 50  # finished runs kept when a new run starts (results downloadable); older ones are deleted
+    body_seconds: float = 10.0  # a request body still arriving this long after it was first read is cut off (408)
+    parse_seconds: float = 10.0  # parsing and validating one body (off the event loop) past this is refused (413)
 
     def __post_init__(self):
         for name in ("workers", "max_patients", "body_bytes", "active_runs", "kept_runs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1; got {getattr(self, name)}")
-        if not self.run_seconds > 0:
-            raise ValueError(f"run_seconds must be > 0; got {self.run_seconds}")
+        for name in ("run_seconds", "body_seconds", "parse_seconds"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0; got {getattr(self, name)}")
+
+
+#: Deepest nesting of objects and arrays in a JSON body (a trial is 5 deep); as for YAML files.
+MAX_BODY_DEPTH = 32
+JSON_TYPE = "application/json"
+#: The media types a YAML body may be declared as (``text/plain`` is not one: see ``parse_yaml`` in the app).
+YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"})
+
+
+def media_type(content_type: str | None) -> str:
+    """The media type of a Content-Type header, lower case, without parameters (``charset=...``)."""
+    return (content_type or "").split(";")[0].strip().lower()
+
+
+def _deeper_than(data: object, limit: int) -> bool:
+    """Whether the dicts and lists of ``data`` nest more than ``limit`` deep (walked without recursion)."""
+    stack = [(data, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
+def parse_json(body: bytes) -> object:
+    """The data of a JSON body; a ScenarioError if it is not JSON or nests deeper than MAX_BODY_DEPTH."""
+    too_deep = ScenarioError(f"body: JSON nested deeper than {MAX_BODY_DEPTH} levels; a request is a few levels deep")
+    try:
+        data = json.loads(body)
+    except RecursionError:  # the decoder's own limit (about 1000 levels), met before ours
+        raise too_deep from None
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError
+        raise ScenarioError("body: not valid JSON; expected a JSON object of fields") from None
+    if isinstance(data, (dict, list)) and _deeper_than(data, MAX_BODY_DEPTH):
+        raise too_deep
+    return data
+
+
+def parse_body(media: str, body: bytes, source: str) -> object:
+    """The data of a request body sent as ``media`` (JSON or one of YAML_TYPES)."""
+    if media == JSON_TYPE:
+        return parse_json(body)
+    if media in YAML_TYPES:
+        return parse_yaml_text(body, source)
+    raise ValueError(f"not a body media type: {media!r}")
 
 
 def _size(request: BaseModel) -> tuple[str, int]:

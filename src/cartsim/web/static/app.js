@@ -317,7 +317,7 @@ async function editYaml(what) {
 async function applyYaml(what, text) {
   const editor = EDITORS[what];
   try {
-    state[what] = await request("POST", `/api/parse/${what}`, text, "text/plain");
+    state[what] = await request("POST", `/api/parse/${what}`, text, "application/yaml");
     editor.render();
     showError($(editor.error), "");
   } catch (error) {
