@@ -161,6 +161,30 @@ def test_errors_name_position_and_expected(text, fragments):
         assert fragment in str(error.value)
 
 
+@pytest.mark.parametrize(
+    ("text", "character"),
+    [
+        ("crs_grade >= \u0663", "'\u0663' (ARABIC-INDIC DIGIT THREE) at position 13"),
+        ("crs_grade >= 1\u0663", "'\u0663' (ARABIC-INDIC DIGIT THREE) at position 14"),
+        ("day > \u0968", "(DEVANAGARI DIGIT TWO) at position 6"),
+        ("day > \uff15", "(FULLWIDTH DIGIT FIVE) at position 6"),
+        ("day > \u00b2", "(SUPERSCRIPT TWO) at position 6"),
+    ],
+)
+def test_only_ascii_digits_make_numbers(text, character):
+    with pytest.raises(ValueError) as error:
+        compile_condition(text)
+    message = str(error.value)
+    assert "unexpected character" in message and character in message
+    assert f"of {text!r}" in message  # the condition itself, where the character can be seen
+    assert "digits 0-9" in message
+
+
+def test_non_ascii_space_is_named_not_skipped():
+    with pytest.raises(ValueError, match=r"'\\xa0' \(NO-BREAK SPACE\) at position 3 of"):
+        compile_condition("day\u00a0> 1")
+
+
 def test_nesting_and_length_are_bounded_not_recursion_errors():
     from cartsim.clinical._protocol import MAX_CONDITION_DEPTH, MAX_CONDITION_LENGTH
 
@@ -255,6 +279,11 @@ def test_bad_condition_names_field_and_parser_message():
     assert "protocol.0.when" in message and "position 10" in message and "'>>'" in message
     message = _problems([_TOCI, {**_TOCI, "when": "(" * 400 + "fever" + ")" * 400}])
     assert "protocol.1.when" in message and "nested deeper than" in message
+
+
+def test_non_ascii_digit_in_a_rule_names_the_rule_and_character():
+    message = _problems([{**_TOCI, "when": "crs_grade >= \u0662"}])
+    assert "protocol.0.when" in message and "ARABIC-INDIC DIGIT TWO" in message and "position 13" in message
 
 
 def test_unknown_drug_lists_known():

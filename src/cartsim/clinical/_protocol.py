@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import operator
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -56,13 +57,16 @@ _OPERATORS: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
 _KEYWORDS = ("and", "or", "not")
 
 # One token per match; the operator alternative takes a whole run of operator
-# characters so that '>>' or '=' is reported as one bad operator.
+# characters so that '>>' or '=' is reported as one bad operator. ASCII only: in
+# Unicode mode \d and \s would also take other scripts' digits ('٣' read as 3)
+# and no-break spaces, and float() would accept those digits.
 _TOKEN = re.compile(
     r"(?P<space>\s+)"
     r"|(?P<number>-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
     r"|(?P<op>[<>=!]+)"
-    r"|(?P<paren>[()])"
+    r"|(?P<paren>[()])",
+    re.ASCII,
 )
 
 
@@ -82,7 +86,7 @@ def _tokenize(text: str) -> list[_Token]:
     while position < len(text):
         match = _TOKEN.match(text, position)
         if match is None:
-            raise ValueError(f"unexpected character {text[position]!r} at position {position}")
+            raise _unexpected_character(text, position)
         kind = match.lastgroup
         if kind != "space":
             word = match.group()
@@ -92,6 +96,16 @@ def _tokenize(text: str) -> list[_Token]:
         position = match.end()
     tokens.append(_Token("end", "", len(text)))
     return tokens
+
+
+def _unexpected_character(text: str, position: int) -> ValueError:
+    character = text[position]
+    shown = repr(character)
+    if not character.isascii():
+        # A look-alike ('٣', a no-break space) cannot be told apart on screen: its Unicode name can.
+        shown += f" ({unicodedata.name(character, f'U+{ord(character):04X}')})"
+    hint = "; numbers are written with the digits 0-9" if character.isnumeric() else ""
+    return ValueError(f"unexpected character {shown} at position {position} of {text!r}{hint}")
 
 
 _Node = Callable[[Mapping[str, np.ndarray]], np.ndarray]
