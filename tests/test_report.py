@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import matplotlib
 import pandas as pd
@@ -26,15 +27,28 @@ def _report(directory) -> str:
     return page
 
 
+def _run(command: str, spec: str, directory: Path) -> Path:
+    """``cartsim <command>`` (simulate, trial) of the YAML ``spec``, into ``directory/run``."""
+    path = directory / f"{command}.yaml"
+    path.write_text(spec)
+    result = CliRunner().invoke(app, [command, str(path), "--out", str(directory / "run")])
+    assert result.exit_code == 0, result.output
+    return directory / "run"
+
+
 @pytest.fixture(scope="module")
 def simulation_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("patient")
-    spec = out / "patient.yaml"
-    spec.write_text("name: report-patient\ndescription: a short run\nproduct: {preset: liso-cel}\n"
-                    "simulation: {days: 60, seed: 2}\n")
-    result = CliRunner().invoke(app, ["simulate", str(spec), "--out", str(out / "run")])
-    assert result.exit_code == 0, result.output
-    return out / "run"
+    return _run("simulate", "name: report-patient\ndescription: a short run\nproduct: {preset: liso-cel}\n"
+                "simulation: {days: 60, seed: 2}\n", tmp_path_factory.mktemp("patient"))
+
+
+@pytest.fixture(scope="module")
+def trial_run(tmp_path_factory):
+    """A small trial of two arms, its summary and its report (a seed past 1000: it is shown as it is)."""
+    out = _run("trial", "name: tiny\npatients_per_arm: 8\nfollow_up_days: 60\nseed: 2026\narms:\n"
+               "  - {name: liso, product: {preset: liso-cel}}\n  - {name: dual, product: {preset: cd19-ror1-dual}}\n",
+               tmp_path_factory.mktemp("trial"))
+    return json.loads((out / "summary.json").read_text()), _report(out)
 
 
 def test_simulation_report_embeds_figures_endpoints_and_events(simulation_dir):
@@ -46,15 +60,10 @@ def test_simulation_report_embeds_figures_endpoints_and_events(simulation_dir):
     assert "Clinical events" in page
 
 
-def test_trial_report_shows_every_arm_with_intervals(tmp_path):
-    spec = tmp_path / "trial.yaml"
-    spec.write_text("name: tiny\npatients_per_arm: 8\nfollow_up_days: 60\nseed: 1\narms:\n"
-                    "  - {name: liso, product: {preset: liso-cel}}\n  - {name: dual, product: {preset: cd19-ror1-dual}}\n")
-    out = tmp_path / "run"
-    assert CliRunner().invoke(app, ["trial", str(spec), "--out", str(out)]).exit_code == 0
-    page = _report(out)
+def test_trial_report_shows_every_arm_with_intervals(trial_run):
+    _, page = trial_run
     assert "Trial: tiny" in page
-    assert re.search(r"<td>liso</td><td>8</td>", page) and re.search(r"<td>dual</td><td>8</td>", page)
+    assert "<th>liso</th><th>dual</th>" in page and "<td>patients analysed</td><td>8</td><td>8</td>" in page
     assert re.search(r"\d\.\d+ \(\d", page)  # a rate with its interval
     assert "Hazard ratios" in page and page.count("data:image/png;base64,") >= 2  # KM PFS and OS
 
@@ -94,3 +103,113 @@ def test_report_goes_where_asked(simulation_dir, tmp_path):
     target = tmp_path / "elsewhere.html"
     assert CliRunner().invoke(app, ["report", str(simulation_dir), "--out", str(target)]).exit_code == 0
     assert target.read_text().startswith("<!DOCTYPE html>")
+
+
+# --- No CAR-T in the body, no tumour, death before infusion (issue 14, item 2) ---------------------------
+
+_NO_CAR_T = {
+    "zero dose": "product: {dose_cells: 0}\n",
+    # T cells too few and too unfit to grow a product: manufacturing fails.
+    "failed manufacture": "patient: {tcell_fitness: 0.05, t_cells_per_ul: 5, prior_lines: 12}\n",
+    "zero tumour": "patient:\n  tumor: {blood_cells: 0, marrow_cells: 0, node_cells: 0}\n",
+    "death before infusion": "",  # seed 33 dies during manufacturing
+}
+
+
+@pytest.mark.parametrize("case", list(_NO_CAR_T))
+def test_a_patient_without_car_t_or_tumour_gets_figures_and_a_report(case, tmp_path):
+    seed = 33 if case == "death before infusion" else 2
+    run = _run("simulate", _NO_CAR_T[case] + f"simulation: {{days: 30, seed: {seed}}}\n", tmp_path)
+    summary = json.loads((run / "summary.json").read_text())
+    if case == "failed manufacture":
+        assert summary["manufacturing_failed"] is True
+    if case == "death before infusion":
+        assert summary["died"] and summary["os_days"] < 0 and summary["car_t_peak_cells"] is None
+    assert (run / "overview.png").stat().st_size and (run / "timeline.png").stat().st_size
+    page = _report(run)
+    assert page.count('src="data:image/png;base64,') == 2
+    assert "<td>CAR-T peak (cells)</td>" in page
+
+
+def test_the_web_report_of_a_patient_without_car_t_is_made(tmp_path):
+    # The web run writes no figures; its report draws them on request (this was a 500).
+    from cartsim.web._tasks import TASKS
+
+    request = {"product": {"dose_cells": 0}, "simulation": {"days": 30, "seed": 2}}
+    TASKS["patient"](request, tmp_path, lambda done, total: None)
+    assert TASKS["report"]({"kind": "patient"}, tmp_path, lambda done, total: None) == {"report": "report.html"}
+    assert (tmp_path / "report.html").read_text().count('src="data:image/png;base64,') == 2
+
+
+def test_figures_cope_with_series_that_are_all_zero_or_empty(simulation_dir, tmp_path):
+    from cartsim.report import plot_overview, plot_timeline
+
+    frame = pd.read_parquet(simulation_dir / "trajectories.parquet")
+    visits = pd.read_parquet(simulation_dir / "visits.parquet")
+    zero = frame.copy()
+    zero[[c for c in zero.columns if c != "day"]] = 0.0
+    silent = visits.copy()
+    silent[["il6_pg_ml", "il6_signal_pg_ml"]] = 0.0
+    for name, (trajectories, assessed) in {"zero": (zero, silent), "empty": (frame.head(0), visits.head(0))}.items():
+        assert plot_overview(trajectories, tmp_path / f"{name}_overview.png").stat().st_size
+        assert plot_timeline(assessed, [], tmp_path / f"{name}_timeline.png").stat().st_size
+
+
+def test_a_trial_without_car_t_gets_its_figures_and_report(tmp_path):
+    run = _run("trial", "name: none\npatients_per_arm: 6\nfollow_up_days: 30\nseed: 1\narms:\n"
+               "  - {name: zero, product: {dose_cells: 0}}\n  - {name: also, product: {dose_cells: 0}}\n", tmp_path)
+    assert _report(run).count("data:image/png;base64,") >= 2  # KM PFS and OS
+
+
+# --- Readable numbers, labels, all endpoints, wide tables, repeated events (issue 14, item 11) ----------
+
+
+def test_numbers_show_integers_as_integers():
+    import numpy as np
+
+    from cartsim.report._format import shown
+
+    for value in (2026, 3650.0, np.int64(2026), np.float64(365.0), 1234.5, 999_999.0):
+        assert "e" not in shown(value) and "." not in shown(value)
+    assert shown(0.0258) == "0.0258" and "e+" in shown(1.6e8)  # fractions and cell counts as before
+    assert shown(-0.0) == "0" and shown(float("nan")) == "—" and shown(np.bool_(True)) == "yes"
+    assert shown(float("inf")) == "inf"  # an open-ended band of a validation target
+
+
+def test_trial_report_shows_every_endpoint_with_its_label(trial_run):
+    from cartsim.report._format import LABELS, label
+
+    summary, page = trial_run
+    assert re.search(r"<td>ORR \(CR/CRi/PR\)</td><td>\d[.\d]* \(\d", page)  # ORR with its interval
+    keys = {key for entry in summary["arms"].values() for key in entry if not key.endswith("_ci")}
+    assert keys <= set(LABELS)  # every endpoint of an arm has a human label ...
+    for key in keys:
+        assert f"<td>{label(key)}</td>" in page  # ... shown instead of the raw key
+        assert f"<td>{key}</td>" not in page and f"<th>{key}</th>" not in page
+
+
+def test_trial_report_shows_integers_as_integers(trial_run):
+    summary, page = trial_run
+    text = re.sub(r"base64,[^\"]+", "", page)
+    assert not re.search(r"\de\+0[0-5]\b", text)  # nothing below a million as a power of ten
+    assert f"seed {summary['seed']}" in text and f"follow-up {summary['follow_up_days']} days" in text
+
+
+def test_every_table_scrolls_sideways_rather_than_widening_the_page(trial_run):
+    _, page = trial_run
+    assert page.count("<table>") == page.count('<div class="scroll"><table>') > 0
+    assert re.search(r"\.scroll \{[^}]*overflow-x: auto", page)
+
+
+def test_repeated_consecutive_events_are_one_row(tmp_path):
+    response_days = [28.0 + 9 * k for k in range(40)]
+    events = [{"day": 6.0, "event": "tocilizumab", "grade": 2, "action": "8 mg/kg"},
+              *({"day": day, "event": "response", "grade": None, "action": "CR"} for day in response_days),
+              {"day": 400.0, "event": "response", "grade": None, "action": "PD"}]
+    (tmp_path / "summary.json").write_text(json.dumps({"scenario": {"name": "responder"}, "events": events}))
+    page = _report(tmp_path)
+    rows = re.findall(r"<tr><td>[^<]*</td><td>response</td>.*?</tr>", page)
+    assert len(rows) == 2  # the CR run and the progression
+    first, last = (f"{day:.0f}" for day in (response_days[0], response_days[-1]))
+    assert rows[0].startswith(f"<tr><td>{first}–{last}</td>")
+    assert rows[0].endswith(f"<td>{len(response_days)}</td></tr>")  # how many times

@@ -16,42 +16,19 @@ from __future__ import annotations
 import base64
 import html
 import json
-import math
+from itertools import groupby
 from pathlib import Path
 
 import pandas as pd
 
+from ._format import KEY_ENDPOINTS, label, shown
+
+# KEY_ENDPOINTS and shown are the CLI's and the web page's too.
+__all__ = ["KEY_ENDPOINTS", "REPORT", "ReportError", "shown", "write_report"]
+
 REPORT = "report.html"
 #: Rows shown of a CSV table; a longer table is cut with a note (the CSV stays next to the report).
 MAX_TABLE_ROWS = 200
-
-#: Key endpoints of a single-patient summary, in reading order, with their labels.
-KEY_ENDPOINTS = {
-    "manufacturing_failed": "manufacturing failed",
-    "vein_to_vein_days": "vein-to-vein (days)",
-    "product_dose_cells": "CAR+ cells infused",
-    "product_memory_fraction": "product memory-like share",
-    "car_t_peak_cells": "CAR-T peak (cells)",
-    "car_t_peak_day": "CAR-T peak day",
-    "car_t_expansion_fold": "CAR-T expansion (fold)",
-    "tumor_cells_day0": "CLL cells, day 0",
-    "tumor_cells_day28": "CLL cells, day 28",
-    "tumor_cells_day365": "CLL cells, day 365",
-    "tumor_extinct": "CLL extinct at end",
-    "b_cell_aplasia_days": "B-cell aplasia (days)",
-    "il6_peak_pg_ml": "IL-6 peak (pg/mL)",
-    "crp_peak_mg_l": "CRP peak (mg/L)",
-    "crs_max_grade": "CRS max grade (ASTCT)",
-    "crs_onset_day": "CRS onset day",
-    "icans_max_grade": "ICANS max grade (ASTCT)",
-    "tocilizumab_doses": "tocilizumab doses",
-    "corticosteroid_doses": "dexamethasone doses",
-    "best_response": "best response (iwCLL)",
-    "umrd4_blood_day90": "uMRD4 blood, day 90",
-    "pfs_days": "PFS (days)",
-    "os_days": "OS (days)",
-    "death_cause": "death cause",
-}
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
@@ -61,6 +38,7 @@ th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: right; }
 th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
 img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
 .note { color: #666; font-size: 0.9em; }
+.scroll { overflow-x: auto; max-width: 100%; }
 """
 
 
@@ -68,21 +46,11 @@ class ReportError(ValueError):
     """The directory holds no cartsim output that a report can show."""
 
 
-def shown(value) -> str:
-    """A value as a person reads it: 3 significant digits, yes/no, a dash for missing."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, (int, float)):
-        return f"{value:.3g}"
-    return str(value)
-
-
 def _table(rows: list[tuple], header: tuple[str, ...]) -> str:
+    """An HTML table in a container that scrolls sideways when the table is wider than the page."""
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(shown(v))}</td>" for v in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return f'<div class="scroll"><table><tr>{head}</tr>{body}</table></div>'
 
 
 def _figure(path: Path) -> str:
@@ -96,7 +64,7 @@ def _frame(title: str, frame: pd.DataFrame, source: str) -> str:
         note = f'<p class="note">First {MAX_TABLE_ROWS} of {len(frame)} rows; all are in {html.escape(source)}.</p>'
         frame = frame.head(MAX_TABLE_ROWS)
     rows = list(frame.itertuples(index=False, name=None))
-    return f"<h2>{html.escape(title)}</h2>" + _table(rows, tuple(map(str, frame.columns))) + note
+    return f"<h2>{html.escape(title)}</h2>" + _table(rows, tuple(label(str(c)) for c in frame.columns)) + note
 
 
 def _csv(path: Path) -> str:
@@ -118,40 +86,54 @@ def _simulation(directory: Path, summary: dict) -> tuple[str, str]:
                                                     if key in summary], ("endpoint", "value")))
     events = summary.get("events") or []
     if events:
-        parts.append("<h2>Clinical events</h2>" + _table([(e.get("day"), e.get("event"), e.get("grade"), e.get("action"))
-                                                          for e in events], ("day", "event", "grade", "action")))
+        parts.append("<h2>Clinical events</h2>" + _table(_event_rows(events), ("day", "event", "grade", "action",
+                                                                               "times")))
     return f"Patient: {name}", "".join(parts)
 
 
-def _trial(directory: Path, summary: dict) -> tuple[str, str]:
-    arms = summary.get("arms", {})
-    rates = [key for key in next(iter(arms.values()), {}) if key.endswith("_rate")]
+def _event_rows(events: list[dict]) -> list[tuple]:
+    """One row per run of consecutive identical events: a response assessed the same at every visit, or a
+    drug given dose after dose, is one row with its first and last day and how many times it happened."""
     rows = []
-    for arm, entry in arms.items():
-        row = [arm, entry.get("n")]
-        for key in rates:
-            low, high = entry.get(f"{key}_ci", [None, None])
-            row.append(f"{shown(entry.get(key))} ({shown(low)}–{shown(high)})")
-        row += [entry.get("median_pfs_months"), entry.get("median_os_months"), entry.get("pfs_12m"),
-                entry.get("os_12m")]
-        rows.append(tuple(row))
-    header = ("arm", "n", *[key.removesuffix("_rate") for key in rates], "median PFS (mo)", "median OS (mo)",
-              "PFS 12 mo", "OS 12 mo")
-    parts = [f"<p>Population {html.escape(str(summary.get('population')))}, follow-up "
+    for (event, grade, action), run in groupby(events, key=lambda e: (e.get("event"), e.get("grade"), e.get("action"))):
+        days = [e.get("day") for e in run]
+        span = shown(days[0]) if len(days) == 1 else f"{shown(days[0])}–{shown(days[-1])}"
+        rows.append((span, event, grade, action, len(days)))
+    return rows
+
+
+def _with_interval(entry: dict, key: str) -> str:
+    interval = entry.get(f"{key}_ci")
+    value = shown(entry.get(key))
+    return f"{value} ({shown(interval[0])}–{shown(interval[1])})" if interval else value
+
+
+def _by_column(entries: dict[str, dict], corner: str) -> str:
+    """A table with one column per entry (an arm, a comparison) and one row per key of the entries, each
+    value with its 95% interval where the entry has one (``<key>_ci``): an endpoint added to the trial's
+    summary shows up here without a change."""
+    keys = dict.fromkeys(key for entry in entries.values() for key in entry if not key.endswith("_ci"))
+    rows = [(label(key), *(_with_interval(entry, key) for entry in entries.values())) for key in keys]
+    return _table(rows, (corner, *entries))
+
+
+def _trial(directory: Path, summary: dict) -> tuple[str, str]:
+    parts = [f"<p>Population {html.escape(shown(summary.get('population')))}, follow-up "
              f"{shown(summary.get('follow_up_days'))} days, seed {shown(summary.get('seed'))}.</p>",
-             "<h2>Endpoints per arm (95% intervals)</h2>" + _table(rows, header)]
+             "<h2>Endpoints per arm (95% intervals)</h2>" + _by_column(summary.get("arms", {}), "endpoint")]
     ratios = summary.get("hazard_ratios") or {}
     if ratios:
-        parts.append("<h2>Hazard ratios (Cox)</h2>" + _table(
-            [(pair, e.get("pfs_hr"), *e.get("pfs_hr_ci", [None, None]), e.get("os_hr"), *e.get("os_hr_ci", [None, None]))
-             for pair, e in ratios.items()], ("comparison", "PFS HR", "low", "high", "OS HR", "low", "high")))
+        parts.append("<h2>Hazard ratios (Cox, 95% intervals)</h2>" + _by_column(ratios, "comparison"))
+    not_fitted = (summary.get("responder_analysis") or {}).get("not_fitted")
+    if not_fitted:
+        parts.append(f'<h2>Responder analysis</h2><p class="note">Not fitted: {html.escape(not_fitted)}.</p>')
     return f"Trial: {summary.get('trial', directory.name)}", "".join(parts)
 
 
 def _generic(directory: Path, summary) -> tuple[str, str]:
     parts = []
     if isinstance(summary, dict):
-        scalars = [(key, value) for key, value in summary.items() if not isinstance(value, (dict, list))]
+        scalars = [(label(key), value) for key, value in summary.items() if not isinstance(value, (dict, list))]
         if scalars:
             parts.append("<h2>Summary</h2>" + _table(scalars, ("key", "value")))
         # A list of records (validate's targets, say) is a table of its own.

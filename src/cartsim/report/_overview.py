@@ -10,6 +10,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .._readouts import B_CELL_APLASIA_PER_UL
+from ._axes import log_y
 
 #: Values below this are drawn as gaps: extinct populations and pre-infusion zeros have no log.
 LOG_FLOOR = 1e-1
@@ -27,8 +28,10 @@ def _above_floor(series: pd.Series) -> np.ndarray:
 
 
 def _draw(ax, frame: pd.DataFrame, columns: dict[str, str], **style) -> None:
+    """Plot each column above the floor; one with nothing above it keeps its legend entry, marked "none"."""
     for column, label in columns.items():
-        ax.plot(frame["day"], _above_floor(frame[column]), label=label, **style)
+        values = _above_floor(frame[column])
+        ax.plot(frame["day"], values, label=label if np.isfinite(values).any() else f"{label}: none", **style)
 
 
 _ACUTE_PHASE_DAYS = 30
@@ -61,13 +64,16 @@ def plot_overview(frame: pd.DataFrame, path: str | Path, title: str = "") -> Pat
     cytokines.set(title="(d) IL-6 and CRP", ylabel="IL-6 (pg/mL)")
     crp = cytokines.twinx()
     _draw(crp, frame, {"crp": "CRP"}, color="tab:purple", linestyle="--")
-    crp.set(yscale="log", ylabel="CRP (mg/L)")
+    crp.set(ylabel="CRP (mg/L)")
+    log_y(crp)
 
+    absent = {car_t: "CAR-T cells", tumor: "CLL cells", b_cells: "normal B cells", cytokines: "IL-6"}
     for ax in axes.flat:
-        ax.set_yscale("log")
+        log_y(ax, f"no {absent[ax]} above {LOG_FLOOR:g}")
         # Linear over the first month (expansion, storm), logarithmic over the years of follow-up.
         ax.set_xscale("symlog", linthresh=_ACUTE_PHASE_DAYS, linscale=1.5)
-        ax.set_xlim(left=0)
+        # At least the acute phase: a patient who died before infusion has no days after it to scale to.
+        ax.set_xlim(0, max(ax.get_xlim()[1], _ACUTE_PHASE_DAYS))
         ax.grid(True, which="major", alpha=0.3)
     for ax in axes[1]:
         ax.set_xlabel(f"days after infusion (linear to day {_ACUTE_PHASE_DAYS}, then log)")

@@ -9,6 +9,8 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from ._axes import log_y
+
 #: Colour of each drug's interventions (matplotlib names), in every timeline figure.
 DRUG_COLOURS = {"tocilizumab": "tab:blue", "corticosteroid": "tab:orange", "anakinra": "tab:green",
                 "ibrutinib": "tab:brown", "switch_drug": "black"}
@@ -44,7 +46,8 @@ def plot_timeline(visits: pd.DataFrame, events: list[dict], path: str | Path, ti
     il6.plot(visits["day"], visits["il6_pg_ml"], color="tab:red", label="free IL-6")
     il6.plot(visits["day"], np.maximum(visits["il6_signal_pg_ml"], 1e-2), color="tab:red", linestyle="--",
              label="IL-6 signalling (not blocked by tocilizumab)")
-    il6.set(yscale="log", ylabel="pg/mL", xlabel="days after infusion", title="(c) IL-6")
+    il6.set(ylabel="pg/mL", xlabel="days after infusion", title="(c) IL-6")
+    log_y(il6, "no IL-6 measured")
 
     drawn = set()
     for event in events:
