@@ -1,6 +1,7 @@
 """`cartsim simulate` and `cartsim demo`: result files, bad scenarios, all-or-nothing writes."""
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -167,3 +168,148 @@ def test_parameters_lists_units_defaults_and_sources():
     assert "cells" in result.stdout
     assert f"{PARAMETERS['kill_half_saturation'].default:g}" in result.stdout
     assert "max_kill_rate" not in result.stdout
+
+
+# --- errors: one line, never a traceback ---------------------------------------------------------
+
+
+def _no_traceback(result):
+    assert "Traceback" not in result.output and "Traceback" not in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def _plain(text):
+    """Text of a rich error panel, its border and line breaks taken out."""
+    return " ".join(text.translate(str.maketrans("│╭╮╰╯─", "      ")).split())
+
+
+def _simulate_in(folder):
+    return runner.invoke(app, ["simulate", str(_scenario_file(folder)), "--out", str(folder / "out")])
+
+
+def _raising(exc):
+    def fail(*args, **kwargs):
+        raise exc
+
+    return fail
+
+
+def test_internal_error_is_one_line_naming_its_log(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(cartsim, "simulate", _raising(RuntimeError("kaboom\nat step 7")))
+    result = _simulate_in(tmp_path)
+    assert result.exit_code == 70
+    _no_traceback(result)
+    [line] = result.stderr.splitlines()
+    assert line.startswith("internal error: RuntimeError: kaboom; details in ")
+    log = tmp_path / line.rsplit(" ", 1)[1]
+    assert log.parent == tmp_path and log.name.startswith("cartsim-error-")
+    details = log.read_text()
+    assert "Traceback (most recent call last)" in details and "RuntimeError: kaboom\nat step 7" in details
+    assert not (tmp_path / "out").exists()
+
+
+def test_internal_error_without_a_log_folder_shows_the_details(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "absent"))
+    monkeypatch.setattr(cartsim, "simulate", _raising(RuntimeError("kaboom")))
+    result = _simulate_in(tmp_path)
+    assert result.exit_code == 70
+    assert result.stderr.splitlines()[-1] == "internal error: RuntimeError: kaboom; details in the traceback above"
+
+
+def test_interrupt_exits_130_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(cartsim, "simulate", _raising(KeyboardInterrupt()))
+    result = _simulate_in(tmp_path)
+    assert result.exit_code == 130
+    _no_traceback(result)
+    assert result.stderr.strip() == "interrupted"
+
+
+def test_validation_error_names_the_field(tmp_path, monkeypatch):
+    def invalid(scenario):
+        return cartsim.Scenario.model_validate({"product": {"dose_cells": -1}})
+
+    monkeypatch.setattr(cartsim, "simulate", invalid)
+    result = _simulate_in(tmp_path)
+    assert result.exit_code == 2
+    _no_traceback(result)
+    assert "product.dose_cells" in result.stderr and "-1" in result.stderr
+
+
+@pytest.fixture()
+def a_file(tmp_path):
+    path = tmp_path / "a_file"
+    path.write_text("not a folder")
+    return path
+
+
+def _trial_file(folder):
+    path = folder / "trial.yaml"
+    path.write_text("name: small\npatients_per_arm: 2\nfollow_up_days: 30\n"
+                    "arms: [{name: a, product: {costimulation: CD28}}, {name: b}]\n")
+    return path
+
+
+@pytest.mark.parametrize("command", [
+    lambda folder, out: ["simulate", str(_scenario_file(folder)), "--out", out],
+    lambda folder, out: ["trial", str(_trial_file(folder)), "--out", out],
+    lambda folder, out: ["lab", "restim", "--rounds", "1", "--out", out],
+    lambda folder, out: ["validate", "--out", out],
+    lambda folder, out: ["sensitivity", "--out", out],
+    lambda folder, out: ["study", "toci-timing", "--out", out],
+], ids=["simulate", "trial", "lab", "validate", "sensitivity", "study"])
+def test_out_that_is_a_file_is_refused_before_any_work(tmp_path, a_file, command):
+    result = runner.invoke(app, command(tmp_path, str(a_file)))
+    assert result.exit_code == 2
+    _no_traceback(result)
+    message = _plain(result.stderr)
+    assert "Invalid value for '--out'" in message and "is a file" in message
+
+
+@pytest.mark.parametrize("command", [
+    lambda folder, out: ["simulate", str(_scenario_file(folder, "simulation: {days: 5}\n")), "--out", out],
+    lambda folder, out: ["trial", str(_trial_file(folder)), "--out", out],
+    lambda folder, out: ["lab", "restim", "--rounds", "1", "--out", out],
+], ids=["simulate", "trial", "lab"])
+def test_out_inside_a_file_is_one_line_naming_the_path(tmp_path, a_file, command):
+    result = runner.invoke(app, command(tmp_path, str(a_file / "out")))
+    assert result.exit_code == 2
+    _no_traceback(result)
+    [line] = result.stderr.strip().splitlines()
+    assert str(a_file) in line and ("Not a directory" in line or "File exists" in line)
+
+
+def test_report_out_that_cannot_be_written(simulated, a_file):
+    _, out = simulated
+    result = runner.invoke(app, ["report", str(out), "--out", str(a_file / "report.html")])
+    assert result.exit_code == 2
+    _no_traceback(result)
+    assert str(a_file / "report.html") in result.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root may write anywhere")
+def test_unwritable_out_folder(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    result = runner.invoke(app, ["lab", "restim", "--rounds", "1", "--out", str(locked / "out")])
+    assert result.exit_code == 2
+    _no_traceback(result)
+    assert "Permission denied" in result.stderr and str(locked) in result.stderr
+
+
+def test_permission_denied_names_the_path(tmp_path, monkeypatch):
+    import errno
+
+    import cartsim.cli
+
+    denied = PermissionError(errno.EACCES, "Permission denied", "/srv/results/summary.json")
+    monkeypatch.setattr(cartsim.cli, "write_outputs", _raising(denied))
+    scenario = _scenario_file(tmp_path, "simulation: {days: 5}\n")
+    result = runner.invoke(app, ["simulate", str(scenario), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    _no_traceback(result)
+    assert result.stderr.strip() == "Permission denied: /srv/results/summary.json"

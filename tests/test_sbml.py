@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import libsbml
 import numpy as np
 import pytest
@@ -81,3 +85,24 @@ def test_export_sbml_command_writes_valid_sbml_with_units_and_sources(tmp_path):
     assert model.getNumRules() >= len(STATE_NAMES) and model.getNumEvents() >= 2  # doses after the start
     kill = model.getParameter("max_kill_rate")
     assert kill.getUnits() == "u_1_per_day" and "Kimmel" in kill.getNotesString()
+
+
+def test_export_sbml_into_a_missing_folder_fails_naming_the_path(tmp_path):
+    from cartsim.interop import export_sbml
+
+    out = tmp_path / "missing" / "model.xml"
+    with pytest.raises(OSError) as error:
+        export_sbml(out)
+    assert error.value.filename == str(out)
+    assert not out.exists()
+
+
+def test_export_sbml_command_into_a_missing_folder_exits_2_in_one_line(tmp_path):
+    # The installed script, as a user runs it: no traceback, no "SBML written", the path named.
+    out = tmp_path / "missing" / "model.xml"
+    script = Path(sys.executable).with_name("cartsim")
+    result = subprocess.run([str(script), "export-sbml", str(out)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stdout + result.stderr and "SBML written" not in result.stdout
+    assert str(out) in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not out.parent.exists()

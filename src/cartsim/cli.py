@@ -2,29 +2,41 @@
 
 from __future__ import annotations
 
+import os
+import shlex
 import shutil
+import sys
+import tempfile
+import time
+import traceback
 from pathlib import Path
 from typing import Annotated
 
 import typer
+import typer.core
+import typer.exceptions
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
 import cartsim
 from cartsim.calibration import _cli as calibration_cli
+from cartsim.calibration._targets import CalibrationError
 from cartsim.io import Scenario, ScenarioError, load_scenario, write_outputs
 from cartsim.lab._cli import lab_app
 from cartsim.report._html import KEY_ENDPOINTS, ReportError, shown, write_report
+from cartsim.trial import TrialError
 
-app = typer.Typer(help="Mechanistic in-silico CAR-T cell therapy for chronic lymphocytic leukemia.",
-                  no_args_is_help=True)
+#: Exit codes. A user error (bad scenario, option or output path) exits with 2, like any other bad
+#: command-line input; a bug exits with EX_SOFTWARE of sysexits.h, its traceback in a log file.
+EXIT_SIMULATION_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERNAL_ERROR = 70
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl+C
+
 console = Console()
 errors = Console(stderr=True)
-
-#: Usage errors (a bad scenario) exit with 2, like any other bad command-line input.
-EXIT_BAD_SCENARIO = 2
-EXIT_SIMULATION_FAILED = 1
 
 
 def _fail(message: str, code: int) -> typer.Exit:
@@ -33,18 +45,79 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _load(path: Path) -> Scenario:
+def _validation_message(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, err['loc'])) or exc.title}: {err['msg']} (got {err['input']!r})"
+                     for err in exc.errors())
+
+
+def _file_message(exc: OSError) -> str:
+    """An OSError as its reason and path(s), e.g. 'Not a directory: out/x' (no errno, no traceback)."""
+    paths = [str(path) for path in (exc.filename, exc.filename2) if path is not None]
+    if not paths:
+        return str(exc)
+    return f"{exc.strerror or exc}: {' -> '.join(paths)}"
+
+
+def _user_error(exc: Exception) -> tuple[str, int] | None:
+    """The message and exit code of an error the user can act on; None for a bug."""
+    if isinstance(exc, cartsim.SimulationError):
+        return str(exc), EXIT_SIMULATION_FAILED
+    if isinstance(exc, (ScenarioError, ReportError, CalibrationError, TrialError)):
+        return str(exc), EXIT_BAD_INPUT
+    if isinstance(exc, ValidationError):
+        return _validation_message(exc), EXIT_BAD_INPUT
+    if isinstance(exc, OSError):  # an output path that cannot be written, a full disk...
+        return _file_message(exc), EXIT_BAD_INPUT
+    return None
+
+
+def _one_line(exc: Exception) -> str:
+    """'RuntimeError: first line of its message' (the rest is in the log)."""
+    message = str(exc).strip().split("\n", 1)[0]
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def _log_internal_error(exc: Exception) -> str:
+    """Where the traceback of ``exc`` was written: a log file, or the terminal if no file could be."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = Path(tempfile.gettempdir()) / f"cartsim-error-{stamp}-{os.getpid()}.log"
+    details = (f"cartsim {cartsim.__version__}, Python {sys.version.split()[0]}\n"
+               f"command: {shlex.join(sys.argv)}\n\n" + "".join(traceback.format_exception(exc)))
     try:
-        return load_scenario(path)
-    except ScenarioError as exc:
-        raise _fail(str(exc), EXIT_BAD_SCENARIO) from None
+        path.write_text(details)
+    except OSError:
+        # Nowhere to keep the details: they go to the terminal rather than be lost.
+        errors.print(details, markup=False, highlight=False)
+        return "the traceback above"
+    return str(path)
+
+
+class _ReportingGroup(typer.core.TyperGroup):
+    """Runs every command (subcommands of ``study`` and ``lab`` too) so that no traceback reaches the user:
+    a user error is one red line and exit 2 (1 for a failed simulation), a bug one line naming the log file
+    that holds its traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.exceptions.TyperException, BrokenPipeError):
+            raise  # typer's own: --help, usage errors, bad options, output piped into `head`
+        except KeyboardInterrupt:
+            raise _fail("interrupted", EXIT_INTERRUPTED) from None
+        except Exception as exc:
+            known = _user_error(exc)
+            if known is not None:
+                raise _fail(*known) from None
+            where = _log_internal_error(exc)
+            raise _fail(f"internal error: {_one_line(exc)}; details in {where}", EXIT_INTERNAL_ERROR) from None
+
+
+app = typer.Typer(help="Mechanistic in-silico CAR-T cell therapy for chronic lymphocytic leukemia.",
+                  no_args_is_help=True, cls=_ReportingGroup, pretty_exceptions_enable=False)
 
 
 def _run(scenario: Scenario, out: Path) -> cartsim.SimulationResult:
-    try:
-        result = cartsim.simulate(scenario)
-    except cartsim.SimulationError as exc:
-        raise _fail(str(exc), EXIT_SIMULATION_FAILED) from None
+    result = cartsim.simulate(scenario)
     write_outputs(result, out)
     return result
 
@@ -52,13 +125,11 @@ def _run(scenario: Scenario, out: Path) -> cartsim.SimulationResult:
 @app.command()
 def report(
     directory: Annotated[Path, typer.Argument(help="An output folder of simulate, trial, study or lab.")],
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="HTML file (default DIRECTORY/report.html).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", dir_okay=False,
+                                             help="HTML file (default DIRECTORY/report.html).")] = None,
 ) -> None:
     """Write one self-contained HTML report (figures embedded, no network needed) of DIRECTORY."""
-    try:
-        path = write_report(directory, out)
-    except ReportError as exc:
-        raise _fail(str(exc), EXIT_BAD_SCENARIO) from None
+    path = write_report(directory, out)
     console.print(f"Report written to [bold]{path.resolve()}[/bold]")
 
 
@@ -72,7 +143,7 @@ def export_sbml(
     and sources, rate rules traced from the kernel, doses as events)."""
     from cartsim.interop import export_sbml as write_sbml
 
-    spec = _load(scenario) if scenario is not None else None
+    spec = load_scenario(scenario) if scenario is not None else None
     with console.status("Tracing the kernel and writing SBML…"):
         path = write_sbml(out, spec)
     console.print(f"SBML written to [bold]{path.resolve()}[/bold] (SBML time 0 is the patient's start)")
@@ -81,11 +152,11 @@ def export_sbml(
 @app.command()
 def simulate(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.", exists=True, dir_okay=False)],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the result files.")],
+    out: Annotated[Path, typer.Option("--out", "-o", file_okay=False, help="Folder for the result files.")],
 ) -> None:
     """Simulate one patient from SCENARIO; write summary.json, trajectories.parquet, visits.parquet,
     overview.png and timeline.png to --out."""
-    spec = _load(scenario)
+    spec = load_scenario(scenario)
     with console.status(f"Simulating '{spec.name}' for {spec.simulation.days} days…"):
         result = _run(spec, out)
     table = Table("endpoint", "value", title=spec.name)
@@ -100,7 +171,7 @@ def _demo_scenarios() -> dict[str, Scenario]:
     files = sorted(Path("scenarios").glob("*.yaml"))
     if not files:
         return {"default": Scenario(name="default")}
-    return {path.stem: _load(path) for path in files}
+    return {path.stem: load_scenario(path) for path in files}
 
 
 DEMO_TRIAL = Path("scenarios/trials/cd28_vs_41bb.yaml")
@@ -108,8 +179,8 @@ DEMO_TRIAL = Path("scenarios/trials/cd28_vs_41bb.yaml")
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the trial and one folder per scenario.")] = Path(
-        "out/demo"),
+    out: Annotated[Path, typer.Option("--out", "-o", file_okay=False,
+                                      help="Folder for the trial and one folder per scenario.")] = Path("out/demo"),
     n: Annotated[int | None, typer.Option("--n", min=1, help="Patients per arm of the demo trial.")] = None,
 ) -> None:
     """Run the default two-arm virtual trial (scenarios/trials/cd28_vs_41bb.yaml) into --out/trial/, then
@@ -120,11 +191,7 @@ def demo(
         trial_out = out / "trial"
         if trial_out.exists():  # a demo is a fresh run: its previous output is replaced, not resumed
             shutil.rmtree(trial_out)
-        try:
-            design = load_trial(DEMO_TRIAL)
-        except ScenarioError as exc:
-            raise _fail(str(exc), EXIT_BAD_SCENARIO) from None
-        _run_trial(design, trial_out, n=n, workers=1)
+        _run_trial(load_trial(DEMO_TRIAL), trial_out, n=n, workers=1)
         trial_report = write_report(trial_out)
     scenarios = _demo_scenarios()
     columns = ("car_t_peak_cells", "tumor_cells_day28", "crs_max_grade", "icans_max_grade", "best_response",
@@ -159,7 +226,8 @@ def parameters(
 @app.command()
 def trial(
     spec: Annotated[Path, typer.Argument(help="Trial YAML file.", exists=True, dir_okay=False)],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for patients/, summary.json and figures.")],
+    out: Annotated[Path, typer.Option("--out", "-o", file_okay=False,
+                                      help="Folder for patients/, summary.json and figures.")],
     n: Annotated[int | None, typer.Option("--n", min=1, max=10_000_000,
                                           help="Patients per arm (default: the file's patients_per_arm).")] = None,
     workers: Annotated[int, typer.Option(min=1, max=256, help="Local worker processes.")] = 1,
@@ -171,11 +239,7 @@ def trial(
     (resumable), then endpoints with 95% CIs, Kaplan-Meier curves, hazard ratios, responder analysis."""
     from cartsim.trial import load_trial
 
-    try:
-        design = load_trial(spec)
-    except ScenarioError as exc:
-        raise _fail(str(exc), EXIT_BAD_SCENARIO) from None
-    _run_trial(design, out, n=n, workers=workers, scheduler=scheduler, resume=resume, chunk_size=chunk_size)
+    _run_trial(load_trial(spec), out, n=n, workers=workers, scheduler=scheduler, resume=resume, chunk_size=chunk_size)
 
 
 def _run_trial(design, out: Path, **options) -> dict:
@@ -183,7 +247,7 @@ def _run_trial(design, out: Path, **options) -> dict:
 
     from rich.markup import escape
 
-    from cartsim.trial import TrialError, TrialWarning, run_trial, write_trial_outputs
+    from cartsim.trial import TrialWarning, run_trial, write_trial_outputs
 
     with Progress(console=console) as progress, warnings.catch_warnings():
         # A repaired folder (damaged chunks recomputed on --resume) is said in one line, not a warning dump.
@@ -193,11 +257,8 @@ def _run_trial(design, out: Path, **options) -> dict:
             progress.console.print(f"[yellow]{escape(str(message))}[/yellow]") if issubclass(category, TrialWarning)
             else show(message, category, *rest, **kw))
         task = progress.add_task(f"trial '{design.name}'", total=None)
-        try:
-            patients = run_trial(design, out, progress=lambda done, total: progress.update(
-                task, completed=done, total=total), **options)
-        except TrialError as exc:
-            raise _fail(str(exc), EXIT_BAD_SCENARIO) from None
+        patients = run_trial(design, out, progress=lambda done, total: progress.update(
+            task, completed=done, total=total), **options)
     summary = write_trial_outputs(patients, design, out)
     table = Table("arm", "n", "ORR", "CR", "uMRD4 blood", "CRS >= 3", "ICANS >= 3", "median PFS (mo)",
                   "median OS (mo)", title=f"{design.name}: endpoints (95% CI)")
@@ -251,7 +312,7 @@ def toci_timing(
     n: Annotated[int, typer.Option("--n", min=1, max=100_000, help="Virtual patients per arm.")] = 200,
     seed: Annotated[int, typer.Option(min=0, help="Fixes the cohort and every random draw.")] = 0,
     days: Annotated[int, typer.Option(min=90, max=3650, help="Follow-up after infusion.")] = 365,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the table and figure.")] = Path(
+    out: Annotated[Path, typer.Option("--out", "-o", file_okay=False, help="Folder for the table and figure.")] = Path(
         "out/toci-timing"),
 ) -> None:
     """The same virtual patients under no, prophylactic, first-fever, CRS-2 and CRS-3 tocilizumab, with and

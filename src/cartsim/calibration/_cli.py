@@ -1,4 +1,8 @@
-"""The `cartsim calibrate`, `cartsim validate` and `cartsim sensitivity` commands."""
+"""The `cartsim calibrate`, `cartsim validate` and `cartsim sensitivity` commands.
+
+A bad targets file raises :class:`CalibrationError`, which the ``cartsim`` command reports in one line
+(exit 2), as it does every user error.
+"""
 
 from __future__ import annotations
 
@@ -12,24 +16,15 @@ from rich.progress import Progress
 from rich.table import Table
 
 from ..report._html import shown
-from ._targets import CalibrationError, load_targets
+from ._targets import load_targets
 
 console = Console()
-errors = Console(stderr=True)
 _TARGETS_HELP = "Targets YAML (default: the vendored copy of shared/targets/calibration.yaml)."
 
 
-def _targets(path: Path | None):
-    try:
-        return load_targets(path)
-    except CalibrationError as exc:
-        errors.print(str(exc), style="red", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-
-
 def validate(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for validation.md/.json/.png.")] = Path(
-        "out/validation"),
+    out: Annotated[Path, typer.Option("--out", "-o", file_okay=False,
+                                      help="Folder for validation.md/.json/.png.")] = Path("out/validation"),
     targets: Annotated[Path | None, typer.Option(help=_TARGETS_HELP)] = None,
     patients: Annotated[int | None, typer.Option(min=10, max=100_000,
                                                  help="Virtual patients per cohort arm (default: each cohort's).")
@@ -40,7 +35,7 @@ def validate(
     from ._outputs import write_validation
     from ._validate import compare
 
-    loaded = _targets(targets)
+    loaded = load_targets(targets)
     with Progress(console=console) as progress:
         task = progress.add_task("simulating the virtual cohorts", total=len(COHORTS))
         table = compare(loaded, patients=patients, progress=lambda name: progress.advance(task))
@@ -64,7 +59,7 @@ def calibrate(
     from ._fit import calibrate as fit
     from ._fit import save_parameter_set
 
-    loaded = _targets(targets)
+    loaded = load_targets(targets)
     with Progress(console=console) as progress:
         task = progress.add_task("calibrating (objective: -)", total=evaluations)
         parameter_set = fit(loaded, evaluations, patients=patients, progress=lambda k, value: progress.update(
@@ -75,8 +70,8 @@ def calibrate(
 
 
 def sensitivity(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for sensitivity.csv/.json/.png.")] = Path(
-        "out/sensitivity"),
+    out: Annotated[Path, typer.Option("--out", "-o", file_okay=False,
+                                      help="Folder for sensitivity.csv/.json/.png.")] = Path("out/sensitivity"),
     n: Annotated[int, typer.Option("--n", min=4, max=1 << 16,
                                    help="Saltelli base samples (patients = n x (factors + 2)).")] = 256,
     days: Annotated[int, typer.Option(min=30, max=3650, help="Follow-up of each virtual patient.")] = 3650,

@@ -16,6 +16,7 @@ export, which is the deterministic model.
 
 from __future__ import annotations
 
+import errno
 import html
 from collections import defaultdict
 from pathlib import Path
@@ -193,14 +194,18 @@ def scenario_batch(scenario: Scenario | None = None) -> Batch:
 
 
 def export_sbml(path: str | Path, scenario: Scenario | None = None) -> Path:
-    """Write the SBML of ``scenario``'s patient to ``path``; raise ValueError if libsbml reports errors."""
+    """Write the SBML of ``scenario``'s patient to ``path``; raise ValueError if libsbml reports errors and
+    OSError if the file cannot be written."""
     batch = scenario_batch(scenario)
     document = sbml_document(batch, name=(scenario.name if scenario else "default patient"))
     errors = consistency_errors(document)
     if errors:
         raise ValueError("the exported SBML does not validate:\n" + "\n".join(errors))
     path = Path(path)
-    libsbml.writeSBMLToFile(document, str(path))
+    # libsbml does not raise: it returns 0 (and says nothing) for a missing folder or a read-only file.
+    if not libsbml.writeSBMLToFile(document, str(path)):
+        raise OSError(errno.EIO, "libsbml could not write the SBML file (does its folder exist, and may it "
+                                 "be written?)", str(path))
     return path
 
 

@@ -65,7 +65,7 @@ def restim(
     cells: Annotated[float, typer.Option(help="CAR-T plated per well each round (1e3-1e8).")
                      ] = CULTURE.default_cells,
     seed: Annotated[int, typer.Option(help="Fixes every random draw.")] = 0,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for restim.csv/.json/.png.")] = Path(
+    out: Annotated[Path, typer.Option("--out", "-o", file_okay=False, help="Folder for restim.csv/.json/.png.")] = Path(
         "out/lab/restim"),
 ) -> None:
     """In-vitro repeated stimulation: CAR-T and CLL targets at --et-ratio, restimulated every --every-days
@@ -100,7 +100,8 @@ def mouse(
                     ] = XENOGRAFT.default_days,
     costim: Annotated[list[str], typer.Option(help=_COSTIM_HELP)] = _DEFAULT_COSTIM,
     seed: Annotated[int, typer.Option(help="Fixes the mice and every random draw.")] = 0,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for mouse.csv/.json/.png, mouse_tumor.parquet.")
+    out: Annotated[Path, typer.Option("--out", "-o", file_okay=False,
+                                      help="Folder for mouse.csv/.json/.png, mouse_tumor.parquet.")
                    ] = Path("out/lab/mouse"),
 ) -> None:
     """NSG mouse xenograft: CAR-T harvested from the repeated-stimulation assay after k stimulations
