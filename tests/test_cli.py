@@ -313,3 +313,30 @@ def test_permission_denied_names_the_path(tmp_path, monkeypatch):
     assert result.exit_code == 2
     _no_traceback(result)
     assert result.stderr.strip() == "Permission denied: /srv/results/summary.json"
+
+
+def test_serve_help_lists_the_body_time_limits():
+    result = runner.invoke(app, ["serve", "--help"])
+    assert result.exit_code == 0
+    for option in ("--body-seconds", "--parse-seconds"):
+        assert option in result.stdout
+
+
+def test_serve_passes_the_time_limits_to_the_app(monkeypatch):
+    import uvicorn
+
+    import cartsim.web
+
+    made = {}
+    monkeypatch.setattr(cartsim.web, "create_app", lambda limits, data_dir: made.setdefault("limits", limits))
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)
+    result = runner.invoke(app, ["serve", "--body-seconds", "30", "--parse-seconds", "2.5"])
+    assert result.exit_code == 0, result.output
+    assert (made["limits"].body_seconds, made["limits"].parse_seconds) == (30.0, 2.5)
+
+
+@pytest.mark.parametrize("option", ["--body-seconds", "--parse-seconds"])
+def test_serve_time_limits_are_bounded(option):
+    result = runner.invoke(app, ["serve", option, "0"])
+    assert result.exit_code == 2
+    assert option in _plain(result.stderr)

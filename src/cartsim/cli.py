@@ -281,6 +281,11 @@ def serve(
                                                                          "mice in one run.")] = 2000,
     run_seconds: Annotated[float, typer.Option(min=1, max=86400, help="A run still going after this long is "
                                                                       "stopped.")] = 300.0,
+    body_seconds: Annotated[float, typer.Option(min=1, max=3600, help="A request body still arriving this long "
+                                                                       "after the server began to read it is cut "
+                                                                       "off (408).")] = 10.0,
+    parse_seconds: Annotated[float, typer.Option(min=1, max=3600, help="A request body that takes longer to parse "
+                                                                        "and validate is refused (413).")] = 10.0,
     data_dir: Annotated[Path | None, typer.Option(help="Folder for the runs' files (default: a temporary folder, "
                                                        "removed at exit).", file_okay=False)] = None,
 ) -> None:
@@ -290,7 +295,8 @@ def serve(
 
     from cartsim.web import ServerLimits, create_app
 
-    limits = ServerLimits(workers=workers, max_patients=max_patients, run_seconds=run_seconds)
+    limits = ServerLimits(workers=workers, max_patients=max_patients, run_seconds=run_seconds,
+                          body_seconds=body_seconds, parse_seconds=parse_seconds)
     console.print(f"cartsim web app on [bold]http://{host}:{port}/[/bold] ({workers} model workers; Ctrl+C stops)")
     # Open progress streams would hold a graceful shutdown forever; 5 s, then they are closed.
     uvicorn.run(create_app(limits, data_dir), host=host, port=port, log_level="warning",
