@@ -180,7 +180,7 @@ def test_gvhd_occurs_at_the_products_risk_only_with_allogeneic_cells():
 def test_presets_keep_their_published_construct(name, target, costimulation):
     product = scenario(product={"preset": name}).product
     assert (product.target, product.costimulation) == (target, costimulation)
-    assert scenario(product={"preset": name, "dose_cells": 3e7}).product.dose_cells == 3e7  # overrides win
+    assert scenario(product={"preset": name, "dose_cells": 1e8}).product.dose_cells == 1e8  # overrides win
 
 
 def test_bad_products_are_reported_by_field():

@@ -95,3 +95,56 @@ def test_file_round_trip(tmp_path):
     assert scenario.name == "p1"
     assert scenario.product.costimulation == "CD28"
     assert scenario.schedule[0].drug == "tocilizumab"
+
+
+# ---- issue 14: nonsense refused by field, work bounded ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("fields, named, expected", [
+    ({"simulation": {"days": "30"}}, "simulation.days", "valid integer"),
+    ({"simulation": {"stochastic": 1}}, "simulation.stochastic", "valid boolean"),
+    ({"product": {"dose_cells": "1e8"}}, "product.dose_cells", "valid number"),
+    ({"lymphodepletion": {"days": [float("nan")]}}, "lymphodepletion.days.0", "less than or equal to 0"),
+    ({"lymphodepletion": {"days": [float("-inf")]}}, "lymphodepletion.days.0", "greater than or equal to -60"),
+    ({"lymphodepletion": {"days": [-1e9]}}, "lymphodepletion.days.0", "greater than or equal to -60"),
+    ({"lymphodepletion": {"days": [-5.0] * 11}}, "lymphodepletion.days", "at most 10"),
+    ({"lymphodepletion": {"days": []}}, "lymphodepletion", "flu_cy needs at least one day"),
+    ({"product": {"memory_fraction": 0.8, "senescent_fraction": 0.5}}, "product", "add up to at most 1"),
+    ({"product": {"dose_cells": 1e8, "minimum_dose_cells": 2e8}}, "product", "must not exceed dose_cells"),
+    ({"schedule": [{"drug": "tocilizumab", "day": 1e300, "dose": 560}]}, "schedule.0.day", "less than or equal"),
+    ({"simulation": {"days": 30}, "schedule": [{"drug": "tocilizumab", "day": 40, "dose": 560}]},
+     "schedule[0] (tocilizumab)", "after the end of follow-up (simulation.days = 30)"),
+    ({"schedule": [{"drug": "ibrutinib", "day": -28, "dose": 420, "every_days": 0.25, "until_day": 400}] * 10},
+     "schedule", "at most 10000"),
+    ({"clinical": {"visits": [{"every_hours": 1}]}}, "clinical.visits", "at most 20000"),
+])
+def test_nonsense_is_refused_naming_the_field(fields, named, expected):
+    with pytest.raises(ScenarioError) as error:
+        Scenario.validated(fields)
+    message = str(error.value)
+    assert named in message and expected in message
+
+
+def test_numbers_of_a_float_field_may_be_integers_and_lists_are_read_as_tuples():
+    scenario = Scenario.validated({"product": {"dose_cells": 100000000}, "lymphodepletion": {"days": [-4, -3]}})
+    assert scenario.product.dose_cells == 1e8 and scenario.lymphodepletion.days == (-4.0, -3.0)
+
+
+def test_a_long_block_is_not_echoed_in_the_message():
+    with pytest.raises(ScenarioError) as error:
+        Scenario.validated({"schedule": [{"drug": "ibrutinib", "day": -28, "dose": 420, "every_days": 0.25,
+                                          "until_day": 400}] * 10})
+    assert len(str(error.value)) < 300
+
+
+def test_derived_trafficking_of_a_valid_patient_is_accepted():
+    """A leukaemic blood next to a nearly empty marrow needs a fast marrow egress at equilibrium: a valid patient,
+    not an out-of-range parameter (it used to be refused with a traceback)."""
+    import cartsim
+    from cartsim._batch import build_batch
+    from cartsim.model import Param
+
+    scenario = Scenario.validated({"patient": {"tumor": {"blood_cells": 1e12, "marrow_cells": 1e8}},
+                                   "simulation": {"days": 30}})
+    assert build_batch([scenario]).params[0, Param.cll_egress_marrow] > PARAMETERS["cll_egress_marrow"].high
+    assert cartsim.simulate(scenario).summary["car_t_peak_cells"] > 0

@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from .io import Scenario
-from .model import N_STATES, PARAMETER_NAMES, PARAMETERS, Param, State, default_parameters
+from .model import N_STATES, PARAMETER_NAMES, Param, State, default_parameters
 from .product import Manufactured, construct_parameters, manufacture
 from .solver import Doses
 
@@ -57,9 +57,9 @@ def patient_parameters(scenario: Scenario, made: Manufactured) -> np.ndarray:
     # Start normal B cells at steady state under the marrow infiltration.
     values["b_cell_production"] = (values["b_cell_death"] * patient.normal_b_cells
                                    * (1.0 + tumor.marrow_cells / values["b_cell_marrow_suppression"]))
+    # The equilibrium values follow from a valid patient and are not held to the override ranges: a marrow
+    # holding few cells next to a leukaemic blood needs a fast egress, and the implicit solver takes it.
     values.update(scenario.parameters)
-    for name in ("cll_egress_marrow", "cll_egress_node", "b_cell_production"):
-        PARAMETERS[name].check(values[name])
     return np.array([values[name] for name in PARAMETER_NAMES])
 
 
@@ -91,9 +91,9 @@ def dose_list(scenario: Scenario, params: np.ndarray, made: Manufactured) -> lis
     k = scenario.product.prior_exposures
     for lineage, share in (("cd4", made.cd4_fraction), ("cd8", 1.0 - made.cd4_fraction)):
         cells = made.dose_cells * share
-        functional = cells * (1.0 - made.senescent_fraction)
-        doses += [(0.0, State[f"{lineage}_resting_{k}"], functional * made.memory_fraction),
-                  (0.0, State[f"{lineage}_effector_{k}"], functional * (1.0 - made.memory_fraction)),
+        effector = 1.0 - made.memory_fraction - made.senescent_fraction
+        doses += [(0.0, State[f"{lineage}_resting_{k}"], cells * made.memory_fraction),
+                  (0.0, State[f"{lineage}_effector_{k}"], cells * effector),
                   (0.0, State[f"{lineage}_senescent"], cells * made.senescent_fraction)]
     for given in scenario.schedule:
         state, volume = DRUG_STATES[given.drug]

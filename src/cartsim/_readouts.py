@@ -66,18 +66,28 @@ def _share(part: np.ndarray, whole: np.ndarray, days: np.ndarray, day: float):
     return _at(days, part, day) / total
 
 
+def _peak(days: np.ndarray, series: np.ndarray) -> tuple[float | None, float | None]:
+    """Highest value and its day; none for a patient without a day after infusion (died before it)."""
+    if not series.size:
+        return None, None
+    i = int(np.argmax(series))
+    return float(series[i]), float(days[i])
+
+
 def summarise(days: np.ndarray, values: np.ndarray) -> dict:
-    """The named endpoints of one patient (``values[time, n_states]`` at ``days``, daily from day 0)."""
+    """The named endpoints of one patient (``values[time, n_states]`` at ``days``, daily from day 0).
+
+    A patient who died before infusion has no day 0: the post-infusion endpoints are None."""
     r = derived_readouts(values)
     after = days >= 0
     d, car_t, il6 = days[after], r["car_t_total"][after], values[after, State.il6]
-    peak = int(np.argmax(car_t))
-    il6_peak = int(np.argmax(il6))
+    car_t_peak, car_t_peak_day = _peak(d, car_t)
+    il6_peak, il6_peak_day = _peak(d, il6)
     tumor = r["tumor_total"]
     return {
-        "car_t_peak_cells": float(car_t[peak]),
-        "car_t_peak_day": float(d[peak]),
-        "car_t_expansion_fold": float(car_t[peak] / car_t[0]) if car_t[0] > 0 else None,
+        "car_t_peak_cells": car_t_peak,
+        "car_t_peak_day": car_t_peak_day,
+        "car_t_expansion_fold": car_t_peak / car_t[0] if car_t_peak is not None and car_t[0] > 0 else None,
         "tumor_cells_day0": _at(days, tumor, 0),
         "tumor_cells_day28": _at(days, tumor, 28),
         "tumor_cells_day365": _at(days, tumor, 365),
@@ -87,8 +97,8 @@ def summarise(days: np.ndarray, values: np.ndarray) -> dict:
         "cd4_fraction_car_t_day3650": _share(r["car_t_cd4"], r["car_t_total"], days, 3650),
         "senescent_fraction_car_t_day28": _share(r["car_t_senescent"], r["car_t_total"], days, 28),
         "b_cell_aplasia_days": int(np.count_nonzero(r["normal_b_blood_per_ul"][after] < B_CELL_APLASIA_PER_UL)),
-        "il6_peak_pg_ml": float(il6[il6_peak]),
-        "il6_peak_day": float(d[il6_peak]),
-        "crp_peak_mg_l": float(values[after, State.crp].max()),
-        "ifng_peak_pg_ml": float(values[after, State.ifng].max()),
+        "il6_peak_pg_ml": il6_peak,
+        "il6_peak_day": il6_peak_day,
+        "crp_peak_mg_l": _peak(d, values[after, State.crp])[0],
+        "ifng_peak_pg_ml": _peak(d, values[after, State.ifng])[0],
     }

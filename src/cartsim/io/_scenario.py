@@ -8,7 +8,7 @@ what was expected.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -30,8 +30,25 @@ class ScenarioError(ValueError):
     """A scenario that does not validate; the message lists every problem."""
 
 
+#: Ceilings on what sizes the work of one patient (README "Limits"): every request has a known cost.
+MAX_FOLLOW_UP_DAYS = 36500
+MAX_SCHEDULED_DOSES = 10_000
+MAX_VISITS = 20_000
+#: Scheduled doses and lymphodepletion start at most this many days before infusion.
+EARLIEST_DAY = -60.0
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Strict: '30' is not a number and 1 is not true; a user who quoted a number meant something else.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lists_as_tuples(cls, data):
+        # YAML and JSON have lists where the schema keeps (immutable) tuples; strict mode takes only tuples.
+        if isinstance(data, dict):
+            return {key: tuple(value) if isinstance(value, list) else value for key, value in data.items()}
+        return data
 
     @classmethod
     def validated(cls, data: object, source: str = "scenario"):
@@ -81,8 +98,8 @@ class Product(_Strict):
                                                                           "specification; left out, half the target")
     cd4_fraction: float | None = Field(None, ge=0, le=1,
                                        description="defined CD4 share; left out, the patient's T cells'")
-    memory_fraction: float = Field(0.3, ge=0, le=1, description="resting/memory-like share of non-senescent "
-                                                                "cells of a typical product")
+    memory_fraction: float = Field(0.3, ge=0, le=1, description="resting/memory-like share of a typical product "
+                                                                "(the rest that is not senescent is effector)")
     senescent_fraction: float = Field(0.1, ge=0, le=1, description="senescent share of a typical product")
     prior_exposures: int = Field(0, ge=0, le=2, description="antigen exposures before infusion")
     target: Literal["CD19", "ROR1", "CD19/ROR1"] = "CD19"
@@ -107,13 +124,24 @@ class Product(_Strict):
                                  f"presets: {', '.join(PRODUCT_PRESETS)}")
             if name not in PRODUCT_PRESETS:
                 raise ValueError(f"unknown product preset '{name}'; presets: {', '.join(PRODUCT_PRESETS)}")
-            data = {**PRODUCT_PRESETS[name], **data}
+            preset = dict(PRODUCT_PRESETS[name])
+            dose = data.get("dose_cells")
+            if "minimum_dose_cells" in preset and "minimum_dose_cells" not in data and isinstance(dose, float | int):
+                # A lower dose of a preset (a dose-ranging arm) is released down to that dose at most.
+                preset["minimum_dose_cells"] = min(preset["minimum_dose_cells"], dose)
+            data = {**preset, **data}
         return data
 
     @model_validator(mode="after")
-    def _source(self):
+    def _consistent(self):
         if self.source == "autologous" and self.gvhd_risk > 0:
             raise ValueError("gvhd_risk applies to allogeneic cells; autologous products have none")
+        if self.memory_fraction + self.senescent_fraction > 1:
+            raise ValueError(f"memory_fraction + senescent_fraction are shares of one product and must add up to "
+                             f"at most 1; got {self.memory_fraction:g} + {self.senescent_fraction:g}")
+        if self.minimum_dose_cells is not None and self.minimum_dose_cells > self.dose_cells:
+            raise ValueError(f"minimum_dose_cells ({self.minimum_dose_cells:g}) is the smallest dose released and "
+                             f"must not exceed dose_cells ({self.dose_cells:g}); a lower dose needs a lower minimum_dose_cells")
         return self
 
 
@@ -121,14 +149,14 @@ class Lymphodepletion(_Strict):
     regimen: Literal["flu_cy", "none"] = "flu_cy"
     intensity: float = Field(1.0, gt=0, le=3, description="multiple of the standard daily flu/cy dose; above 1 "
                                                          "for deeper lymphodepletion (e.g. before allogeneic cells)")
-    days: tuple[float, ...] = Field((-5.0, -4.0, -3.0), description="days of the standard daily doses")
+    days: tuple[Annotated[float, Field(ge=EARLIEST_DAY, le=0)], ...] = Field(
+        (-5.0, -4.0, -3.0), max_length=10, description="days of the standard daily doses, before infusion (<= 0)")
 
-    @field_validator("days")
-    @classmethod
-    def _before_infusion(cls, days):
-        if any(d > 0 for d in days):
-            raise ValueError("lymphodepletion days must be <= 0 (before infusion)")
-        return days
+    @model_validator(mode="after")
+    def _given_on_some_day(self):
+        if self.regimen == "flu_cy" and not self.days:
+            raise ValueError("flu_cy needs at least one day in days (regimen: none gives no lymphodepletion)")
+        return self
 
 
 class DrugDose(_Strict):
@@ -136,10 +164,11 @@ class DrugDose(_Strict):
     (e.g. ibrutinib 420 mg daily from day -28 as bridging and on through the expansion)."""
 
     drug: Literal[tuple(DRUGS)]  # type: ignore[valid-type]
-    day: float = Field(ge=-60, description="day relative to infusion (of the first dose of a course)")
+    day: float = Field(ge=EARLIEST_DAY, le=MAX_FOLLOW_UP_DAYS,
+                       description="day relative to infusion (of the first dose of a course)")
     dose: float = Field(gt=0, le=5000, description="amount in the drug's unit (see DRUGS)")
     every_days: float | None = Field(None, ge=0.25, le=365, description="interval of a course")
-    until_day: float | None = Field(None, le=36500, description="last day of a course")
+    until_day: float | None = Field(None, le=MAX_FOLLOW_UP_DAYS, description="last day of a course")
 
     @model_validator(mode="after")
     def _course(self):
@@ -212,7 +241,7 @@ class Rule(_Strict):
 class VisitSegment(_Strict):
     """Visits every ``every_hours`` after infusion until ``until_day`` (None: to the end of follow-up)."""
 
-    until_day: float | None = Field(None, gt=0, le=36500)
+    until_day: float | None = Field(None, gt=0, le=MAX_FOLLOW_UP_DAYS)
     every_hours: float = Field(ge=1, le=8760)
 
 
@@ -223,6 +252,7 @@ class ClinicalSettings(_Strict):
             VisitSegment(until_day=90, every_hours=24),
             VisitSegment(every_hours=720),
         ),
+        max_length=20,
         description="piecewise visit schedule after infusion; the last segment runs to the end of follow-up",
     )
 
@@ -247,9 +277,34 @@ class ClinicalSettings(_Strict):
             )
         return visits
 
+    def visit_count(self, days: float) -> int:
+        """How many visits a follow-up of ``days`` has (an upper bound: death ends them sooner)."""
+        count, start = 0.0, 0.0
+        for segment in self.visits:
+            end = min(days, MAX_FOLLOW_UP_DAYS if segment.until_day is None else segment.until_day)
+            count += max(end - start, 0.0) * 24.0 / segment.every_hours
+            start = max(start, end)
+        return int(count) + len(self.visits)
+
+    def check_follow_up(self, days: float, field: str) -> None:
+        """Refuse a visit schedule too dense for a follow-up of ``days`` (``field`` names the follow-up)."""
+        count = self.visit_count(days)
+        if count > MAX_VISITS:
+            raise ValueError(f"clinical.visits give {count} visits over {field} = {days:g} days; at most "
+                             f"{MAX_VISITS} are allowed (visit less often, e.g. every_hours >= 24 after day 90)")
+
+
+def check_schedule_ends(schedule: tuple[DrugDose, ...], days: float, field: str) -> None:
+    """Refuse scheduled doses after the end of follow-up (``days``, named by ``field``)."""
+    for i, given in enumerate(schedule):
+        last = given.day if given.until_day is None else given.until_day
+        if last > days:
+            raise ValueError(f"schedule[{i}] ({given.drug}) gives a dose on day {last:g}, after the end of "
+                             f"follow-up ({field} = {days:g})")
+
 
 class SimulationSettings(_Strict):
-    days: int = Field(3650, ge=1, le=36500, description="follow-up after infusion")
+    days: int = Field(3650, ge=1, le=MAX_FOLLOW_UP_DAYS, description="follow-up after infusion")
     seed: int = Field(0, ge=0, lt=2**63)
     stochastic: bool = True
     rtol: float = Field(1e-6, ge=1e-12, le=1e-2)
@@ -261,10 +316,10 @@ class Treatment(_Strict):
 
     product: Product = Product()
     lymphodepletion: Lymphodepletion = Lymphodepletion()
-    schedule: tuple[DrugDose, ...] = ()
+    schedule: tuple[DrugDose, ...] = Field((), max_length=100)
     protocol: tuple[Rule, ...] = Field(
         "standard",  # type: ignore[assignment]  (a preset name, expanded by the validator)
-        validate_default=True,
+        validate_default=True, max_length=50,
         description="rules 'condition -> drug' applied at each visit, or a preset name (PROTOCOL_PRESETS)",
     )
     parameters: dict[str, float] = Field(default_factory=dict, description="model parameter overrides by name")
@@ -292,6 +347,14 @@ class Treatment(_Strict):
             PARAMETERS[name].check(value)
         return overrides
 
+    @field_validator("schedule")
+    @classmethod
+    def _bounded_doses(cls, schedule):
+        total = sum(len(given.days) for given in schedule)
+        if total > MAX_SCHEDULED_DOSES:
+            raise ValueError(f"the schedule expands to {total} doses; at most {MAX_SCHEDULED_DOSES} are allowed")
+        return schedule
+
 
 class Scenario(Treatment):
     """One patient, its treatment, the clinical clock and the simulation settings."""
@@ -302,13 +365,27 @@ class Scenario(Treatment):
     clinical: ClinicalSettings = ClinicalSettings()
     simulation: SimulationSettings = SimulationSettings()
 
+    @model_validator(mode="after")
+    def _within_follow_up(self):
+        check_schedule_ends(self.schedule, self.simulation.days, "simulation.days")
+        self.clinical.check_follow_up(self.simulation.days, "simulation.days")
+        return self
+
+
+_MAX_LISTED = 50
+_MAX_ECHOED = 80
+
 
 def _describe(exc: ValidationError, source: str) -> str:
     lines = [f"{source}: {exc.error_count()} invalid field(s)"]
-    for err in exc.errors():
-        field = ".".join(str(part) for part in err["loc"]) or "(root)"
-        value = err.get("input")
-        lines.append(f"  {field} = {value!r}: {err['msg']}")
+    for err in exc.errors()[:_MAX_LISTED]:
+        field = ".".join(str(part) for part in err["loc"]) or "(document)"
+        value = repr(err.get("input"))
+        # A whole block (a check across its fields) is named by the message; only a short value is echoed.
+        shown = f" = {value}" if len(value) <= _MAX_ECHOED else ""
+        lines.append(f"  {field}{shown}: {err['msg']}")
+    if exc.error_count() > _MAX_LISTED:
+        lines.append(f"  ... and {exc.error_count() - _MAX_LISTED} more")
     return "\n".join(lines)
 
 

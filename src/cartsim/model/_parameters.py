@@ -132,11 +132,11 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
     Parameter("cll_homing_node", "1/day", 0.3, 0.0, 2.0, "[M] Wodarz 2014 Blood",
               "homing of blood CLL to nodes"),
     Parameter("cll_egress_marrow", "1/day", 0.0667, 0.0, 100.0,
-              "[A] set per patient so the initial distribution is at trafficking equilibrium",
-              "egress of marrow CLL to blood"),
+              "[A] set per patient so the initial distribution is at trafficking equilibrium (the range bounds an "
+              "override, not the per-patient value)", "egress of marrow CLL to blood"),
     Parameter("cll_egress_node", "1/day", 0.15, 0.0, 100.0,
-              "[A] set per patient so the initial distribution is at trafficking equilibrium",
-              "egress of node CLL to blood"),
+              "[A] set per patient so the initial distribution is at trafficking equilibrium (the range bounds an "
+              "override, not the per-patient value)", "egress of node CLL to blood"),
     Parameter("access_blood", "1", 1.0, 0.0, 1.0, "[A] models.md 3.3 (w_PB)", "CAR-T access to blood CLL"),
     Parameter("access_marrow", "1", 0.7, 0.0, 1.0, "[A] models.md 3.3 (w_BM)", "CAR-T access to marrow CLL"),
     Parameter("access_node", "1", 0.3, 0.0, 1.0,
@@ -172,7 +172,8 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
     Parameter("b_cell_death", "1/day", 0.02, 0.001, 0.5, "[M] models.md P5 (lifetime ~50 days)",
               "normal B-cell death rate"),
     Parameter("b_cell_production", "cells/day", 4e8, 0.0, 1e11,
-              "[A] set per patient so the initial count is at steady state", "marrow output of normal B cells"),
+              "[A] set per patient so the initial count is at steady state (the range bounds an override, "
+              "not the per-patient value)", "marrow output of normal B cells"),
     Parameter("b_cell_precursor_residence", "days", 7.0, 0.0, 30.0,
               "[A] CD19+ pro-/pre-B stages last about a week; CD19 CARs kill them in the marrow",
               "time CD19+ B-cell precursors spend exposed to CAR-T before release"),

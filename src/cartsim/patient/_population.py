@@ -317,7 +317,7 @@ RR_CLL_POST_BTKI_VENETOCLAX = Population(
                                        "1.4e-5-7e-4)"),
     normal_b_cells=Marginal(3e9, 1.0, "log", 1e7, 4e10, "cells, whole body",
                             f"[A] ~6% of {_HEALTHY_WHOLE_BODY_B}: suppressed by CLL and anti-CD20 therapy; the cap "
-                            "stays below healthy and keeps the model's steady-state B-cell production in range"),
+                            "stays below healthy"),
     cytokine_propensity=Marginal(1.0, 0.6, "log", 0.05, 10.0, "1 = typical CRS susceptibility",
                                  "[A] model parameter cytokine_propensity (default 1, range 0.05-10); 5-95% 0.37-2.7"),
     tcell_fitness=Marginal(0.35, 0.6, "log", 0.05, 3.0, "1 = healthy-donor T cells",

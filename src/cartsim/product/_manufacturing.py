@@ -157,6 +157,8 @@ def manufacture(scenarios: Sequence[Scenario], seeds: np.ndarray, process: Proce
                     np.where(allogeneic, 0.0, nominal_days))
     gvhd = hashed_uniforms(keys, _GVHD) < get(lambda s: s.product.gvhd_risk)
     car_t_fitness = np.where(allogeneic, process.donor_fitness, fitness)
-    columns = (failed, out_of_spec, days, dose, cd4, np.clip(memory, 0.0, 1.0), senescent, car_t_fitness, gvhd)
+    # Memory-like and senescent cells are shares of one product: what culture leaves memory-like is not senescent.
+    memory = np.clip(memory, 0.0, 1.0 - senescent)
+    columns = (failed, out_of_spec, days, dose, cd4, memory, senescent, car_t_fitness, gvhd)
     types = [bool if f.type == "bool" else float for f in fields(Manufactured)]
     return [Manufactured(*(t(c[i]) for t, c in zip(types, columns))) for i in range(len(scenarios))]

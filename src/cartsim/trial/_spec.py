@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..io import Scenario, ScenarioError, Treatment, read_yaml
-from ..io._scenario import ClinicalSettings, _Strict
+from ..io._scenario import MAX_FOLLOW_UP_DAYS, ClinicalSettings, _Strict, check_schedule_ends
 from ..patient import DEFAULT_POPULATION, POPULATIONS, patient_fields
 
 
@@ -28,10 +28,11 @@ class Trial(_Strict):
     population: str = Field(DEFAULT_POPULATION, description="a preset of cartsim.patient.POPULATIONS")
     patients_per_arm: int = Field(1000, ge=1, le=10_000_000)
     seed: int = Field(0, ge=0, lt=2**63)
-    follow_up_days: int = Field(3650, ge=30, le=36500)
+    follow_up_days: int = Field(3650, ge=30, le=MAX_FOLLOW_UP_DAYS)
     stochastic: bool = True
     clinical: ClinicalSettings = ClinicalSettings()
-    arms: tuple[Arm, ...] = Field(min_length=1, max_length=20)
+    # Not min_length: it would add a spurious "at least 1 item" to the errors of every invalid arm.
+    arms: tuple[Arm, ...] = Field(max_length=20)
 
     @field_validator("population")
     @classmethod
@@ -43,11 +44,20 @@ class Trial(_Strict):
     @field_validator("arms")
     @classmethod
     def _unique_names(cls, arms):
+        if not arms:
+            raise ValueError("a trial needs at least one arm")
         names = [arm.name for arm in arms]
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
             raise ValueError(f"arm names must be unique; repeated: {', '.join(repeated)}")
         return arms
+
+    @model_validator(mode="after")
+    def _within_follow_up(self):
+        for arm in self.arms:
+            check_schedule_ends(arm.schedule, self.follow_up_days, f"follow_up_days (arm '{arm.name}')")
+        self.clinical.check_follow_up(self.follow_up_days, "follow_up_days")
+        return self
 
     def scenario(self, arm: Arm, patient) -> Scenario:
         """The scenario of one ``patient`` (a row of the population frame) in ``arm``."""

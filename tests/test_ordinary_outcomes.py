@@ -1,0 +1,48 @@
+"""Ordinary outcomes of the model are results, not crashes (issue 14): a death before infusion, trial arms
+refused by field before anything runs."""
+
+import json
+
+import pytest
+
+import cartsim
+from cartsim.io import Scenario, ScenarioError, write_outputs
+from cartsim.trial import Trial
+
+#: The default patient of seed 33 dies of CLL while the product is made (about 2% of seeds).
+DIES_BEFORE_INFUSION = {"simulation": {"seed": 33, "days": 30}}
+
+
+def test_death_before_infusion_is_a_result_with_no_post_infusion_endpoints(tmp_path):
+    result = cartsim.simulate(Scenario.validated(DIES_BEFORE_INFUSION))
+    s = result.summary
+    assert s["died"] and s["os_days"] < 0
+    assert s["car_t_peak_cells"] is None and s["car_t_peak_day"] is None and s["il6_peak_pg_ml"] is None
+    assert s["tumor_cells_day0"] is None and s["best_response"] is None
+    write_outputs(result, tmp_path)
+    assert json.loads((tmp_path / "summary.json").read_text())["car_t_peak_day"] is None
+    assert {"summary.json", "trajectories.parquet", "visits.parquet"} <= {p.name for p in tmp_path.iterdir()}
+
+
+ARM = {"name": "a"}
+
+
+@pytest.mark.parametrize("trial, named", [
+    ({"arms": [{"name": "a", "lymphodepletion": {"days": [float("nan")]}}]}, "arms.0.lymphodepletion.days.0"),
+    ({"follow_up_days": 60, "arms": [{"name": "a", "schedule": [{"drug": "ibrutinib", "day": 0, "dose": 420,
+                                                                 "every_days": 1, "until_day": 365}]}]},
+     "follow_up_days (arm 'a')"),
+    ({"clinical": {"visits": [{"every_hours": 1}]}, "arms": [ARM]}, "clinical.visits"),
+    ({"patients_per_arm": "10", "arms": [ARM]}, "patients_per_arm"),
+])
+def test_bad_arms_are_refused_before_the_run(trial, named):
+    with pytest.raises(ScenarioError) as error:
+        Trial.validated(trial)
+    assert named in str(error.value)
+
+
+def test_each_bad_arm_is_one_error_without_a_spurious_one_for_the_list():
+    with pytest.raises(ScenarioError) as error:
+        Trial.validated({"arms": [{"name": "a", "product": {"dose_cells": -1}}, {"name": "b", "simulation": 3}]})
+    message = str(error.value)
+    assert "2 invalid field(s)" in message and "at least 1 item" not in message
