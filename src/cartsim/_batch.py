@@ -15,18 +15,12 @@ from typing import Sequence
 import numpy as np
 
 from .io import Scenario
-from .model import N_STATES, PARAMETER_NAMES, Param, State, default_parameters
+from .model import DRUG_TABLE, PARAMETER_NAMES, Param, State, baseline_state, default_parameters
 from .product import Manufactured, construct_parameters, manufacture
 from .solver import Doses
 
 #: Which state each drug fills, and the parameter holding its distribution volume (L).
-DRUG_STATES = {
-    "tocilizumab": (State.tocilizumab_central, "tocilizumab_central_volume"),
-    "corticosteroid": (State.corticosteroid, "corticosteroid_volume"),
-    "anakinra": (State.anakinra, "anakinra_volume"),
-    "ibrutinib": (State.ibrutinib, "ibrutinib_volume"),
-    "switch_drug": (State.switch_drug, "switch_drug_volume"),
-}
+DRUG_STATES = {drug.name: (State[drug.state], drug.volume) for drug in DRUG_TABLE}
 
 
 @dataclass(frozen=True)
@@ -64,20 +58,15 @@ def patient_parameters(scenario: Scenario, made: Manufactured) -> np.ndarray:
 
 
 def initial_state(scenario: Scenario, params: np.ndarray) -> np.ndarray:
-    """The steady state of an untreated patient, before lymphodepletion."""
-    y = np.zeros(N_STATES)
+    """The steady state of an untreated patient, before lymphodepletion: the table's baselines, and the
+    patient's own CLL by compartment and clone and normal B cells."""
+    y = baseline_state(dict(zip(PARAMETER_NAMES, params)))
     tumor = scenario.patient.tumor
     negative = tumor.antigen_negative_fraction
     for site, cells in (("blood", tumor.blood_cells), ("marrow", tumor.marrow_cells), ("node", tumor.node_cells)):
         y[State[f"cll_pos_{site}"]] = (1.0 - negative) * cells
         y[State[f"cll_neg_{site}"]] = negative * cells
     y[State.normal_b_cells] = scenario.patient.normal_b_cells
-    y[State.host_t_cells] = params[Param.host_t_capacity]
-    y[State.neutrophils] = params[Param.neutrophil_baseline]
-    y[State.neutrophil_precursors] = (params[Param.neutrophil_clearance] * params[Param.neutrophil_baseline]
-                                      / params[Param.neutrophil_maturation])
-    for cytokine in ("il15", "ifng", "il6", "il1", "crp"):
-        y[State[cytokine]] = params[Param[f"{cytokine}_baseline"]]
     return y
 
 

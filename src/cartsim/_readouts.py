@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .model import CAR_T_STATES, CLL_STATES, EXPOSURE_LEVELS, State
-from .model._physiology import BLOOD_LYMPHOCYTE_SHARE, BLOOD_UL
+from .model import (BLOOD_LYMPHOCYTE_SHARE, BLOOD_UL, CAR_T_STATES, CLL_STATES, LINEAGE_STATES, State,
+                    states_where)
+
 #: B-cell aplasia: normal blood B cells below 1% of the healthy median of 200/uL (normal_bcell_blood target).
 B_CELL_APLASIA_PER_UL = 2.0
 #: A population below one cell is gone.
@@ -20,34 +21,32 @@ def _sum(values: np.ndarray, states) -> np.ndarray:
     return values[..., list(states)].sum(axis=-1)
 
 
-def _lineage(lineage: str) -> list[int]:
-    return [State[f"{lineage}_{kind}_{k}"] for kind in ("resting", "effector") for k in range(EXPOSURE_LEVELS)] + [
-        State[f"{lineage}_senescent"]]
+def _car_t(phenotype: str) -> tuple[int, ...]:
+    return states_where(kind="car_t", phenotype=phenotype)
+
+
+def _cll(**where) -> tuple[int, ...]:
+    return states_where(kind="cll", **where)
 
 
 def derived_readouts(values: np.ndarray) -> dict[str, np.ndarray]:
     """Named readouts from ``values[..., n_states]`` (any leading shape)."""
     car_t = _sum(values, CAR_T_STATES)
-    resting = _sum(values, [State[f"{l}_resting_{k}"] for l in ("cd4", "cd8") for k in range(EXPOSURE_LEVELS)])
-    effector = _sum(values, [State[f"{l}_effector_{k}"] for l in ("cd4", "cd8") for k in range(EXPOSURE_LEVELS)])
-    senescent = _sum(values, [State.cd4_senescent, State.cd8_senescent])
-    tumor_blood = _sum(values, [State.cll_pos_blood, State.cll_neg_blood])
+    tumor_blood = _sum(values, _cll(site="blood"))
     per_ul = BLOOD_LYMPHOCYTE_SHARE / BLOOD_UL
     lymphocytes = (tumor_blood / BLOOD_UL
                    + (values[..., State.host_t_cells] + car_t + values[..., State.normal_b_cells]) * per_ul)
     return {
         "car_t_total": car_t,
-        "car_t_cd4": _sum(values, _lineage("cd4")),
-        "car_t_cd8": _sum(values, _lineage("cd8")),
-        "car_t_resting": resting,
-        "car_t_effector": effector,
-        "car_t_senescent": senescent,
+        **{f"car_t_{lineage}": _sum(values, states) for lineage, states in LINEAGE_STATES.items()},
+        **{f"car_t_{phenotype}": _sum(values, _car_t(phenotype)) for phenotype in ("resting", "effector",
+                                                                                   "senescent")},
         "car_t_blood_per_ul": car_t * per_ul,
         "tumor_total": _sum(values, CLL_STATES),
         "tumor_blood": tumor_blood,
-        "tumor_marrow": _sum(values, [State.cll_pos_marrow, State.cll_neg_marrow]),
-        "tumor_node": _sum(values, [State.cll_pos_node, State.cll_neg_node]),
-        "tumor_antigen_negative": _sum(values, [State.cll_neg_blood, State.cll_neg_marrow, State.cll_neg_node]),
+        "tumor_marrow": _sum(values, _cll(site="marrow")),
+        "tumor_node": _sum(values, _cll(site="node")),
+        "tumor_antigen_negative": _sum(values, _cll(clone="neg")),
         "lymphocytes_per_ul": lymphocytes,
         "normal_b_blood_per_ul": values[..., State.normal_b_cells] * per_ul,
         "neutrophils_per_ul": values[..., State.neutrophils] / BLOOD_UL,

@@ -16,9 +16,8 @@ from functools import lru_cache
 
 import sympy
 
-from ..model import N_STATES, PARAMETER_NAMES, STATE_NAMES
+from ..model import N_CELL_STATES, N_STATES, PARAMETER_NAMES, STATE_NAMES
 from ..model import _kernel
-from ..model._states import N_CELL_STATES
 
 
 class _SympyNumpy:
@@ -40,10 +39,13 @@ def symbolic_rhs() -> tuple[tuple[sympy.Symbol, ...], tuple[sympy.Symbol, ...], 
     states = tuple(sympy.Symbol(name, real=True) for name in STATE_NAMES)
     parameters = tuple(sympy.Symbol(name, real=True) for name in PARAMETER_NAMES)
     shadow = dict(vars(_kernel))
+    # Every compiled function of the kernel module runs as Python over the symbols (no hand-kept list):
+    # a mechanism added as a new function is traced like the others.
+    for name, value in vars(_kernel).items():
+        if hasattr(value, "py_func"):
+            shadow[name] = _rebuild(value, shadow)
     shadow.update(np=_SympyNumpy, min=sympy.Min, max=sympy.Max, _pos=lambda x: sympy.Max(x, 0))
-    for name in ("_excess", "_hill", "_hill2", "_hill3", "steroid_effect", "cytokine_signals"):
-        shadow[name] = _rebuild(vars(_kernel)[name], shadow)
-    derivatives = _rebuild(_kernel.derivatives, shadow)
+    derivatives = shadow["derivatives"]
     dy = [sympy.Integer(0)] * N_STATES
     birth = [sympy.Integer(0)] * N_CELL_STATES
     loss = [sympy.Integer(0)] * N_CELL_STATES

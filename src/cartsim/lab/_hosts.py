@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..model import EXPOSURE_LEVELS, N_STATES, PARAMETER_NAMES, Param, State, default_parameters
+from ..model import (CAR_T_STATES, EXPOSURE_LEVELS, N_STATES, PARAMETER_NAMES, State, baseline_state,
+                     default_parameters, states_where)
 from ..product import construct_parameters
 
 #: kg; the reference adult the parameter table's whole-body constants describe ([M] the table's own
@@ -76,20 +77,12 @@ def empty_host_state(params: np.ndarray) -> np.ndarray:
 
     Neutrophils are 0 as well: they are a patient readout and feed nothing the lab measures.
     """
-    y = np.zeros(N_STATES)
-    for cytokine in ("il15", "ifng", "il6", "il1", "crp"):
-        y[State[cytokine]] = params[Param[f"{cytokine}_baseline"]]
-    return y
-
-
-def car_t_indices(lineage: str) -> list[int]:
-    """State indices of one lineage's exposure chain: resting 0..K-1, effector 0..K-1, senescent."""
-    return list(range(State[f"{lineage}_resting_0"], State[f"{lineage}_senescent"] + 1))
+    return baseline_state(dict(zip(PARAMETER_NAMES, params)), kinds=("cytokine",))
 
 
 #: State indices of every CAR-T population, both lineages (the harvestable part of a culture).
-CAR_T = car_t_indices("cd4") + car_t_indices("cd8")
-SENESCENT = [State.cd4_senescent, State.cd8_senescent]
+CAR_T = list(CAR_T_STATES)
+SENESCENT = list(states_where(kind="car_t", phenotype="senescent"))
 
 
 def fresh_product(cells: float) -> np.ndarray:

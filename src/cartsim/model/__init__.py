@@ -1,5 +1,10 @@
-"""The in-vivo CAR-T / CLL model: state layout, parameter table and the right-hand side."""
+"""The in-vivo CAR-T / CLL model, describing itself: the state, parameter, drug and observable tables, and the
+right-hand side written once over them."""
 
+from ._drugs import DRUG_NAMES as DRUG_NAMES
+from ._drugs import DRUG_TABLE as DRUG_TABLE
+from ._drugs import DRUGS as DRUGS
+from ._drugs import Drug as Drug
 from ._kernel import derivatives as derivatives
 from ._kernel import rhs as rhs
 from ._parameters import N_PARAMS as N_PARAMS
@@ -9,11 +14,26 @@ from ._parameters import PARAMETERS as PARAMETERS
 from ._parameters import Param as Param
 from ._parameters import Parameter as Parameter
 from ._parameters import default_parameters as default_parameters
+from ._physiology import BLOOD_LYMPHOCYTE_SHARE as BLOOD_LYMPHOCYTE_SHARE
+from ._physiology import BLOOD_UL as BLOOD_UL
+from ._physiology import N_OBSERVABLES as N_OBSERVABLES
+from ._physiology import OBSERVABLE_TABLE as OBSERVABLE_TABLE
+from ._physiology import OBSERVABLES as OBSERVABLES
+from ._physiology import Obs as Obs
+from ._physiology import Observable as Observable
+from ._physiology import observe as observe
 from ._states import CAR_T_STATES as CAR_T_STATES
 from ._states import CLL_STATES as CLL_STATES
 from ._states import EXPOSURE_LEVELS as EXPOSURE_LEVELS
+from ._states import LINEAGE_STATES as LINEAGE_STATES
+from ._states import LINEAGES as LINEAGES
 from ._states import N_CELL_STATES as N_CELL_STATES
 from ._states import N_STATES as N_STATES
+from ._states import PATIENT as PATIENT
+from ._states import SITES as SITES
 from ._states import STATE_NAMES as STATE_NAMES
 from ._states import STATE_TABLE as STATE_TABLE
 from ._states import State as State
+from ._states import StateInfo as StateInfo
+from ._states import baseline_state as baseline_state
+from ._states import states_where as states_where

@@ -44,11 +44,14 @@ import numpy as np
 from numba import njit, prange
 
 from ._parameters import Param as P
+from ._states import CAR_T_STATES, CLL_STATES, LINEAGE_SIZE, N_CELL_STATES
 from ._states import EXPOSURE_LEVELS as K
-from ._states import N_CELL_STATES
 from ._states import State as S
 
-_LINEAGE_SIZE = 2 * K + 1  # resting_0..K-1, effector_0..K-1, senescent
+_LINEAGE_SIZE = LINEAGE_SIZE  # resting_0..K-1, effector_0..K-1, senescent (see _states)
+# Tuples are compile-time constants for numba.
+_CAR_T = CAR_T_STATES
+_CLL = CLL_STATES
 
 
 @njit(cache=True, inline="always")
@@ -99,11 +102,12 @@ def cytokine_signals(y, p):
             _excess(il6, p[P.il6_baseline]), il6_signal)
 
 
-@njit(cache=True)
-def derivatives(y, p, dy, birth, loss):
-    # ---- drug effects ------------------------------------------------------------------------
-    tcz = _pos(y[S.tocilizumab_central])
-    il6r_blocked = _hill(tcz, p[P.tocilizumab_kd])
+@njit(cache=True, inline="always")
+def _drug_effects(y, p):
+    """IL-6 receptor blockade by tocilizumab, steroid suppression, BTK occupancy, lymphodepleting exposure, host
+    T cells, and the removal rate of CAR-T by the suicide switch and by host rejection of allogeneic cells
+    (Di Stasi 2011 NEJM: iCasp9; Benjamin 2020 Lancet: UCART19 rejection as host T cells recover)."""
+    il6r_blocked = _hill(_pos(y[S.tocilizumab_central]), p[P.tocilizumab_kd])
     steroid = steroid_effect(y, p)
     btk = min(_pos(y[S.btk_occupancy]), 1.0)
     switch_kill = p[P.switch_fraction] * p[P.switch_kill_rate] * _hill(_pos(y[S.switch_drug]),
@@ -112,27 +116,30 @@ def derivatives(y, p, dy, birth, loss):
     host = _pos(y[S.host_t_cells])
     # Host T cells reject allogeneic CAR-T in proportion to their recovery from lymphodepletion.
     rejection = p[P.allogeneic_rejection] * host / p[P.host_t_capacity]
-    car_t_removal = switch_kill + rejection
+    return il6r_blocked, steroid, btk, chemo, host, switch_kill + rejection
 
-    # ---- antigen seen by CAR-T -----------------------------------------------------------------
-    access_blood = p[P.access_blood]
-    access_marrow = p[P.access_marrow]
-    access_node = p[P.access_node]
+
+@njit(cache=True, inline="always")
+def _antigen(y, p):
+    """Antigen the CAR-T see (site access weights; the antigen-low clone seen only by an OR-gate CAR) and the
+    stimulation it gives (Kirouac 2023 Nat Biotechnol: saturating antigen drive)."""
     access_b = p[P.target_on_normal_b] * p[P.access_normal_b]
-    normal_b = _pos(y[S.normal_b_cells])
     # The antigen-negative/low clone: not enough antigen to drive a single-target CAR, fully seen by an
     # OR-gate CAR through its other antigen.
     low_stimulation = p[P.antigen_low_stimulation]
-    antigen = (access_blood * (_pos(y[S.cll_pos_blood]) + low_stimulation * _pos(y[S.cll_neg_blood]))
-               + access_marrow * (_pos(y[S.cll_pos_marrow]) + low_stimulation * _pos(y[S.cll_neg_marrow]))
-               + access_node * (_pos(y[S.cll_pos_node]) + low_stimulation * _pos(y[S.cll_neg_node]))
-               + access_b * normal_b)
-    stim = _hill(antigen, p[P.antigen_half_saturation])
-    rest = 1.0 - stim
+    antigen = (p[P.access_blood] * (_pos(y[S.cll_pos_blood]) + low_stimulation * _pos(y[S.cll_neg_blood]))
+               + p[P.access_marrow] * (_pos(y[S.cll_pos_marrow]) + low_stimulation * _pos(y[S.cll_neg_marrow]))
+               + p[P.access_node] * (_pos(y[S.cll_pos_node]) + low_stimulation * _pos(y[S.cll_neg_node]))
+               + access_b * _pos(y[S.normal_b_cells]))
+    return antigen, _hill(antigen, p[P.antigen_half_saturation])
 
-    # ---- CAR-T pools, killing pressure and cytokine drive ------------------------------------------
+
+@njit(cache=True, inline="always")
+def _engagement(y, p, stim):
+    """All CAR-T, their killing pressure, the engaged cells that secrete IFN-gamma and the contact that
+    activates macrophages (CD40L: CD4 count double; senescent cells secrete, Kay/Kenderian ASH 2022)."""
     car_t = 0.0
-    for i in range(S.cd4_resting_0, S.cd8_senescent + 1):
+    for i in _CAR_T:
         car_t += _pos(y[i])
     pressure = 0.0
     engaged = 0.0
@@ -152,20 +159,26 @@ def derivatives(y, p, dy, birth, loss):
                                                        + p[P.resting_cytotoxicity] * resting)
         engaged += effectors + secretion * senescent
         contact += (2.0 - lineage) * (effectors + secretion * senescent)  # CD40L: CD4 count double
-    engaged *= stim
-    contact *= stim
+    return car_t, pressure, engaged * stim, contact * stim
 
-    il6_excess, il1_excess, il6_free_excess, _ = cytokine_signals(y, p)
-    ifng_excess = _excess(_pos(y[S.ifng]), p[P.ifng_baseline])
 
+@njit(cache=True, inline="always")
+def _killing(p, steroid, il6_excess, pressure, antigen):
+    """Per-target kill rate: Kimmel 2021 Proc R Soc B saturating law, with effector saturation when targets are
+    in excess, slowed by steroids, and (seed 001 hypothesis) raised by the storm's IL-6 signalling."""
     kill_rate = p[P.max_kill_rate] * (1.0 - p[P.corticosteroid_on_killing] * steroid)
-    # Seed 001 hypothesis: the storm's IL-6 signalling adds killing (bystander macrophage and NK
-    # cytotoxicity), on top of the effector-limited CAR-T killing rather than inside it.
+    # Bystander macrophage and NK cytotoxicity adds to the effector-limited CAR-T killing, not inside it.
     inflammation = 1.0 + p[P.inflammatory_killing_gain] * _hill(il6_excess, p[P.inflammatory_killing_il6_half])
-    per_target = inflammation * kill_rate * pressure / (p[P.kill_half_saturation] + pressure
-                                                        + kill_rate * antigen / p[P.kills_per_effector])
+    return inflammation * kill_rate * pressure / (p[P.kill_half_saturation] + pressure
+                                                  + kill_rate * antigen / p[P.kills_per_effector])
 
-    # ---- CAR-T exposure chain ------------------------------------------------------------------
+
+@njit(cache=True, inline="always")
+def _car_t_chain(y, p, dy, birth, loss, stim, car_t, steroid, btk, car_t_removal):
+    """CD4 and CD8 CAR-T along the antigen-exposure chain (Kirouac 2023 Nat Biotechnol toggle structure):
+    activation, antigen-driven proliferation under a ceiling and IL-15 (Stein 2019 CPT:PSP kinetics), death,
+    senescence growing with each exposure and resting with a senescent share (Kay/Kenderian ASH 2022)."""
+    rest = 1.0 - stim
     il15_ratio = _pos(y[S.il15]) / p[P.il15_baseline]
     ceiling = _pos(1.0 - car_t / p[P.car_t_capacity])
     fitness = p[P.tcell_fitness]
@@ -208,10 +221,18 @@ def derivatives(y, p, dy, birth, loss):
         loss[s] = p[P.senescent_death] + car_t_removal
         dy[s] = to_senescent + (birth[s] - loss[s]) * y[s]
 
-    # ---- CLL -------------------------------------------------------------------------------------
+
+@njit(cache=True, inline="always")
+def _cll(y, p, dy, birth, loss, per_target, btk, chemo):
+    """CLL in blood, marrow and nodes, antigen-positive and -negative clones: logistic growth, homing and
+    egress (Wodarz 2014 Blood, ibrutinib redistribution), killing by site access, escape by antigen loss.
+    Returns the cells killed per day."""
+    access_blood = p[P.access_blood]
+    access_marrow = p[P.access_marrow]
+    access_node = p[P.access_node]
     homing_block = 1.0 - p[P.ibrutinib_homing_block] * btk
     cll_total = 0.0
-    for i in range(S.cll_pos_blood, S.cll_neg_node + 1):
+    for i in _CLL:
         cll_total += _pos(y[i])
     growth_block = (1.0 - p[P.ibrutinib_growth_block] * btk) * _pos(1.0 - cll_total / p[P.cll_capacity])
     to_marrow = p[P.cll_homing_marrow] * homing_block
@@ -248,18 +269,29 @@ def derivatives(y, p, dy, birth, loss):
             dy[node] += escape * y[S.cll_pos_node]
         for i in range(blood, node + 1):
             dy[i] += (birth[i] - loss[i]) * y[i]
+    return killed
 
-    # ---- normal B cells --------------------------------------------------------------------------
+
+@njit(cache=True, inline="always")
+def _normal_b_cells(y, p, dy, birth, loss, per_target, chemo):
+    """Normal B cells: marrow production suppressed by marrow CLL, killed by a CD19 CAR in blood and as
+    precursors in the marrow, depleted by flu/cy. Returns the cells killed per day."""
+    access_b = p[P.target_on_normal_b] * p[P.access_normal_b]
+    normal_b = _pos(y[S.normal_b_cells])
     marrow_cll = _pos(y[S.cll_pos_marrow]) + _pos(y[S.cll_neg_marrow])
     b = S.normal_b_cells
     birth[b] = 0.0
     loss[b] = p[P.b_cell_death] + p[P.b_cell_ld_sensitivity] * chemo + access_b * per_target
-    killed += access_b * per_target * normal_b
     production = p[P.b_cell_production] / (1.0 + marrow_cll / p[P.b_cell_marrow_suppression])
     precursor_survival = 1.0 / (1.0 + access_b * per_target * p[P.b_cell_precursor_residence])
     dy[b] = production * precursor_survival - loss[b] * y[b]
+    return access_b * per_target * normal_b
 
-    # ---- host T cells, IL-15, neutrophils ------------------------------------------------------------
+
+@njit(cache=True, inline="always")
+def _host_cells(y, p, dy, host, car_t, chemo):
+    """Host T cells (Kimmel 2021 Gompertz regrowth after lymphodepletion), IL-15 consumed by lymphocytes, and
+    neutrophils (reduced Friberg 2002 J Clin Oncol myelosuppression model)."""
     capacity = p[P.host_t_capacity]
     dy[S.host_t_cells] = (-p[P.host_t_regrowth] * host * np.log((host + car_t + 1.0) / capacity)
                           - p[P.host_t_ld_sensitivity] * chemo * host)
@@ -273,7 +305,13 @@ def derivatives(y, p, dy, birth, loss):
                                    - p[P.neutrophil_ld_sensitivity] * chemo) * precursors
     dy[S.neutrophils] = maturation * precursors - p[P.neutrophil_clearance] * y[S.neutrophils]
 
-    # ---- cytokines and CRS physiology -------------------------------------------------------------
+
+@njit(cache=True, inline="always")
+def _cytokines(y, p, dy, engaged, contact, killed, steroid, btk, il6r_blocked, il6_excess, il1_excess,
+               il6_free_excess, ifng_excess):
+    """IFN-gamma from engaged CAR-T; macrophage activation by tumour death, CAR-T contact, IFN-gamma and IL-1,
+    then tolerance (Santurio 2025 PLOS Comput Biol); IL-6 partly cleared through its receptor, so tocilizumab
+    raises free IL-6; CRP; endothelial activation; CNS inflammation behind the opened barrier (Gust 2017)."""
     dy[S.ifng] = (p[P.ifng_clearance] * (p[P.ifng_baseline] - y[S.ifng])
                   + p[P.ifng_production] * (1.0 - steroid) * engaged * 1e-9)
     # Steep (Hill 2-3) CAR-T-driven terms: macrophages need a massive expansion to be activated, so
@@ -300,15 +338,21 @@ def derivatives(y, p, dy, birth, loss):
                   + p[P.endothelial_activation_by_il1] * _hill(il1_excess, p[P.il1_half_activation]))
     endo = y[S.endothelial_activation]
     dy[S.endothelial_activation] = endo_drive * (1.0 - endo) - p[P.endothelial_recovery] * endo
-    # The activated endothelium opens the blood-brain barrier (Gust 2017); free IL-6 reaches the CNS,
-    # where tocilizumab (which hardly crosses the barrier) does not block it.
+    # The activated endothelium opens the blood-brain barrier; free IL-6 reaches the CNS, where tocilizumab
+    # (which hardly crosses the barrier) does not block it.
     neuro = y[S.neuroinflammation]
     neuro_drive = (p[P.neurotoxicity_by_endothelium] * _pos(endo) * _pos(endo)
                    + p[P.neurotoxicity_by_il6] * _hill(il6_free_excess, p[P.neurotoxicity_il6_half])
                    + p[P.neurotoxicity_by_il1] * _hill(il1_excess, p[P.il1_half_activation])) * (1.0 - steroid)
     dy[S.neuroinflammation] = neuro_drive * (1.0 - neuro) - p[P.neurotoxicity_recovery] * neuro
 
-    # ---- drugs ------------------------------------------------------------------------------------
+
+@njit(cache=True, inline="always")
+def _drugs(y, p, dy, chemo):
+    """Drug PK (the drug table's ``pk`` parameters): tocilizumab in two compartments with linear and saturable
+    elimination, first-order steroid, anakinra, ibrutinib with covalent BTK occupancy, the switch drug, and
+    the lymphodepleting exposure."""
+    tcz = _pos(y[S.tocilizumab_central])
     vc = p[P.tocilizumab_central_volume]
     q = p[P.tocilizumab_intercompartmental]
     tcz_c = y[S.tocilizumab_central]
@@ -324,6 +368,24 @@ def derivatives(y, p, dy, birth, loss):
                            * (1.0 - y[S.btk_occupancy]) - p[P.btk_resynthesis] * y[S.btk_occupancy])
     dy[S.switch_drug] = -p[P.switch_drug_elimination] * y[S.switch_drug]
     dy[S.lymphodepletion] = -p[P.lymphodepletion_elimination] * chemo
+
+
+@njit(cache=True)
+def derivatives(y, p, dy, birth, loss):
+    """Fill ``dy`` (and the cell states' per-capita ``birth``/``loss``) for one patient: the mechanisms in turn."""
+    il6r_blocked, steroid, btk, chemo, host, car_t_removal = _drug_effects(y, p)
+    antigen, stim = _antigen(y, p)
+    car_t, pressure, engaged, contact = _engagement(y, p, stim)
+    il6_excess, il1_excess, il6_free_excess, _ = cytokine_signals(y, p)
+    ifng_excess = _excess(_pos(y[S.ifng]), p[P.ifng_baseline])
+    per_target = _killing(p, steroid, il6_excess, pressure, antigen)
+    _car_t_chain(y, p, dy, birth, loss, stim, car_t, steroid, btk, car_t_removal)
+    killed = _cll(y, p, dy, birth, loss, per_target, btk, chemo)
+    killed += _normal_b_cells(y, p, dy, birth, loss, per_target, chemo)
+    _host_cells(y, p, dy, host, car_t, chemo)
+    _cytokines(y, p, dy, engaged, contact, killed, steroid, btk, il6r_blocked, il6_excess, il1_excess,
+               il6_free_excess, ifng_excess)
+    _drugs(y, p, dy, chemo)
 
 
 @njit(cache=True, parallel=True)

@@ -14,12 +14,15 @@ Support levels and neurological findings are the ordinal codes of
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from enum import IntEnum
 
 import numpy as np
 from numba import njit, prange
 
 from ._kernel import cytokine_signals, steroid_effect
 from ._parameters import Param as P
+from ._states import CAR_T_STATES, CLL_STATES
 from ._states import State as S
 
 #: Blood: 5 L (blood_volume target) holding ~2% of the body's lymphocytes (lymphocytes_blood_fraction).
@@ -39,16 +42,57 @@ SEIZURE_CUTS = (0.6, 0.8)  # rapidly resolving, prolonged
 MOTOR_CUT = 0.85  # deep focal motor weakness
 EDEMA_CUTS = (0.7, 0.85)  # focal, diffuse
 
-OBSERVABLES = (
-    "temperature_c", "hypotension", "oxygen",  # CRS (ASTCT)
-    "ice_score", "consciousness", "seizure", "motor", "edema",  # ICANS (ASTCT)
-    "lymphocytes_per_ul", "b_lymphocytes_per_ul", "node_spd_cm2", "largest_node_cm", "spleen_cm",
-    "marrow_infiltration", "neutrophils_per_ul", "platelets_per_ul", "hemoglobin_g_dl",  # iwCLL 2018
-    "mrd_blood", "mrd_marrow", "normal_b_per_ul", "tumor_cells", "car_t_cells",
-    "il6_pg_ml", "il6_signal_pg_ml",  # free IL-6 and the part of it that signals (tocilizumab)
+@dataclass(frozen=True)
+class Observable:
+    name: str
+    units: str
+    instrument: str  # what measures it in the clinic or the lab
+    description: str
+
+
+OBSERVABLE_TABLE: tuple[Observable, ...] = (
+    # CRS (ASTCT, Lee 2019)
+    Observable("temperature_c", "degC", "thermometer", "body temperature (fever from IL-6 and IL-1 signalling)"),
+    Observable("hypotension", "ordinal 0-3", "blood pressure and vasopressor need",
+               "none, fluid-responsive, one vasopressor, several vasopressors"),
+    Observable("oxygen", "ordinal 0-3", "pulse oximetry and oxygen support",
+               "none, low-flow, high-flow, positive pressure"),
+    # ICANS (ASTCT)
+    Observable("ice_score", "points 0-10", "ICE encephalopathy screen", "immune effector cell encephalopathy score"),
+    Observable("consciousness", "ordinal 0-4", "bedside neurological exam",
+               "awake, to voice, to touch, unarousable (depressed level of consciousness)"),
+    Observable("seizure", "ordinal 0-2", "clinical exam and EEG", "none, rapidly resolving, prolonged"),
+    Observable("motor", "0/1", "neurological exam", "deep focal motor weakness"),
+    Observable("edema", "ordinal 0-2", "CT/MRI of the brain", "none, focal, diffuse cerebral oedema"),
+    # iwCLL 2018 (Hallek 2018)
+    Observable("lymphocytes_per_ul", "cells/uL", "complete blood count", "absolute lymphocyte count"),
+    Observable("b_lymphocytes_per_ul", "cells/uL", "flow cytometry of blood", "clonal (CLL) B lymphocytes"),
+    Observable("node_spd_cm2", "cm2", "CT scan", "sum of the products of diameters of six index nodes"),
+    Observable("largest_node_cm", "cm", "CT scan or palpation", "longest diameter of the largest node"),
+    Observable("spleen_cm", "cm", "CT scan or ultrasound", "craniocaudal spleen length"),
+    Observable("marrow_infiltration", "fraction", "bone marrow biopsy", "CLL share of nucleated marrow cells"),
+    Observable("neutrophils_per_ul", "cells/uL", "complete blood count", "absolute neutrophil count"),
+    Observable("platelets_per_ul", "cells/uL", "complete blood count", "platelet count"),
+    Observable("hemoglobin_g_dl", "g/dL", "complete blood count", "haemoglobin"),
+    Observable("mrd_blood", "fraction", "flow cytometry of blood (MRD)", "CLL cells per leukocyte in blood"),
+    Observable("mrd_marrow", "fraction", "flow cytometry of marrow (MRD)", "CLL cells per nucleated marrow cell"),
+    Observable("normal_b_per_ul", "cells/uL", "flow cytometry of blood (CD19+)", "normal B cells (aplasia)"),
+    Observable("tumor_cells", "cells", "model (whole-body burden; no single instrument)", "all CLL cells"),
+    Observable("car_t_cells", "cells", "model (whole body; blood qPCR or flow sees 2%)", "all CAR-T cells"),
+    Observable("il6_pg_ml", "pg/mL", "serum immunoassay", "free serum IL-6 (rises under tocilizumab)"),
+    Observable("il6_signal_pg_ml", "pg/mL", "none (model: IL-6 not bound by tocilizumab-blocked receptors)",
+               "the part of free IL-6 that signals"),
 )
-Obs = {name: i for i, name in enumerate(OBSERVABLES)}
+OBSERVABLES: tuple[str, ...] = tuple(o.name for o in OBSERVABLE_TABLE)
+Obs = IntEnum("Obs", [(name, i) for i, name in enumerate(OBSERVABLES)])
+Obs.__doc__ = "Index of each observable in ``out[patient, observable]``."
 N_OBSERVABLES = len(OBSERVABLES)
+
+
+O = Obs
+# Tuples are compile-time constants for numba.
+_CAR_T = CAR_T_STATES
+_CLL = CLL_STATES
 
 
 @njit(cache=True, inline="always")
@@ -66,56 +110,56 @@ def observe_patient(y, p, out):
     # ---- CRS: fever from IL-6 and IL-1 signalling (antipyresis by steroids); leak from the endothelium
     il6_excess, il1_excess, _, il6_signal = cytokine_signals(y, p)
     pyrogen = (il6_excess / p[P.fever_il6_half] + il1_excess / p[P.fever_il1_half]) * (1.0 - steroid_effect(y, p))
-    out[0] = 37.0 + p[P.fever_max_rise] * pyrogen / (1.0 + pyrogen)
+    out[O.temperature_c] = 37.0 + p[P.fever_max_rise] * pyrogen / (1.0 + pyrogen)
     leak = y[S.endothelial_activation]
-    out[1] = _level(leak, (p[P.hypotension_threshold], p[P.vasopressor_threshold],
+    out[O.hypotension] = _level(leak, (p[P.hypotension_threshold], p[P.vasopressor_threshold],
                            p[P.multiple_vasopressor_threshold]))
-    out[2] = _level(leak, (p[P.hypoxia_threshold], p[P.high_flow_oxygen_threshold],
+    out[O.oxygen] = _level(leak, (p[P.hypoxia_threshold], p[P.high_flow_oxygen_threshold],
                            p[P.positive_pressure_threshold]))
     # ---- ICANS
     neuro = y[S.neuroinflammation]
-    out[3] = min(10.0, max(0.0, np.round(10.0 * (1.0 - neuro / ICE_ZERO_AT))))
-    out[4] = _level(neuro, CONSCIOUSNESS_CUTS)
-    out[5] = _level(neuro, SEIZURE_CUTS)
-    out[6] = 1.0 if neuro >= MOTOR_CUT else 0.0
-    out[7] = _level(neuro, EDEMA_CUTS)
+    out[O.ice_score] = min(10.0, max(0.0, np.round(10.0 * (1.0 - neuro / ICE_ZERO_AT))))
+    out[O.consciousness] = _level(neuro, CONSCIOUSNESS_CUTS)
+    out[O.seizure] = _level(neuro, SEIZURE_CUTS)
+    out[O.motor] = 1.0 if neuro >= MOTOR_CUT else 0.0
+    out[O.edema] = _level(neuro, EDEMA_CUTS)
     # ---- blood counts
     car_t = 0.0
-    for i in range(S.cd4_resting_0, S.cd8_senescent + 1):
+    for i in _CAR_T:
         car_t += max(y[i], 0.0)
     cll_blood = max(y[S.cll_pos_blood], 0.0) + max(y[S.cll_neg_blood], 0.0)
     normal_lymphocytes = (max(y[S.host_t_cells], 0.0) + car_t + max(y[S.normal_b_cells], 0.0)) * BLOOD_LYMPHOCYTE_SHARE
-    out[8] = (cll_blood + normal_lymphocytes) / BLOOD_UL
-    out[9] = cll_blood / BLOOD_UL
+    out[O.lymphocytes_per_ul] = (cll_blood + normal_lymphocytes) / BLOOD_UL
+    out[O.b_lymphocytes_per_ul] = cll_blood / BLOOD_UL
     # ---- nodes and spleen: spheres of tumour added to normal tissue
     lymphoid = (max(y[S.cll_pos_node], 0.0) + max(y[S.cll_neg_node], 0.0)) / p[P.tumor_cells_per_cm3]
     node_cm3 = lymphoid * (1.0 - p[P.spleen_share]) * p[P.index_node_share] / INDEX_NODES
     diameter = (NORMAL_NODE_CM ** 3 + 6.0 * node_cm3 / math.pi) ** (1.0 / 3.0)
-    out[10] = INDEX_NODES * diameter * diameter
-    out[11] = diameter
-    out[12] = NORMAL_SPLEEN_CM * ((NORMAL_SPLEEN_CM3 + lymphoid * p[P.spleen_share]) / NORMAL_SPLEEN_CM3) ** (1.0 / 3.0)
+    out[O.node_spd_cm2] = INDEX_NODES * diameter * diameter
+    out[O.largest_node_cm] = diameter
+    out[O.spleen_cm] = NORMAL_SPLEEN_CM * ((NORMAL_SPLEEN_CM3 + lymphoid * p[P.spleen_share]) / NORMAL_SPLEEN_CM3) ** (1.0 / 3.0)
     # ---- marrow: CLL crowds out haematopoiesis; chemotherapy shows in the neutrophil precursors
     cll_marrow = max(y[S.cll_pos_marrow], 0.0) + max(y[S.cll_neg_marrow], 0.0)
     infiltration = cll_marrow / (cll_marrow + p[P.marrow_nucleated_cells])
-    out[13] = infiltration
+    out[O.marrow_infiltration] = infiltration
     neutrophils = max(y[S.neutrophils], 0.0)
-    out[14] = neutrophils / BLOOD_UL
+    out[O.neutrophils_per_ul] = neutrophils / BLOOD_UL
     precursors0 = p[P.neutrophil_clearance] * p[P.neutrophil_baseline] / p[P.neutrophil_maturation]
     marrow_toxicity = min(1.0, max(y[S.neutrophil_precursors], 0.0) / precursors0)
-    out[15] = p[P.platelets_normal] * (1.0 - infiltration) ** 2 * math.sqrt(marrow_toxicity)
-    out[16] = p[P.hemoglobin_normal] * (1.0 - p[P.hemoglobin_marrow_loss] * infiltration)
+    out[O.platelets_per_ul] = p[P.platelets_normal] * (1.0 - infiltration) ** 2 * math.sqrt(marrow_toxicity)
+    out[O.hemoglobin_g_dl] = p[P.hemoglobin_normal] * (1.0 - p[P.hemoglobin_marrow_loss] * infiltration)
     # ---- MRD: CLL cells per leukocyte in blood, per nucleated cell in marrow
     leukocytes = cll_blood + normal_lymphocytes + neutrophils + MONOCYTES_PER_UL * BLOOD_UL
-    out[17] = cll_blood / leukocytes
-    out[18] = infiltration
-    out[19] = max(y[S.normal_b_cells], 0.0) * BLOOD_LYMPHOCYTE_SHARE / BLOOD_UL
+    out[O.mrd_blood] = cll_blood / leukocytes
+    out[O.mrd_marrow] = infiltration
+    out[O.normal_b_per_ul] = max(y[S.normal_b_cells], 0.0) * BLOOD_LYMPHOCYTE_SHARE / BLOOD_UL
     tumor = 0.0
-    for i in range(S.cll_pos_blood, S.cll_neg_node + 1):
+    for i in _CLL:
         tumor += max(y[i], 0.0)
-    out[20] = tumor
-    out[21] = car_t
-    out[22] = max(y[S.il6], 0.0)
-    out[23] = il6_signal
+    out[O.tumor_cells] = tumor
+    out[O.car_t_cells] = car_t
+    out[O.il6_pg_ml] = max(y[S.il6], 0.0)
+    out[O.il6_signal_pg_ml] = il6_signal
 
 
 @njit(cache=True, parallel=True)
