@@ -13,17 +13,11 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..model import PARAMETERS
+from ..model import DRUG_TABLE, PARAMETERS
 from ._yaml import MAX_YAML_BYTES, YamlRefused, parse_yaml
 
-#: Drugs a schedule can give, with the unit of ``dose``.
-DRUGS: dict[str, str] = {
-    "tocilizumab": "mg IV",
-    "corticosteroid": "mg dexamethasone-equivalent",
-    "anakinra": "mg",
-    "ibrutinib": "mg oral",
-    "switch_drug": "mg (rimiducid-type dimerizer)",
-}
+#: Drugs a schedule can give, with the unit of ``dose`` (the model's drug table).
+DRUGS: dict[str, str] = {drug.name: drug.unit for drug in DRUG_TABLE}
 
 
 class ScenarioError(ValueError):
