@@ -6,17 +6,16 @@ import operator
 import numpy as np
 import pytest
 
-from cartsim.clinical._protocol import (
-    PROTOCOL_PRESETS,
-    VISIT_VARIABLES,
-    Condition,
-    ProtocolState,
-    compile_condition,
-    decide,
-    rule_dose_mg,
-)
-from cartsim.io import DRUGS, Scenario, ScenarioError, load_scenario
-from cartsim.io._scenario import ClinicalSettings, Rule, VisitSegment
+from cartsim import conditions
+from cartsim.clinical._protocol import ProtocolState, decide, rule_dose_mg
+from cartsim.conditions import MAX_CONDITION_DEPTH, MAX_CONDITION_LENGTH, Condition
+from cartsim.io import (DRUGS, PROTOCOL_PRESETS, VISIT_VARIABLES, ClinicalSettings, Rule, Scenario, ScenarioError,
+                        VisitSegment, load_scenario)
+
+
+def compile_condition(text, variables=VISIT_VARIABLES):
+    """The language over the visit variables, as the schema and the clinical clock use it."""
+    return conditions.compile_condition(text, variables)
 
 # --- condition language -----------------------------------------------------------------------
 
@@ -186,8 +185,6 @@ def test_non_ascii_space_is_named_not_skipped():
 
 
 def test_nesting_and_length_are_bounded_not_recursion_errors():
-    from cartsim.clinical._protocol import MAX_CONDITION_DEPTH, MAX_CONDITION_LENGTH
-
     deepest = MAX_CONDITION_DEPTH // 2
     assert compile_condition("(" * deepest + "not " * deepest + "fever" + ")" * deepest)(_ABC).tolist() == (
         a if deepest % 2 == 0 else ~a).tolist()

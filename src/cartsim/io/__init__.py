@@ -1,17 +1,30 @@
-"""Scenario files (YAML validated by pydantic) and result files."""
+"""Scenario files (YAML validated by pydantic), the protocol rules they hold, and result-file helpers."""
 
+from ._protocol import DRUGS as DRUGS
+from ._protocol import PROTOCOL_PRESETS as PROTOCOL_PRESETS
+from ._protocol import VISIT_VARIABLES as VISIT_VARIABLES
+from ._protocol import Rule as Rule
+from ._results import json_records as json_records
+from ._results import json_value as json_value
 from ._results import write_outputs as write_outputs
-from ._scenario import DRUGS as DRUGS
+from ._scenario import EARLIEST_DAY as EARLIEST_DAY
+from ._scenario import MAX_FOLLOW_UP_DAYS as MAX_FOLLOW_UP_DAYS
+from ._scenario import MAX_SCHEDULED_DOSES as MAX_SCHEDULED_DOSES
+from ._scenario import MAX_VISITS as MAX_VISITS
+from ._scenario import ClinicalSettings as ClinicalSettings
 from ._scenario import DrugDose as DrugDose
 from ._scenario import Lymphodepletion as Lymphodepletion
 from ._scenario import Patient as Patient
 from ._scenario import Product as Product
 from ._scenario import Scenario as Scenario
-from ._scenario import ScenarioError as ScenarioError
 from ._scenario import SimulationSettings as SimulationSettings
 from ._scenario import Treatment as Treatment
 from ._scenario import Tumor as Tumor
+from ._scenario import VisitSegment as VisitSegment
+from ._scenario import check_schedule_ends as check_schedule_ends
+from ._scenario import load_scenario as load_scenario
 from ._scenario import parse_yaml_text as parse_yaml_text
 from ._scenario import read_yaml as read_yaml
 from ._scenario import to_yaml as to_yaml
-from ._scenario import load_scenario as load_scenario
+from ._strict import ScenarioError as ScenarioError
+from ._strict import StrictModel as StrictModel

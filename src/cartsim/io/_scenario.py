@@ -11,18 +11,13 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
-from ..model import DRUG_TABLE, PARAMETERS
+from ..model import PARAMETERS
+from ..product import PRODUCT_PRESETS
+from ._protocol import DRUGS, PROTOCOL_PRESETS, Rule
+from ._strict import ScenarioError, StrictModel
 from ._yaml import MAX_YAML_BYTES, YamlRefused, parse_yaml
-
-#: Drugs a schedule can give, with the unit of ``dose`` (the model's drug table).
-DRUGS: dict[str, str] = {drug.name: drug.unit for drug in DRUG_TABLE}
-
-
-class ScenarioError(ValueError):
-    """A scenario that does not validate; the message lists every problem."""
-
 
 #: Ceilings on what sizes the work of one patient (README "Limits"): every request has a known cost.
 MAX_FOLLOW_UP_DAYS = 36500
@@ -32,30 +27,7 @@ MAX_VISITS = 20_000
 EARLIEST_DAY = -60.0
 
 
-class _Strict(BaseModel):
-    # Strict: '30' is not a number and 1 is not true; a user who quoted a number meant something else.
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _lists_as_tuples(cls, data):
-        # YAML and JSON have lists where the schema keeps (immutable) tuples; strict mode takes only tuples.
-        if isinstance(data, dict):
-            return {key: tuple(value) if isinstance(value, list) else value for key, value in data.items()}
-        return data
-
-    @classmethod
-    def validated(cls, data: object, source: str = "scenario"):
-        """Build from parsed YAML/JSON, turning validation errors into one readable ScenarioError."""
-        if not isinstance(data, dict):
-            raise ScenarioError(f"{source}: expected a mapping of fields, got {type(data).__name__}")
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            raise ScenarioError(_describe(exc, source)) from None
-
-
-class Tumor(_Strict):
+class Tumor(StrictModel):
     """CLL burden at the start, whole-body cells per compartment."""
 
     blood_cells: float = Field(2e11, ge=0, le=1e13, description="CLL cells in blood (5 L)")
@@ -64,7 +36,7 @@ class Tumor(_Strict):
     antigen_negative_fraction: float = Field(0.0, ge=0, lt=1, description="share of the antigen-negative/low clone")
 
 
-class Patient(_Strict):
+class Patient(StrictModel):
     age_years: float = Field(65, ge=18, le=100)
     weight_kg: float = Field(70, gt=20, le=250)
     tumor: Tumor = Tumor()
@@ -77,7 +49,7 @@ class Patient(_Strict):
     prior_btki: bool = Field(True, description="prior BTK inhibitor (ibrutinib) exposure")
 
 
-class Product(_Strict):
+class Product(StrictModel):
     """The product as specified; for an autologous product the manufacturing stage
     (:mod:`cartsim.product`) turns the specification and the patient into the cells infused."""
 
@@ -110,8 +82,6 @@ class Product(_Strict):
     @classmethod
     def _apply_preset(cls, data):
         if isinstance(data, dict) and data.get("preset") is not None:
-            from ..product import PRODUCT_PRESETS
-
             name = data["preset"]
             if not isinstance(name, str):  # a list or mapping is not a name (and cannot be looked up)
                 raise ValueError(f"preset is a product name (a string), got {type(name).__name__}; "
@@ -139,7 +109,7 @@ class Product(_Strict):
         return self
 
 
-class Lymphodepletion(_Strict):
+class Lymphodepletion(StrictModel):
     regimen: Literal["flu_cy", "none"] = "flu_cy"
     intensity: float = Field(1.0, gt=0, le=3, description="multiple of the standard daily flu/cy dose; above 1 "
                                                          "for deeper lymphodepletion (e.g. before allogeneic cells)")
@@ -153,7 +123,7 @@ class Lymphodepletion(_Strict):
         return self
 
 
-class DrugDose(_Strict):
+class DrugDose(StrictModel):
     """A scheduled dose, or a course of doses every ``every_days`` from ``day`` through ``until_day``
     (e.g. ibrutinib 420 mg daily from day -28 as bridging and on through the expansion)."""
 
@@ -184,62 +154,14 @@ class DrugDose(_Strict):
         return tuple(self.day + i * self.every_days for i in range(count))
 
 
-class Rule(_Strict):
-    """A protocol rule: at each clinical visit, give ``give`` to the patients for whom ``when`` holds.
-
-    ``when`` is a condition over the visit variables (see
-    :func:`cartsim.clinical._protocol.compile_condition`); the dose is
-    ``dose_mg`` or ``min(dose_mg_per_kg * weight, max_dose_mg)``.
-    """
-
-    name: str = Field("", description="label; default derived from give/when")
-    when: str = Field(description="condition over the visit variables, e.g. 'crs_grade >= 2'")
-    give: Literal[tuple(DRUGS)]  # type: ignore[valid-type]
-    dose_mg: float | None = Field(None, gt=0, le=5000, description="flat dose in the drug's unit")
-    dose_mg_per_kg: float | None = Field(None, gt=0, le=50, description="weight-based dose")
-    max_dose_mg: float | None = Field(None, gt=0, le=5000, description="cap on a weight-based dose")
-    repeat_after_hours: float | None = Field(
-        None, gt=0, le=8760, description="minimum hours between doses from this rule; None: fires once"
-    )
-    max_doses: int = Field(1, ge=1, le=1000, description="doses per patient from this rule")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _default_name(cls, data):
-        if isinstance(data, dict) and not data.get("name"):
-            data = {**data, "name": f"{data.get('give')} when {data.get('when')}"}
-        return data
-
-    @field_validator("when")
-    @classmethod
-    def _parses(cls, text):
-        from ..clinical._protocol import compile_condition  # lazy: cartsim.clinical imports cartsim.io
-
-        compile_condition(text)  # raises ValueError naming position and what was expected
-        return text
-
-    @model_validator(mode="after")
-    def _dose_and_repeat(self):
-        if (self.dose_mg is None) == (self.dose_mg_per_kg is None):
-            which = "both" if self.dose_mg is not None else "neither"
-            raise ValueError(f"give exactly one of dose_mg or dose_mg_per_kg (got {which})")
-        if self.max_dose_mg is not None and self.dose_mg_per_kg is None:
-            raise ValueError("max_dose_mg caps a weight-based dose; it needs dose_mg_per_kg, not dose_mg")
-        if self.repeat_after_hours is None and self.max_doses != 1:
-            raise ValueError(
-                f"max_doses = {self.max_doses} needs repeat_after_hours (a rule without it fires once)"
-            )
-        return self
-
-
-class VisitSegment(_Strict):
+class VisitSegment(StrictModel):
     """Visits every ``every_hours`` after infusion until ``until_day`` (None: to the end of follow-up)."""
 
     until_day: float | None = Field(None, gt=0, le=MAX_FOLLOW_UP_DAYS)
     every_hours: float = Field(ge=1, le=8760)
 
 
-class ClinicalSettings(_Strict):
+class ClinicalSettings(StrictModel):
     visits: tuple[VisitSegment, ...] = Field(
         (
             VisitSegment(until_day=30, every_hours=6),
@@ -297,14 +219,14 @@ def check_schedule_ends(schedule: tuple[DrugDose, ...], days: float, field: str)
                              f"follow-up ({field} = {days:g})")
 
 
-class SimulationSettings(_Strict):
+class SimulationSettings(StrictModel):
     days: int = Field(3650, ge=1, le=MAX_FOLLOW_UP_DAYS, description="follow-up after infusion")
     seed: int = Field(0, ge=0, lt=2**63)
     stochastic: bool = True
     rtol: float = Field(1e-6, ge=1e-12, le=1e-2)
 
 
-class Treatment(_Strict):
+class Treatment(StrictModel):
     """What a patient is given: product, lymphodepletion, scheduled drugs, protocol, parameter overrides
     (a scenario's treatment, or a trial arm)."""
 
@@ -322,8 +244,6 @@ class Treatment(_Strict):
     @classmethod
     def _expand_preset(cls, protocol):
         if isinstance(protocol, str):
-            from ..clinical._protocol import PROTOCOL_PRESETS  # lazy: cartsim.clinical imports cartsim.io
-
             if protocol not in PROTOCOL_PRESETS:
                 raise ValueError(
                     f"unknown protocol preset '{protocol}'; presets: {', '.join(PROTOCOL_PRESETS)} "
@@ -364,23 +284,6 @@ class Scenario(Treatment):
         check_schedule_ends(self.schedule, self.simulation.days, "simulation.days")
         self.clinical.check_follow_up(self.simulation.days, "simulation.days")
         return self
-
-
-_MAX_LISTED = 50
-_MAX_ECHOED = 80
-
-
-def _describe(exc: ValidationError, source: str) -> str:
-    lines = [f"{source}: {exc.error_count()} invalid field(s)"]
-    for err in exc.errors()[:_MAX_LISTED]:
-        field = ".".join(str(part) for part in err["loc"]) or "(document)"
-        value = repr(err.get("input"))
-        # A whole block (a check across its fields) is named by the message; only a short value is echoed.
-        shown = f" = {value}" if len(value) <= _MAX_ECHOED else ""
-        lines.append(f"  {field}{shown}: {err['msg']}")
-    if exc.error_count() > _MAX_LISTED:
-        lines.append(f"  ... and {exc.error_count() - _MAX_LISTED} more")
-    return "\n".join(lines)
 
 
 def to_yaml(model: BaseModel) -> str:

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from ..io._scenario import _Strict
+from ..io import StrictModel
 from ..product import COSTIMULATION
 from ._mouse import XENOGRAFT
 from ._restim import CULTURE
@@ -26,7 +26,7 @@ def _distinct(values: tuple, what: str) -> tuple:
     return values
 
 
-class _AssaySettings(_Strict):
+class _AssaySettings(StrictModel):
     costimulations: tuple[Domain, ...] = Field(("4-1BB", "CD28"), min_length=1,
                                                description="co-stimulatory domains, one culture or cohort each")
     seed: int = Field(0, ge=0, lt=2**63, description="fixes every random draw")

@@ -33,12 +33,14 @@ inhibitor) gets the product's nominal phenotype in the median.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from .._seeds import hashed_normals, hashed_uniforms, mix_seeds
-from ..io import Scenario
+
+if TYPE_CHECKING:  # only read through attributes: the schema imports this package (its presets), not back
+    from ..io import Scenario
 
 _STREAM = 0x4D4146  # "MAF": independent of every other stream drawn from a patient's seed
 _TRANSDUCTION, _EXPANSION, _TIMING, _GVHD = range(4)

@@ -18,8 +18,7 @@ import pandas as pd
 
 from .._batch import build_batch
 from ..clinical import run_clinical
-from ..clinical._protocol import PROTOCOL_PRESETS
-from ..io import Scenario
+from ..io import PROTOCOL_PRESETS, Scenario
 from ..patient import DEFAULT_POPULATION, patient_fields, sample_population
 from ..trial._analysis import RATES, analysed, wilson_interval
 

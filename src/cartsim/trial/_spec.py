@@ -10,8 +10,8 @@ from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
 
-from ..io import Scenario, ScenarioError, Treatment, read_yaml
-from ..io._scenario import MAX_FOLLOW_UP_DAYS, ClinicalSettings, _Strict, check_schedule_ends
+from ..io import (MAX_FOLLOW_UP_DAYS, ClinicalSettings, Scenario, ScenarioError, StrictModel, Treatment,
+                  check_schedule_ends, read_yaml)
 from ..patient import DEFAULT_POPULATION, POPULATIONS, patient_fields
 
 
@@ -22,7 +22,7 @@ class Arm(Treatment):
     name: str = Field(min_length=1, max_length=100)
 
 
-class Trial(_Strict):
+class Trial(StrictModel):
     name: str = "trial"
     description: str = ""
     population: str = Field(DEFAULT_POPULATION, description="a preset of cartsim.patient.POPULATIONS")

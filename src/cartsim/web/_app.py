@@ -36,8 +36,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
-from ..clinical._protocol import PROTOCOL_PRESETS
-from ..io import DRUGS, Scenario, ScenarioError, to_yaml
+from ..io import DRUGS, PROTOCOL_PRESETS, Scenario, ScenarioError, to_yaml
 from ..lab._settings import MouseSettings, RestimSettings
 from ..patient import DEFAULT_POPULATION, POPULATIONS, patient_fields, sample_population
 from ..product import COSTIMULATION, PRODUCT_PRESETS
