@@ -19,7 +19,8 @@ from cartsim.io import Scenario
 from cartsim.model import STATE_NAMES, STATE_TABLE
 from cartsim.model._kernel import derivatives
 from cartsim.model._states import N_CELL_STATES
-from cartsim.solver import SolverOptions, integrate
+from cartsim._engine import integrate
+from cartsim.solver import SolverOptions
 
 CHECK_DAYS = np.array([0.0, 3.0, 7.0, 14.0, 28.0, 60.0, 90.0, 180.0, 365.0])
 MATCH = 1e-4
@@ -106,3 +107,25 @@ def test_export_sbml_command_into_a_missing_folder_exits_2_in_one_line(tmp_path)
     assert "Traceback" not in result.stdout + result.stderr and "SBML written" not in result.stdout
     assert str(out) in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not out.parent.exists()
+
+
+def test_sbml_speaks_the_models_vocabulary():
+    """Intermediates carry the kernel's names (not w_0, w_1, ...), cell populations sit in their sites'
+    compartments, and the document says what it does not carry."""
+    document = sbml_document(scenario_batch())
+    model = document.getModel()
+    rules = {model.getRule(i).getVariable() for i in range(model.getNumRules())}
+    assert {"antigen", "stim", "per_target", "cll_killed", "steroid"} <= rules
+    assert not any(name.startswith("w_") for name in rules)
+    assert {model.getCompartment(i).getId() for i in range(model.getNumCompartments())} >= {"blood", "marrow", "node"}
+    assert model.getSpecies("cll_pos_marrow").getCompartment() == "marrow"
+    assert model.getSpecies("cd8_effector_0").getCompartment() == "body"
+    assert "protocol rules" in libsbml.writeSBMLToString(document)
+
+
+def test_export_warns_what_the_sbml_cannot_carry(tmp_path):
+    from cartsim.interop import export_sbml
+    from cartsim.interop._sbml import SbmlWarning
+
+    with pytest.warns(SbmlWarning, match="protocol rules.*clinical clock.*stochastic layer"):
+        export_sbml(tmp_path / "model.xml")

@@ -3,21 +3,23 @@
 The document holds, for the patient of a scenario (its initial state, parameters and doses as
 :func:`cartsim._batch.build_batch` makes them):
 
-* every model state as a non-constant parameter with its units and a rate rule (the kernel's
-  right-hand side, traced symbolically: :mod:`._symbolic`); states are counts, concentrations or
-  fractions of different kinds, so they are global quantities rather than species of one compartment;
+* every cell population as a species (an amount of cells) in the compartment of its site (blood, marrow,
+  nodes; whole body for CAR-T, normal B and host cells), every other state (cytokines, drugs, fractions) as
+  a non-constant parameter with its units, each with a rate rule: the kernel's right-hand side, traced
+  symbolically (:mod:`._symbolic`), over assignment rules named as the kernel names its intermediates;
 * every model parameter as a constant parameter with its units, and its source and description as notes;
 * every dose (lymphodepletion, the infusion, scheduled drugs) as an event adding the bolus at its time.
 
 SBML time 0 is the patient's start (apheresis, or an earlier scheduled dose): ``time = day - t0``.
-The stochastic layer of the engine (small populations as birth-death processes) is not part of the
-export, which is the deterministic model.
+What the document cannot carry (:data:`NOT_CARRIED`: protocol rules, the clinical clock, the stochastic
+layer) is said in its notes and by an :class:`SbmlWarning` at export.
 """
 
 from __future__ import annotations
 
 import errno
 import html
+import warnings
 from collections import defaultdict
 from pathlib import Path
 
@@ -29,7 +31,7 @@ from sympy.printing.str import StrPrinter
 from .._batch import Batch, build_batch
 from ..io import Scenario
 from ..model import PARAMETER_TABLE, STATE_TABLE
-from ._symbolic import symbolic_rhs
+from ._symbolic import symbolic_model
 
 #: Unit atoms of the model's tables as (SBML kind, exponent, scale, multiplier).
 _ATOMS = {
@@ -125,6 +127,49 @@ def _quantity(model: libsbml.Model, name: str, value: float, units: str, constan
     quantity.setNotes(_notes(note))
 
 
+#: Where each site's cell states live in the SBML document; cells elsewhere are whole-body counts.
+_COMPARTMENTS = {"blood": "peripheral blood (5 L)", "marrow": "bone marrow", "node": "lymph nodes and spleen",
+                 "body": "the whole body (CAR-T, normal B and host cells are whole-body counts)"}
+
+#: What the document does not carry: the exported model is the deterministic in-vivo model alone.
+NOT_CARRIED = ("the protocol rules (tocilizumab, steroids, anakinra given at visits; only scheduled doses are "
+               "events)", "the clinical clock (visits, ASTCT grading, iwCLL response, deaths and their hazards)",
+               "the stochastic layer (small populations as birth-death processes)",
+               "manufacturing variability (the product is fixed as made for this patient)")
+
+
+class SbmlWarning(UserWarning):
+    """What an SBML export leaves out of the model cartsim simulates."""
+
+
+def _compartments(model: libsbml.Model) -> None:
+    for site, description in _COMPARTMENTS.items():
+        compartment = model.createCompartment()
+        compartment.setId(site)
+        compartment.setConstant(True)
+        compartment.setSize(1.0)  # cells are counted, not concentrated: a unit size keeps amounts as they are
+        compartment.setSpatialDimensions(3)
+        compartment.setUnits("dimensionless")
+        compartment.setNotes(_notes(description))
+
+
+def _state(model: libsbml.Model, info, value: float) -> None:
+    """A cell population as a species (an amount of cells in its site), any other state as a parameter."""
+    note = f"state: {info.description} [{info.units}]"
+    if info.units != "cells":
+        _quantity(model, info.name, value, info.units, False, note)
+        return
+    species = model.createSpecies()
+    species.setId(info.name)
+    species.setCompartment(info.site or "body")
+    species.setInitialAmount(float(value))
+    species.setHasOnlySubstanceUnits(True)
+    species.setSubstanceUnits(_add_unit(model, "cells"))
+    species.setBoundaryCondition(True)  # changed by its rate rule only (there are no reactions)
+    species.setConstant(False)
+    species.setNotes(_notes(note))
+
+
 def sbml_document(batch: Batch, patient: int = 0, name: str = "cartsim") -> libsbml.SBMLDocument:
     """The SBML Level 3 Version 2 document of patient ``patient`` of ``batch``."""
     document = libsbml.SBMLDocument(3, 2)
@@ -132,25 +177,26 @@ def sbml_document(batch: Batch, patient: int = 0, name: str = "cartsim") -> libs
     model.setId("cartsim_in_vivo")
     model.setName(name)
     model.setTimeUnits(_add_unit(model, "day"))
-    states, parameters, rhs = symbolic_rhs()
+    model.setNotes(_notes("The deterministic in-vivo model of cartsim. Not carried: " + "; ".join(NOT_CARRIED)))
+    states, parameters, intermediates, rhs = symbolic_model()
+    _compartments(model)
     for info, value in zip(PARAMETER_TABLE, batch.params[patient]):
         _quantity(model, info.name, value, info.units, True,
                   f"{info.description} [{info.units}]. Source: {info.source}")
     for info, value in zip(STATE_TABLE, batch.y0[patient]):
-        _quantity(model, info.name, value, info.units, False, f"state: {info.description} [{info.units}]")
+        _state(model, info, value)
     printer = _SbmlPrinter()
-    # Shared subexpressions (total CAR-T, antigen, killing pressure...) become assignment rules once,
-    # instead of being repeated in every rate rule: a tenth of the size, and faster to load.
-    intermediates, reduced = sympy.cse(list(rhs), symbols=sympy.numbered_symbols("w_"))
+    # The mechanisms' results (antigen seen, stimulation, kill rate per target, cells killed...) become
+    # assignment rules under the kernel's own names, computed once instead of repeated in every rate rule.
     for symbol, expression in intermediates:
         quantity = model.createParameter()
         quantity.setId(symbol.name)
         quantity.setConstant(False)
-        quantity.setNotes(_notes("intermediate of the right-hand side (common subexpression)"))
+        quantity.setNotes(_notes("intermediate of the right-hand side, named as in the kernel"))
         rule = model.createAssignmentRule()
         rule.setVariable(symbol.name)
         rule.setMath(_math(printer.doprint(expression)))
-    for symbol, derivative in zip(states, reduced):
+    for symbol, derivative in zip(states, rhs):
         rule = model.createRateRule()
         rule.setVariable(symbol.name)
         rule.setMath(_math(printer.doprint(derivative)))
@@ -169,8 +215,12 @@ def _add_doses(model: libsbml.Model, batch: Batch, patient: int) -> None:
     for number, (day, boluses) in enumerate(sorted(by_time.items())):
         if day <= start:
             for state, amount in boluses:
-                quantity = model.getParameter(STATE_TABLE[state].name)
-                quantity.setValue(quantity.getValue() + amount)
+                name = STATE_TABLE[state].name
+                species = model.getSpecies(name)
+                if species is not None:
+                    species.setInitialAmount(species.getInitialAmount() + amount)
+                else:
+                    model.getParameter(name).setValue(model.getParameter(name).getValue() + amount)
             continue
         event = model.createEvent()
         event.setId(f"dose_{number}")
@@ -206,6 +256,8 @@ def export_sbml(path: str | Path, scenario: Scenario | None = None) -> Path:
     if not libsbml.writeSBMLToFile(document, str(path)):
         raise OSError(errno.EIO, "libsbml could not write the SBML file (does its folder exist, and may it "
                                  "be written?)", str(path))
+    warnings.warn(SbmlWarning("the SBML carries the deterministic in-vivo model only; not carried: "
+                              + "; ".join(NOT_CARRIED)), stacklevel=2)
     return path
 
 

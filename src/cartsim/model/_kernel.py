@@ -380,8 +380,9 @@ def derivatives(y, p, dy, birth, loss):
     ifng_excess = _excess(_pos(y[S.ifng]), p[P.ifng_baseline])
     per_target = _killing(p, steroid, il6_excess, pressure, antigen)
     _car_t_chain(y, p, dy, birth, loss, stim, car_t, steroid, btk, car_t_removal)
-    killed = _cll(y, p, dy, birth, loss, per_target, btk, chemo)
-    killed += _normal_b_cells(y, p, dy, birth, loss, per_target, chemo)
+    cll_killed = _cll(y, p, dy, birth, loss, per_target, btk, chemo)
+    b_cells_killed = _normal_b_cells(y, p, dy, birth, loss, per_target, chemo)
+    killed = cll_killed + b_cells_killed
     _host_cells(y, p, dy, host, car_t, chemo)
     _cytokines(y, p, dy, engaged, contact, killed, steroid, btk, il6r_blocked, il6_excess, il1_excess,
                il6_free_excess, ifng_excess)
