@@ -87,6 +87,32 @@ def test_calibrate_returns_a_versioned_set_with_provenance():
     assert fitted["median"] > 0 and fitted["spread"] > 0
 
 
+def test_calibrate_writes_its_parameter_set_to_out_never_into_the_package(tmp_path, monkeypatch):
+    import cartsim
+    import cartsim.calibration._fit as fit
+
+    shipped = CALIBRATED_FILE.read_bytes()
+    fitted = {**json.loads(shipped), "version": "test"}
+    monkeypatch.setattr(fit, "calibrate", lambda *args, **kwargs: fitted)  # the fit itself is tested above
+    out = tmp_path / "sets" / "fitted.json"
+    result = CliRunner().invoke(app, ["calibrate", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert CALIBRATED_FILE.read_bytes() == shipped
+    assert cartsim.load_parameter_set(out) == fitted
+
+
+def test_validate_uses_a_parameter_set(tmp_path):
+    import cartsim
+
+    weaker = tmp_path / "weaker.json"
+    parameter_set = json.loads(CALIBRATED_FILE.read_text())
+    parameter_set["populations"][DEFAULT_POPULATION]["tcell_fitness"]["median"] = 0.06
+    weaker.write_text(json.dumps(parameter_set))
+    shipped, weak = (cartsim.validate(parameters=p, patients=40).set_index("id").loc["porter2015_cr", "simulated"]
+                     for p in (None, weaker))
+    assert weak < shipped
+
+
 def test_sensitivity_ranks_factors_for_each_endpoint(tmp_path):
     indices, samples = run_sensitivity(n_base=4, days=120)
     assert len(samples) == 4 * (len(FACTORS) + 2)

@@ -307,7 +307,7 @@ def test_permission_denied_names_the_path(tmp_path, monkeypatch):
     import cartsim.cli
 
     denied = PermissionError(errno.EACCES, "Permission denied", "/srv/results/summary.json")
-    monkeypatch.setattr(cartsim.cli, "write_outputs", _raising(denied))
+    monkeypatch.setattr(cartsim, "write_outputs", _raising(denied))
     scenario = _scenario_file(tmp_path, "simulation: {days: 5}\n")
     result = runner.invoke(app, ["simulate", str(scenario), "--out", str(tmp_path / "out")])
     assert result.exit_code == 2

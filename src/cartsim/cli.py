@@ -1,7 +1,13 @@
-"""The ``cartsim`` command line: a thin caller of the Python API."""
+"""The ``cartsim`` command line: a thin caller of the Python API.
+
+Every command imports what it needs inside its function, and the ``lab`` and calibration commands are
+loaded only when run (:class:`_Lazy`), so ``cartsim --help`` imports neither the engine nor pandas,
+matplotlib, Dask or the web app.
+"""
 
 from __future__ import annotations
 
+import importlib
 import os
 import shlex
 import shutil
@@ -12,21 +18,16 @@ import traceback
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 import typer.core
 import typer.exceptions
-from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
 import cartsim
-from cartsim.calibration import _cli as calibration_cli
-from cartsim.calibration._targets import CalibrationError
-from cartsim.io import Scenario, ScenarioError, load_scenario, write_outputs
-from cartsim.lab._cli import lab_app
-from cartsim.report._html import KEY_ENDPOINTS, ReportError, shown, write_report
-from cartsim.trial import TrialError
 
 #: Exit codes. A user error (bad scenario, option or output path) exits with 2, like any other bad
 #: command-line input; a bug exits with EX_SOFTWARE of sysexits.h, its traceback in a log file.
@@ -45,7 +46,7 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _validation_message(exc: ValidationError) -> str:
+def _validation_message(exc) -> str:
     return "; ".join(f"{'.'.join(map(str, err['loc'])) or exc.title}: {err['msg']} (got {err['input']!r})"
                      for err in exc.errors())
 
@@ -60,9 +61,17 @@ def _file_message(exc: OSError) -> str:
 
 def _user_error(exc: Exception) -> tuple[str, int] | None:
     """The message and exit code of an error the user can act on; None for a bug."""
+    # Imported here, not at the top: only a failing command needs them, and --help stays light.
+    from pydantic import ValidationError
+
+    from cartsim.calibration import CalibrationError
+    from cartsim.patient._population import ParameterSetError
+    from cartsim.report._html import ReportError
+
     if isinstance(exc, cartsim.SimulationError):
         return str(exc), EXIT_SIMULATION_FAILED
-    if isinstance(exc, (ScenarioError, ReportError, CalibrationError, TrialError)):
+    if isinstance(exc, (cartsim.ScenarioError, ReportError, CalibrationError, cartsim.TrialError,
+                        ParameterSetError)):
         return str(exc), EXIT_BAD_INPUT
     if isinstance(exc, ValidationError):
         return _validation_message(exc), EXIT_BAD_INPUT
@@ -95,7 +104,12 @@ def _log_internal_error(exc: Exception) -> str:
 class _ReportingGroup(typer.core.TyperGroup):
     """Runs every command (subcommands of ``study`` and ``lab`` too) so that no traceback reaches the user:
     a user error is one red line and exit 2 (1 for a failed simulation), a bug one line naming the log file
-    that holds its traceback."""
+    that holds its traceback. It also holds the commands loaded only when run (:data:`_LAZY_COMMANDS`)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for command in _LAZY_COMMANDS:
+            self.add_command(command)
 
     def invoke(self, ctx):
         try:
@@ -112,13 +126,73 @@ class _ReportingGroup(typer.core.TyperGroup):
             raise _fail(f"internal error: {_one_line(exc)}; details in {where}", EXIT_INTERNAL_ERROR) from None
 
 
+class _Lazy(click.Command):
+    """A command or group that the top-level help lists by name and one line, and whose module is imported
+    only when it runs or shows its own help: ``load()`` returns the real click command."""
+
+    def __init__(self, name: str, help: str, load):
+        super().__init__(name, help=help)
+        self._load = load
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        # The real command parses the arguments, so the context (and what runs) is the real command's.
+        return self._load().make_context(info_name, args, parent=parent, **extra)
+
+
+def _lazy_command(module: str, function: str):
+    """A loader of the typer command ``function`` of ``module``."""
+    def load() -> click.Command:
+        single = typer.Typer(add_completion=False)  # completion is the top-level command's
+        single.command()(getattr(importlib.import_module(module), function))
+        return typer.main.get_command(single)
+    return load
+
+
+def _lazy_group(module: str, attribute: str, help: str):
+    """A loader of the typer group ``attribute`` of ``module``, shown with ``help``."""
+    def load() -> click.Command:
+        group = typer.main.get_group(getattr(importlib.import_module(module), attribute))
+        group.help = help
+        return group
+    return load
+
+
+def _show_version(show: bool) -> None:
+    if show:
+        console.print(f"cartsim {cartsim.__version__}")
+        raise typer.Exit()
+
+
 app = typer.Typer(help="Mechanistic in-silico CAR-T cell therapy for chronic lymphocytic leukemia.",
                   no_args_is_help=True, cls=_ReportingGroup, pretty_exceptions_enable=False)
 
 
-def _run(scenario: Scenario, out: Path) -> cartsim.SimulationResult:
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Mechanistic in-silico CAR-T cell therapy for chronic lymphocytic leukemia."""
+
+
+ParameterSetOption = Annotated[Path | None, typer.Option(
+    "--parameters", exists=True, dir_okay=False,
+    help="A parameter-set file (cartsim calibrate --out) to use instead of the shipped one; the scenario's own "
+         "parameter values win over the set's.")]
+
+
+def _with_parameter_set(treatment, path: Path | None):
+    """``treatment`` (a scenario or trial arm) with the model parameter values of the parameter set at
+    ``path`` beneath its own (validated again, so every bound is checked)."""
+    if path is None:
+        return treatment
+    values = {**cartsim.load_parameter_set(path)["parameters"], **treatment.parameters}
+    return type(treatment).model_validate({**treatment.model_dump(), "parameters": values})
+
+
+def _run(scenario, out: Path):
     result = cartsim.simulate(scenario)
-    write_outputs(result, out)
+    cartsim.write_outputs(result, out)
     return result
 
 
@@ -129,6 +203,8 @@ def report(
                                              help="HTML file (default DIRECTORY/report.html).")] = None,
 ) -> None:
     """Write one self-contained HTML report (figures embedded, no network needed) of DIRECTORY."""
+    from cartsim.report._html import write_report
+
     path = write_report(directory, out)
     console.print(f"Report written to [bold]{path.resolve()}[/bold]")
 
@@ -138,25 +214,36 @@ def export_sbml(
     out: Annotated[Path, typer.Argument(help="SBML file to write.", dir_okay=False)],
     scenario: Annotated[Path | None, typer.Option(help="Scenario of the patient (default: the default one, "
                                                        "product as specified).", exists=True, dir_okay=False)] = None,
+    parameters: ParameterSetOption = None,
 ) -> None:
     """Write the deterministic in-vivo model of one patient as SBML Level 3 (states, parameters with units
     and sources, rate rules traced from the kernel, doses as events)."""
     from cartsim.interop import export_sbml as write_sbml
 
-    spec = load_scenario(scenario) if scenario is not None else None
-    with console.status("Tracing the kernel and writing SBML…"):
+    import warnings
+
+    spec = cartsim.load_scenario(scenario) if scenario is not None else None
+    if parameters is not None:
+        spec = _with_parameter_set(spec or cartsim.Scenario(), parameters)
+    with console.status("Tracing the kernel and writing SBML…"), warnings.catch_warnings(record=True) as notes:
+        warnings.simplefilter("always")
         path = write_sbml(out, spec)
     console.print(f"SBML written to [bold]{path.resolve()}[/bold] (SBML time 0 is the patient's start)")
+    for note in notes:
+        console.print(f"[yellow]{escape(str(note.message))}[/yellow]")
 
 
 @app.command()
 def simulate(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.", exists=True, dir_okay=False)],
     out: Annotated[Path, typer.Option("--out", "-o", file_okay=False, help="Folder for the result files.")],
+    parameters: ParameterSetOption = None,
 ) -> None:
     """Simulate one patient from SCENARIO; write summary.json, trajectories.parquet, visits.parquet,
     overview.png and timeline.png to --out."""
-    spec = load_scenario(scenario)
+    from cartsim.report._format import KEY_ENDPOINTS, shown
+
+    spec = _with_parameter_set(cartsim.load_scenario(scenario), parameters)
     with console.status(f"Simulating '{spec.name}' for {spec.simulation.days} days…"):
         result = _run(spec, out)
     table = Table("endpoint", "value", title=spec.name)
@@ -166,12 +253,12 @@ def simulate(
     console.print(f"Outputs written to [bold]{out.resolve()}[/bold]")
 
 
-def _demo_scenarios() -> dict[str, Scenario]:
+def _demo_scenarios() -> dict:
     # Relative to the working directory: the demo runs from a checkout (`make demo`).
     files = sorted(Path("scenarios").glob("*.yaml"))
     if not files:
-        return {"default": Scenario(name="default")}
-    return {path.stem: load_scenario(path) for path in files}
+        return {"default": cartsim.Scenario(name="default")}
+    return {path.stem: cartsim.load_scenario(path) for path in files}
 
 
 DEMO_TRIAL = Path("scenarios/trials/cd28_vs_41bb.yaml")
@@ -185,13 +272,13 @@ def demo(
 ) -> None:
     """Run the default two-arm virtual trial (scenarios/trials/cd28_vs_41bb.yaml) into --out/trial/, then
     every scenarios/*.yaml into --out/<scenario file name>/, each with a self-contained report.html."""
-    from cartsim.trial import load_trial
+    from cartsim.report._html import KEY_ENDPOINTS, shown, write_report
 
     if DEMO_TRIAL.exists():
         trial_out = out / "trial"
         if trial_out.exists():  # a demo is a fresh run: its previous output is replaced, not resumed
             shutil.rmtree(trial_out)
-        _run_trial(load_trial(DEMO_TRIAL), trial_out, n=n, workers=1)
+        _run_trial(cartsim.load_trial(DEMO_TRIAL), trial_out, n=n, workers=1)
         trial_report = write_report(trial_out)
     scenarios = _demo_scenarios()
     columns = ("car_t_peak_cells", "tumor_cells_day28", "crs_max_grade", "icans_max_grade", "best_response",
@@ -234,19 +321,32 @@ def trial(
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, e.g. tcp://host:8786.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Finish a run that was stopped in --out.")] = False,
     chunk_size: Annotated[int, typer.Option(min=1, max=100_000, help="Patients per chunk.")] = 250,
+    parameters: ParameterSetOption = None,
 ) -> None:
     """Run a virtual trial: every arm on the same virtual patients, streamed to Parquet in chunks
     (resumable), then endpoints with 95% CIs, Kaplan-Meier curves, hazard ratios, responder analysis."""
-    from cartsim.trial import load_trial
+    _run_trial(_trial_with_parameter_set(cartsim.load_trial(spec), parameters), out, n=n, workers=workers, scheduler=scheduler, resume=resume, chunk_size=chunk_size)
 
-    _run_trial(load_trial(spec), out, n=n, workers=workers, scheduler=scheduler, resume=resume, chunk_size=chunk_size)
+
+def _trial_with_parameter_set(design, path: Path | None):
+    """``design`` with the parameter set at ``path`` in every arm. Its population marginals must be the
+    shipped ones: a trial's workers sample the preset by name (see the README, Calibration)."""
+    if path is None:
+        return design
+    from cartsim.patient._population import CALIBRATED_FILE, ParameterSetError, populations_of
+
+    if populations_of(cartsim.load_parameter_set(path))[design.population] != cartsim.POPULATIONS[design.population]:
+        raise ParameterSetError(f"parameter set {path} changes population '{design.population}'; a trial samples "
+                                f"the shipped calibration ({CALIBRATED_FILE.name}) only, so far: compare it with "
+                                "`cartsim validate --parameters`, or commit it as the shipped set")
+    arms = [_with_parameter_set(arm, path).model_dump() for arm in design.arms]
+    return type(design).model_validate({**design.model_dump(), "arms": arms})
 
 
 def _run_trial(design, out: Path, **options) -> dict:
     import warnings
 
-    from rich.markup import escape
-
+    from cartsim.report._format import shown
     from cartsim.trial import TrialWarning, run_trial, write_trial_outputs
 
     with Progress(console=console) as progress, warnings.catch_warnings():
@@ -305,12 +405,18 @@ def serve(
 
 study_app = typer.Typer(help="Ready-made in-silico studies.", no_args_is_help=True)
 app.add_typer(study_app, name="study")
-app.add_typer(lab_app, name="lab", help="Lab assays (same model, other hosts): in-vitro repeated stimulation, "
-                                        "NSG mouse xenograft.")
-
-# Calibration, validation and sensitivity live with their package; registered here as top-level commands.
-for _command in (calibration_cli.calibrate, calibration_cli.validate, calibration_cli.sensitivity):
-    app.command()(_command)
+# Loaded when run: their modules import the engine, pandas and matplotlib (see _Lazy).
+_LAB_HELP = "Lab assays (same model, other hosts): in-vitro repeated stimulation, NSG mouse xenograft."
+_LAZY_COMMANDS = (
+    _Lazy("lab", _LAB_HELP, _lazy_group("cartsim.lab._cli", "lab_app", _LAB_HELP)),
+    # Calibration, validation and sensitivity live with their package; top-level commands here.
+    _Lazy("calibrate", "Fit the default population's T-cell fitness to published CLL response rates.",
+          _lazy_command("cartsim.calibration._cli", "calibrate")),
+    _Lazy("validate", "Compare the model with every published target: the table (markdown, JSON) and a figure.",
+          _lazy_command("cartsim.calibration._cli", "validate")),
+    _Lazy("sensitivity", "Sobol indices (SALib) of CR, grade >= 3 CRS, CAR-T peak and persistence.",
+          _lazy_command("cartsim.calibration._cli", "sensitivity")),
+)
 
 
 @study_app.command("toci-timing")

@@ -29,16 +29,20 @@ def validate(
     patients: Annotated[int | None, typer.Option(min=10, max=100_000,
                                                  help="Virtual patients per cohort arm (default: each cohort's).")
                         ] = None,
+    parameters: Annotated[Path | None, typer.Option(
+        exists=True, dir_okay=False, help="A parameter-set file (cartsim calibrate --out) to validate instead of "
+                                          "the shipped one.")] = None,
 ) -> None:
     """Compare the model with every published target: the table (markdown, JSON) and a figure."""
+    import cartsim
+
     from ._cohorts import COHORTS
     from ._outputs import write_validation
-    from ._validate import compare
 
-    loaded = load_targets(targets)
     with Progress(console=console) as progress:
         task = progress.add_task("simulating the virtual cohorts", total=len(COHORTS))
-        table = compare(loaded, patients=patients, progress=lambda name: progress.advance(task))
+        table = cartsim.validate(targets, parameters=parameters, patients=patients,
+                                 progress=lambda name: progress.advance(task))
     content = write_validation(table, out)
     shown_table = Table("target", "target interval", "simulated", "agrees", title="cartsim validate")
     for row in table[table["compared"]].itertuples(index=False):
@@ -53,11 +57,16 @@ def calibrate(
     targets: Annotated[Path | None, typer.Option(help=_TARGETS_HELP)] = None,
     evaluations: Annotated[int, typer.Option(min=1, max=1000, help="Most objective evaluations.")] = 40,
     patients: Annotated[int, typer.Option(min=20, max=100_000, help="Virtual patients per cohort arm.")] = 200,
-    save: Annotated[bool, typer.Option(help="Make the result the package default (patient/calibrated.json).")] = True,
+    out: Annotated[Path, typer.Option("--out", "-o", dir_okay=False, help=(
+        "Parameter-set file to write (JSON). Runs use it through --parameters; it becomes the shipped default "
+        "only when committed over src/cartsim/patient/calibrated.json."))] = Path("out/parameter_set.json"),
 ) -> None:
-    """Fit the default population's T-cell fitness (median, spread) to published CLL response rates."""
+    """Fit the default population's T-cell fitness (median, spread) to published CLL response rates; write
+    the versioned parameter set to --out (never into the installed package)."""
     from ._fit import calibrate as fit
-    from ._fit import save_parameter_set
+    from ._fit import write_parameter_set
+
+    out.parent.mkdir(parents=True, exist_ok=True)  # before the fit: a bad --out fails in a second, not an hour
 
     loaded = load_targets(targets)
     with Progress(console=console) as progress:
@@ -65,8 +74,8 @@ def calibrate(
         parameter_set = fit(loaded, evaluations, patients=patients, progress=lambda k, value: progress.update(
             task, completed=k, description=f"calibrating (objective {value:.3g})"))
     console.print_json(json.dumps(parameter_set))
-    if save:
-        console.print(f"Saved as the package default: [bold]{save_parameter_set(parameter_set)}[/bold]")
+    console.print(f"Parameter set written to [bold]{write_parameter_set(parameter_set, out).resolve()}[/bold]; "
+                  "use it with --parameters")
 
 
 def sensitivity(

@@ -1,15 +1,16 @@
 """`cartsim calibrate`: fit the default population's T-cell fitness (median and spread) to published response rates.
 
 Why these parameters: in every virtual trial so far the responder analysis finds that T-cell fitness
-decides who responds (seed 002: CLL-related T-cell dysfunction), so its distribution sets the
+decides who responds (CLL-related T-cell dysfunction, Fraietta 2018 Nat Med), so its distribution sets the
 response rate of a population; the other characteristics come from trial demographics.
 
 Objective: the sum over the fitted targets of ((simulated - published) / se)^2, where se combines
 the published proportion's binomial error (its own count, or a quarter of a published band) and the
 simulated rate's sampling error. The cohorts keep their patients fixed (common random numbers), and
 Nelder-Mead (scipy) searches log median and the spread within SPREAD_BOUNDS. The result is a versioned parameter set
-(``cartsim/patient/calibrated.json``) with its provenance: targets, date, objective, command; the
-population presets apply it on import, so it is the package default.
+with its provenance (targets, date, objective, evaluations), written to the file ``--out`` names and used by
+a run through ``--parameters FILE``. The command never writes into the installed package: the shipped default
+(``cartsim/patient/calibrated.json``) changes only by committing a parameter set over it.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from scipy.optimize import minimize
 from scipy.special import expit, logit
 
 from ..patient import DEFAULT_POPULATION
-from ..patient._population import CALIBRATED_FILE, UNCALIBRATED_POPULATIONS
+from ..patient._population import PARAMETER_SET_FORMAT, UNCALIBRATED_POPULATIONS
 from ._targets import Target
 from ._validate import compare
 
@@ -90,6 +91,7 @@ def calibrate(targets: dict[str, Target], max_evaluations: int = 40,
                       options={"maxfev": max_evaluations, "xatol": 0.02, "fatol": 0.05})
     median, spread = unpack(result.x)
     return {
+        "format": PARAMETER_SET_FORMAT,
         "version": dt.date.today().isoformat(),
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "method": "scipy Nelder-Mead on log(median), logit(spread within SPREAD_BOUNDS); sum of squared z "
@@ -99,13 +101,14 @@ def calibrate(targets: dict[str, Target], max_evaluations: int = 40,
         "objective": float(result.fun),
         "evaluations": len(evaluations),
         "start": {"median": start.median, "spread": start.spread},
+        "parameters": {},  # the fit moves population marginals only; model parameters keep their defaults
         "populations": {DEFAULT_POPULATION: {"tcell_fitness": {"median": median, "spread": spread}}},
     }
 
 
-def save_parameter_set(parameter_set: dict, path: Path = CALIBRATED_FILE) -> Path:
-    """Write ``parameter_set`` as the package default (atomically)."""
-    partial = path.with_suffix(".partial")
+def write_parameter_set(parameter_set: dict, path: Path) -> Path:
+    """Write ``parameter_set`` to ``path`` atomically (a reader never sees half a file)."""
+    partial = path.with_name(path.name + ".partial")
     partial.write_text(json.dumps(parameter_set, indent=2) + "\n")
     partial.replace(path)
     return path

@@ -238,7 +238,9 @@ class Treatment(StrictModel):
         validate_default=True, max_length=50,
         description="rules 'condition -> drug' applied at each visit, or a preset name (PROTOCOL_PRESETS)",
     )
-    parameters: dict[str, float] = Field(default_factory=dict, description="model parameter overrides by name")
+    parameters: dict[str, float] = Field(default_factory=dict, description=(
+        "model parameter overrides by name, or the path of a parameter-set file (cartsim calibrate --out) "
+        "whose model parameter values apply"))
 
     @field_validator("protocol", mode="before")
     @classmethod
@@ -258,6 +260,15 @@ class Treatment(StrictModel):
         for name, value in overrides.items():
             if name not in PARAMETERS:
                 raise ValueError(f"unknown model parameter '{name}'; see cartsim.model.PARAMETER_NAMES")
+    @field_validator("parameters", mode="before")
+    @classmethod
+    def _parameter_set_file(cls, parameters):
+        if isinstance(parameters, (str, Path)):  # a path (relative to the working directory): the set's values
+            from ..patient._population import load_parameter_set  # lazy: the sampler is not needed otherwise
+
+            return load_parameter_set(parameters)["parameters"]
+        return parameters
+
             PARAMETERS[name].check(value)
         return overrides
 

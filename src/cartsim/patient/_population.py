@@ -376,29 +376,84 @@ HEALTHY_T_CELLS = replace(
 UNCALIBRATED_POPULATIONS: dict[str, Population] = {
     p.name: p for p in (RR_CLL_POST_BTKI_VENETOCLAX, RR_CLL_EARLY, HEALTHY_T_CELLS)}
 DEFAULT_POPULATION = RR_CLL_POST_BTKI_VENETOCLAX.name
-#: The package's calibrated parameter set (written by ``cartsim calibrate``, with its provenance).
+#: The shipped parameter set, which the presets apply on import. ``cartsim calibrate`` never writes it (it
+#: writes to its ``--out``); a calibration becomes the package default only by committing its output here.
 CALIBRATED_FILE = Path(__file__).with_name("calibrated.json")
+#: The ``format`` of a parameter-set file; the number after the slash changes with its layout.
+PARAMETER_SET_FORMAT = "cartsim-parameter-set/1"
 
 
-def _calibrated(populations: dict[str, Population], path: Path) -> dict[str, Population]:
-    """The presets with the calibrated marginals of ``path`` (median and spread), sources amended."""
-    if not path.exists():
-        return dict(populations)
-    parameter_set = json.loads(path.read_text())
-    out = dict(populations)
+class ParameterSetError(ValueError):
+    """A parameter-set file that cannot be read or does not validate (the message names the file)."""
+
+
+def _check_populations(populations) -> None:
+    """Only presets, their marginals and the marginals' median/spread may be set (values are checked by
+    :class:`Marginal` itself when the set is applied)."""
+    if not isinstance(populations, dict):
+        raise ValueError("'populations' must map preset names to characteristics")
+    for name, fields in populations.items():
+        if name not in UNCALIBRATED_POPULATIONS:
+            raise ValueError(f"unknown population '{name}'; presets: {', '.join(UNCALIBRATED_POPULATIONS)}")
+        for field_name, values in fields.items():
+            if not isinstance(getattr(UNCALIBRATED_POPULATIONS[name], field_name, None), Marginal):
+                raise ValueError(f"population '{name}' has no continuous characteristic '{field_name}'")
+            if not isinstance(values, dict) or not set(values) <= {"median", "spread"}:
+                raise ValueError(f"populations.{name}.{field_name} may set only 'median' and 'spread'")
+
+
+def _check_parameters(parameters) -> None:
+    if not isinstance(parameters, dict):
+        raise ValueError("'parameters' must map model parameter names to values")
+    if not parameters:
+        return
+    from ..model import PARAMETERS  # lazy: sampling patients needs no compiled model
+
+    for name, value in parameters.items():
+        if name not in PARAMETERS:
+            raise ValueError(f"unknown model parameter '{name}'; see cartsim.model.PARAMETER_NAMES")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"parameter '{name}' must be a number, got {value!r}")
+        PARAMETERS[name].check(value)
+
+
+def load_parameter_set(path: str | Path) -> dict:
+    """Read and check a parameter-set file (JSON, written by ``cartsim calibrate --out``): ``format``,
+    ``version``, provenance, ``populations`` (preset -> characteristic -> median/spread) and ``parameters``
+    (model parameter values by name; both may be empty). Raises :class:`ParameterSetError`."""
+    try:
+        parameter_set = json.loads(Path(path).read_text())
+        if not isinstance(parameter_set, dict) or parameter_set.get("format") != PARAMETER_SET_FORMAT:
+            raise ValueError(f"not a parameter set (needs \"format\": \"{PARAMETER_SET_FORMAT}\")")
+        if not isinstance(parameter_set.get("version"), str):
+            raise ValueError("needs a 'version' (text)")
+        parameter_set.setdefault("populations", {})
+        parameter_set.setdefault("parameters", {})
+        _check_populations(parameter_set["populations"])
+        _check_parameters(parameter_set["parameters"])
+        populations_of(parameter_set)  # a median or spread outside its marginal's bounds fails here
+    except (OSError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
+        raise ParameterSetError(f"parameter set {path}: {exc}") from None
+    return parameter_set
+
+
+def populations_of(parameter_set: dict) -> dict[str, Population]:
+    """The presets with the marginals (median and spread) of ``parameter_set``, sources amended."""
+    out = dict(UNCALIBRATED_POPULATIONS)
+    targets = ", ".join(parameter_set.get("targets", ())) or "no targets"
     for name, fields in parameter_set.get("populations", {}).items():
         changes = {}
         for field_name, values in fields.items():
             marginal = getattr(out[name], field_name)
             changes[field_name] = replace(marginal, **values, source=(
-                f"calibrated {parameter_set['version']} to {', '.join(parameter_set['targets'])} "
-                f"(cartsim calibrate; objective {parameter_set['objective']:.3g}); before: median "
-                f"{marginal.median:g}, spread {marginal.spread:g}, {marginal.source}"))
+                f"calibrated {parameter_set['version']} to {targets} (cartsim calibrate; objective "
+                f"{parameter_set.get('objective', float('nan')):.3g}); before: median {marginal.median:g}, "
+                f"spread {marginal.spread:g}, {marginal.source}"))
         out[name] = replace(out[name], **changes)
     return out
 
 
-POPULATIONS: dict[str, Population] = _calibrated(UNCALIBRATED_POPULATIONS, CALIBRATED_FILE)
+POPULATIONS: dict[str, Population] = populations_of(load_parameter_set(CALIBRATED_FILE))
 
 
 # ---------------------------------------------------------------------------------------------
