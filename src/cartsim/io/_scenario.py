@@ -254,12 +254,6 @@ class Treatment(StrictModel):
             return PROTOCOL_PRESETS[protocol]
         return protocol
 
-    @field_validator("parameters")
-    @classmethod
-    def _known_and_in_range(cls, overrides):
-        for name, value in overrides.items():
-            if name not in PARAMETERS:
-                raise ValueError(f"unknown model parameter '{name}'; see cartsim.model.PARAMETER_NAMES")
     @field_validator("parameters", mode="before")
     @classmethod
     def _parameter_set_file(cls, parameters):
@@ -269,6 +263,12 @@ class Treatment(StrictModel):
             return load_parameter_set(parameters)["parameters"]
         return parameters
 
+    @field_validator("parameters")
+    @classmethod
+    def _known_and_in_range(cls, overrides):
+        for name, value in overrides.items():
+            if name not in PARAMETERS:
+                raise ValueError(f"unknown model parameter '{name}'; see cartsim.model.PARAMETER_NAMES")
             PARAMETERS[name].check(value)
         return overrides
 
