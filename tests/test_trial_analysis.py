@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import pandas as pd
@@ -11,9 +10,10 @@ import pytest
 from lifelines import KaplanMeierFitter
 from lifelines.utils import median_survival_times
 
-from cartsim.clinical._survival import CAUSES
-from cartsim.report._trial_figures import plot_km, plot_responders
-from cartsim.trial._analysis import arm_endpoints, hazard_ratios, responder_analysis, wilson_interval
+from cartsim.clinical import CAUSES
+from cartsim.report import plot_km, plot_responders
+from cartsim.stats import wilson_interval
+from cartsim.trial import arm_endpoints, hazard_ratios, responder_analysis
 
 CR, CRI, PR, SD, PD, NA = 0, 1, 2, 3, 4, -1
 MONTH = 30.4375
@@ -35,39 +35,6 @@ def frame(n: int, arm="A", **columns) -> pd.DataFrame:
     base.update(columns)
     return pd.DataFrame({name: np.broadcast_to(value, n) if np.ndim(value) == 0 else value
                          for name, value in base.items()})
-
-
-# ---- Wilson --------------------------------------------------------------------------------------------------
-
-
-def _wilson_by_roots(x: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """The Wilson limits as the roots of (1 + z²/n) p² - (2x/n + z²/n) p + (x/n)² = 0 (score test inverted)."""
-    phat = x / n
-    roots = np.sort(np.roots([1 + z * z / n, -(2 * phat + z * z / n), phat * phat]).real)
-    return float(roots[0]), float(roots[1])
-
-
-@pytest.mark.parametrize(("x", "n", "published"), [
-    # Newcombe, Stat Med 1998;17:857-872, table I, method 3 (score interval without continuity correction).
-    (81, 263, (0.2553, 0.3662)), (15, 148, (0.0624, 0.1605)), (0, 20, (0.0, 0.1611)), (1, 29, (0.0061, 0.1718)),
-])
-def test_wilson_matches_published_values(x, n, published):
-    assert wilson_interval(x, n) == pytest.approx(published, abs=6e-5)
-
-
-@pytest.mark.parametrize(("x", "n"), [(0, 10), (5, 10), (10, 10), (3, 7), (999, 1000)])
-def test_wilson_matches_the_score_test_roots(x, n):
-    assert wilson_interval(x, n) == pytest.approx(_wilson_by_roots(x, n), abs=1e-9)
-
-
-def test_wilson_known_values_at_the_edges_and_centre():
-    z2 = 1.959964**2
-    assert wilson_interval(0, 10) == (0.0, pytest.approx(z2 / (10 + z2)))  # 0.2775
-    assert wilson_interval(10, 10) == (pytest.approx(10 / (10 + z2)), 1.0)  # 0.7225
-    assert wilson_interval(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
-    assert all(math.isnan(v) for v in wilson_interval(0, 0))
-    with pytest.raises(ValueError):
-        wilson_interval(11, 10)
 
 
 # ---- endpoints per arm ---------------------------------------------------------------------------------------

@@ -1,7 +1,12 @@
-"""One patient (a batch of one) through the engine and the clinical clock: ``cartsim.simulate(scenario)``."""
+"""One patient (a batch of one) through the engine and the clinical clock: ``cartsim.simulate(scenario)``,
+and the result's files (:meth:`SimulationResult.write`)."""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,10 +16,17 @@ import pandas as pd
 from ._batch import build_batch
 from ._readouts import derived_readouts, summarise
 from .clinical import clinical_summary, run_clinical
+from ._version import __version__
 from .io import Scenario, load_scenario
-from .model import STATE_NAMES
-from .model._physiology import OBSERVABLES
+from .model import OBSERVABLES, STATE_NAMES
 from .solver import Result
+
+#: The files :meth:`SimulationResult.write` writes.
+SUMMARY = "summary.json"
+TRAJECTORIES = "trajectories.parquet"
+VISITS = "visits.parquet"
+OVERVIEW = "overview.png"
+TIMELINE = "timeline.png"
 
 
 class SimulationError(RuntimeError):
@@ -48,7 +60,7 @@ class SimulationResult:
 
     def plot(self, path: str | Path) -> Path:
         """Write the overview figure (CAR-T by phenotype, tumour by compartment, B cells, IL-6)."""
-        from .report import plot_overview
+        from .report import plot_overview  # on use: matplotlib is slow to import and most runs draw nothing
 
         return plot_overview(self.to_frame(), Path(path), title=self.scenario.name)
 
@@ -57,6 +69,40 @@ class SimulationResult:
         from .report import plot_timeline
 
         return plot_timeline(self.visits, self.events, Path(path), title=self.scenario.name)
+
+    def write(self, out_dir: str | Path, figures: bool = True) -> Path:
+        """Write summary.json, trajectories.parquet, visits.parquet and, unless ``figures=False``, the
+        overview and timeline figures into ``out_dir``; return it. ``figures=False`` leaves out the slow
+        part (the web app draws its charts itself and makes the figures only for a report).
+
+        Everything is first written to a hidden sibling folder, then moved in with renames, so a failure
+        part-way never leaves a half-written ``out_dir``. Other files already in ``out_dir`` are left alone.
+        """
+        out_dir = Path(out_dir)
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        # Not tempfile.mkdtemp: its 0700 mode would stick to out_dir after the rename.
+        staging = out_dir.parent / f".{out_dir.name}.{uuid.uuid4().hex}.partial"
+        staging.mkdir()
+        try:
+            record = {**self.summary, "scenario": self.scenario.model_dump(mode="json"),
+                      "cartsim_version": __version__}
+            # Strict JSON (no NaN/Infinity) so any consumer, not just Python, can read the endpoints.
+            (staging / SUMMARY).write_text(json.dumps(record, indent=2, allow_nan=False) + "\n")
+            self.to_frame().astype("float64").to_parquet(staging / TRAJECTORIES, engine="pyarrow", index=False)
+            self.visits.astype("float64").to_parquet(staging / VISITS, engine="pyarrow", index=False)
+            if figures:
+                self.plot(staging / OVERVIEW)
+                self.plot_timeline(staging / TIMELINE)
+            if out_dir.is_dir() and not any(out_dir.iterdir()):
+                out_dir.rmdir()
+            if out_dir.exists():
+                for path in staging.iterdir():
+                    os.replace(path, out_dir / path.name)
+            else:
+                staging.rename(out_dir)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return out_dir
 
 
 def simulate(scenario: Scenario | str | Path) -> SimulationResult:

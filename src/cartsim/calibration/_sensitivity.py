@@ -22,7 +22,7 @@ import pandas as pd
 from .._batch import build_batch
 from .._readouts import derived_readouts
 from ..clinical import run_clinical
-from ..clinical._response import CR, CRI
+from ..clinical import CR, CRI
 from ..io import Scenario
 from ._validate import DETECTABLE_CAR_T
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from ..trial._analysis import wilson_interval
+from ..stats import wilson_interval
 
 DEFAULT_TARGETS = Path(__file__).with_name("targets.yaml")
 _BAND_BY_CONFIDENCE = {"high": (0.75, 1.25), "medium": (0.5, 1.5), "low": (0.5, 2.0)}

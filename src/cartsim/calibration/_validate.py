@@ -18,17 +18,15 @@ import numpy as np
 import pandas as pd
 
 from .._readouts import B_CELL_APLASIA_PER_UL, derived_readouts
-from ..clinical._response import CR, CRI, PD, PR, SD
+from ..clinical import CR, CRI, PD, PR, SD
 from ..model import State
 from ..patient import Population
-from ..trial._analysis import _km, _median, wilson_interval
+from ..stats import DAYS_PER_MONTH, bootstrap_interval, km_median, km_of, wilson_interval
 from ._cohorts import COHORTS, CohortResult, simulate_cohort
 from ._targets import Target
 
-MONTH = 30.4375
 #: CAR-T still detectable: at least this many cells in the whole body ([A] ~1 cell per uL of blood).
 DETECTABLE_CAR_T = 1e5
-_BOOTSTRAP = 400
 
 Estimate = tuple[float | None, float | None, float | None]  # value, low, high
 
@@ -46,9 +44,7 @@ def _median_estimate(values: np.ndarray, seed: int = 0) -> Estimate:
     values = values[np.isfinite(values)]
     if values.size == 0:
         return None, None, None
-    rng = np.random.default_rng(seed)
-    boot = np.median(rng.choice(values, size=(_BOOTSTRAP, values.size)), axis=1)
-    return float(np.median(values)), float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))
+    return float(np.median(values)), *bootstrap_interval(np.median, values, seed=seed)
 
 
 def _responders(result: CohortResult) -> np.ndarray:
@@ -101,7 +97,7 @@ def _months_to_depth(r: CohortResult) -> np.ndarray:
     start = tumor[:, _day(r, 0)]
     deep = tumor < 1e-6 * start[:, None]
     first = np.where(deep.any(axis=1), r.days[np.argmax(deep, axis=1)], np.nan)
-    return first / MONTH
+    return first / DAYS_PER_MONTH
 
 
 @dataclass(frozen=True)
@@ -210,7 +206,7 @@ def _difference(a: np.ndarray, b: np.ndarray) -> Estimate:
 
 
 def _km_median(frame: pd.DataFrame, endpoint: str) -> Estimate:
-    median, (low, high) = _median(_km(frame, endpoint))
+    median, (low, high) = km_median(km_of(frame, endpoint))
     return median, low, high
 
 
@@ -239,11 +235,10 @@ def _peak_ratio(r: CohortResult) -> Estimate:
     non = r.frame["best_response"].isin((SD, PD)).to_numpy()
     if not responders.any() or not non.any():
         return None, None, None
-    rng = np.random.default_rng(0)
-    ratio = lambda a, b: float(np.median(a) / max(np.median(b), 1.0))  # noqa: E731
-    boot = [ratio(rng.choice(peaks[responders], responders.sum()), rng.choice(peaks[non], non.sum()))
-            for _ in range(_BOOTSTRAP)]
-    return ratio(peaks[responders], peaks[non]), float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))
+    def ratio(a, b, axis=-1):  # responders' median peak over non-responders' (at least one cell)
+        return np.median(a, axis=axis) / np.maximum(np.median(b, axis=axis), 1.0)
+
+    return float(ratio(peaks[responders], peaks[non])), *bootstrap_interval(ratio, peaks[responders], peaks[non])
 
 
 def _severe_median(c: dict, column: str) -> Estimate:

@@ -8,5 +8,10 @@ from ._clock import run_clinical as run_clinical
 from ._clock import visit_days as visit_days
 from ._grading import crs_grade as crs_grade
 from ._grading import icans_grade as icans_grade
+from ._response import CR as CR
+from ._response import CRI as CRI
+from ._response import PD as PD
+from ._response import PR as PR
 from ._response import RESPONSES as RESPONSES
+from ._response import SD as SD
 from ._survival import CAUSES as CAUSES

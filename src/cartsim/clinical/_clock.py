@@ -21,10 +21,8 @@ from typing import Sequence
 import numpy as np
 
 from .._batch import DRUG_STATES, Batch
-from ..io import Scenario
-from ..io._results import json_value
-from ..model import N_STATES, Param
-from ..model._physiology import N_OBSERVABLES, Obs, observe
+from ..io import Scenario, json_value
+from ..model import N_OBSERVABLES, N_STATES, Obs, Param, observe
 from ..solver import Doses, Result, SolverOptions, integrate, new_sync_state
 from . import _response as response
 from ._grading import FEVER_C, crs_grade, icans_grade

@@ -14,7 +14,7 @@ import numpy as np
 from .._readouts import B_CELL_APLASIA_PER_UL
 from .._seeds import hashed_uniforms, mix_seeds
 from ..model import Param
-from ..model._physiology import Obs
+from ..model import Obs
 
 CAUSES = ("CRS", "ICANS", "infection", "CLL", "other")
 _CRS, _ICANS, _INFECTION, _CLL, _OTHER = range(len(CAUSES))

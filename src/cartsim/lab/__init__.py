@@ -15,3 +15,5 @@ from ._mouse import XENOGRAFT as XENOGRAFT
 from ._mouse import MouseResult as MouseResult
 from ._mouse import Xenograft as Xenograft
 from ._mouse import run_mouse as run_mouse
+from ._settings import MouseSettings as MouseSettings
+from ._settings import RestimSettings as RestimSettings

@@ -19,7 +19,7 @@ from rich.table import Table
 from pydantic import ValidationError
 
 from ..product import COSTIMULATION
-from ..report._html import shown
+from ..report import shown
 from ._mouse import XENOGRAFT
 from ._restim import CULTURE
 from ._settings import MouseSettings, RestimSettings

@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from ..io._results import json_records
+from ..io import json_records
 from ._mouse import MouseResult
 from ._restim import RestimResult
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .._version import __version__
 from ._format import KEY_ENDPOINTS, label, shown
 
 # KEY_ENDPOINTS and shown are the CLI's and the web page's too.
@@ -159,8 +160,6 @@ def write_report(directory: str | Path, out: str | Path | None = None) -> Path:
         title, body = _generic(directory, json.loads(summary_path.read_text()) if summary_path else None)
     else:
         raise ReportError(f"{directory}: no cartsim outputs (summary.json, trial.json, *.csv or *.png) to report")
-    from .. import __version__
-
     page = (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
             f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>{body}{_figures(directory)}"
             f'<p class="note">cartsim {html.escape(__version__)}; written from {html.escape(str(directory))}.</p>'

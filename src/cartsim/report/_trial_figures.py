@@ -11,6 +11,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from ..stats import DAYS_PER_MONTH, analysed, arm_names, km_median, km_of, survival_months
+
 _TITLES = {"pfs": "Progression-free survival", "os": "Overall survival"}
 #: Candidate spacings of the month ticks (and of the at-risk table's columns).
 _TICK_STEPS_MONTHS = (1, 2, 3, 6, 12, 24, 60)
@@ -31,14 +33,11 @@ def _months(value: float | None) -> str:
 def plot_km(patients: pd.DataFrame, endpoint: Literal["pfs", "os"], path: str | Path) -> Path:
     """Write the Kaplan-Meier curve of ``endpoint`` per arm (95% pointwise bands, median in the legend,
     numbers at risk below), x in months, solver failures left out; returns ``path``."""
-    # Imported here: cartsim.trial imports this module for its outputs.
-    from ..trial._analysis import DAYS_PER_MONTH, _arms, _km, _median, analysed, survival_months
-
     if endpoint not in _TITLES:
         raise ValueError(f"endpoint must be 'pfs' or 'os'; got {endpoint!r}")
     path = Path(path)
     frame = analysed(patients)
-    arms = [arm for arm in _arms(patients) if (frame["arm"].astype(str) == arm).any()]
+    arms = [arm for arm in arm_names(patients) if (frame["arm"].astype(str) == arm).any()]
     fig = Figure(figsize=(9, 6 + 0.25 * len(arms)), layout="constrained")
     FigureCanvasAgg(fig)
     curve, table = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [5, 0.6 + 0.3 * len(arms)]})
@@ -48,8 +47,8 @@ def plot_km(patients: pd.DataFrame, endpoint: Literal["pfs", "os"], path: str | 
     colours = [f"C{k}" for k in range(len(arms))]
     for row, (arm, colour) in enumerate(zip(arms, colours)):
         rows = frame[frame["arm"].astype(str) == arm]
-        kmf = _km(rows, endpoint)
-        median, _ = _median(kmf)
+        kmf = km_of(rows, endpoint)
+        median, _ = km_median(kmf)
         times = kmf.survival_function_.index.to_numpy(float)
         survival = kmf.survival_function_.iloc[:, 0].to_numpy(float)
         band = kmf.confidence_interval_.to_numpy(float)

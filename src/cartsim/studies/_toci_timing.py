@@ -20,7 +20,8 @@ from .._batch import build_batch
 from ..clinical import run_clinical
 from ..io import PROTOCOL_PRESETS, Scenario
 from ..patient import DEFAULT_POPULATION, patient_fields, sample_population
-from ..trial._analysis import RATES, analysed, wilson_interval
+from ..stats import analysed, wilson_interval
+from ..trial import RATES
 
 _TOCILIZUMAB = dict(give="tocilizumab", dose_mg_per_kg=8, max_dose_mg=800, repeat_after_hours=8, max_doses=3)
 

@@ -20,17 +20,15 @@ Conventions:
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import numpy as np
 import pandas as pd
 
-from ..clinical._response import CR, CRI, PD, PR, SD
-from ..clinical._survival import CAUSES
-from ..io._results import json_value
+from ..clinical import CAUSES, CR, CRI, PD, PR, SD
+from ..io import json_value
+from ..stats import DAYS_PER_MONTH, analysed, arm_names, km_median, km_of, survival_months, wilson_interval
 
-DAYS_PER_MONTH = 30.4375
 #: The landmark of ``pfs_12m`` and ``os_12m``, in months.
 LANDMARK_MONTHS = 12.0
 #: Follow-up that ends this little before the landmark still counts as reaching it (a 365-day trial has
@@ -57,55 +55,6 @@ RATES = {
 }
 
 
-def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """Wilson score interval of the proportion ``successes / n`` (95% for the default ``z``).
-
-    Unlike the Wald interval it stays inside [0, 1] and is not degenerate at 0 or n successes.
-    ``n == 0`` gives ``(nan, nan)`` (no information).
-    """
-    successes, n = int(successes), int(n)
-    if n < 0 or not 0 <= successes <= max(n, 0):
-        raise ValueError(f"need 0 <= successes <= n; got {successes} of {n}")
-    if n == 0:
-        return (math.nan, math.nan)
-    p = successes / n
-    z2 = z * z
-    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
-    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    low = 0.0 if successes == 0 else max(0.0, centre - half)
-    high = 1.0 if successes == n else min(1.0, centre + half)
-    return (low, high)
-
-
-def _arms(patients: pd.DataFrame) -> list[str]:
-    return [str(arm) for arm in pd.unique(patients["arm"])]
-
-
-def analysed(patients: pd.DataFrame) -> pd.DataFrame:
-    """The patients the statistics use: all but those whose solver failed."""
-    return patients[~patients["solver_failed"].astype(bool)]
-
-
-def survival_months(frame: pd.DataFrame, endpoint: str) -> np.ndarray:
-    """Months from infusion to the ``endpoint`` event or censoring; a patient who died while the product
-    was made (a negative day) counts as an event at infusion (intention to treat)."""
-    return np.maximum(frame[f"{endpoint}_days"].to_numpy(float), 0.0) / DAYS_PER_MONTH
-
-
-def _km(frame: pd.DataFrame, endpoint: str):
-    from lifelines import KaplanMeierFitter
-
-    return KaplanMeierFitter().fit(survival_months(frame, endpoint), frame[f"{endpoint}_event"].to_numpy(bool),
-                                   label=endpoint)
-
-
-def _median(kmf) -> tuple[float | None, list[float | None]]:
-    from lifelines.utils import median_survival_times
-
-    ci = median_survival_times(kmf.confidence_interval_)
-    return json_value(float(kmf.median_survival_time_)), [json_value(float(v)) for v in ci.iloc[0]]
-
-
 def _landmark(kmf, months: float) -> float | None:
     """KM survival at ``months``; None when follow-up ends before it with survivors still at risk."""
     last = float(kmf.durations.max())
@@ -127,7 +76,7 @@ def arm_endpoints(patients: pd.DataFrame) -> dict[str, dict]:
     failures), ``vein_to_vein_days_median`` and ``solver_failures``.
     """
     result = {}
-    for arm in _arms(patients):
+    for arm in arm_names(patients):
         rows = patients[patients["arm"].astype(str) == arm]
         frame = analysed(rows)
         n = len(frame)
@@ -138,8 +87,8 @@ def arm_endpoints(patients: pd.DataFrame) -> dict[str, dict]:
             entry[f"{name}_ci"] = [json_value(v) for v in wilson_interval(hits, n)]
         for endpoint in ("pfs", "os"):
             if n:
-                kmf = _km(frame, endpoint)
-                median, ci = _median(kmf)
+                kmf = km_of(frame, endpoint)
+                median, ci = km_median(kmf)
                 landmark = _landmark(kmf, LANDMARK_MONTHS)
             else:
                 median, ci, landmark = None, [None, None], None
@@ -184,7 +133,7 @@ def hazard_ratios(patients: pd.DataFrame, reference: str | None = None) -> dict[
     Returns ``{"<arm> vs <reference>": {"pfs_hr", "pfs_hr_ci", "pfs_p", "os_hr", "os_hr_ci", "os_p"}}``;
     HR > 1 means the arm does worse. None where an arm has no events (the ratio is not estimable).
     """
-    arms = _arms(patients)
+    arms = arm_names(patients)
     reference = arms[0] if reference is None else str(reference)
     if reference not in arms:
         raise ValueError(f"reference arm '{reference}' is not in the trial; arms: {', '.join(arms)}")
@@ -249,7 +198,7 @@ def responder_analysis(patients: pd.DataFrame) -> pd.DataFrame:
     import statsmodels.api as sm
     from statsmodels.tools.sm_exceptions import PerfectSeparationError
 
-    arms = _arms(patients)
+    arms = arm_names(patients)
     frame = analysed(patients)
     frame = frame[~frame["manufacturing_failed"].astype(bool)]
     best = frame["best_response"]

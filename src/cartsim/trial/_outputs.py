@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..report._trial_figures import plot_km, plot_responders
+from .._version import __version__
+from ..report import plot_km, plot_responders
 from ._analysis import arm_endpoints, hazard_ratios, responder_analysis
 from ._spec import Trial
 
@@ -19,8 +20,6 @@ RESPONDERS = "responders.csv"
 
 def write_trial_outputs(patients: pd.DataFrame, trial: Trial, out: str | Path) -> dict:
     """Analyse ``patients`` (from :func:`run_trial`) and write the summary and figures into ``out``."""
-    from .. import __version__
-
     out = Path(out)
     summary = {"trial": trial.name, "population": trial.population, "follow_up_days": trial.follow_up_days,
                "seed": trial.seed, "arms": arm_endpoints(patients)}

@@ -37,10 +37,10 @@ from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
 from ..io import DRUGS, PROTOCOL_PRESETS, Scenario, ScenarioError, to_yaml
-from ..lab._settings import MouseSettings, RestimSettings
+from ..lab import MouseSettings, RestimSettings
 from ..patient import DEFAULT_POPULATION, POPULATIONS, patient_fields, sample_population
 from ..product import COSTIMULATION, PRODUCT_PRESETS
-from ..report._html import KEY_ENDPOINTS
+from ..report import KEY_ENDPOINTS
 from ..trial import Trial
 from ._limits import BodyLimit
 from ._requests import JSON_TYPE, SCHEMAS, YAML_TYPES, ServerLimits, media_type, parse_body, validate_run

@@ -17,10 +17,10 @@ from matplotlib.colors import to_hex, to_rgba
 from plotly.subplots import make_subplots
 
 from .._readouts import B_CELL_APLASIA_PER_UL
-from ..lab._mouse import MouseResult
+from ..lab import MouseResult
 from ..lab._outputs import group_survival, median_burden
-from ..report._timeline import DRUG_COLOURS, acute_window
-from ..trial._analysis import _arms, _km, _median, analysed
+from ..report import DRUG_COLOURS, acute_window
+from ..stats import analysed, arm_names, km_median, km_of
 
 _LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=45), hovermode="x unified",
                legend=dict(orientation="h", y=-0.18))
@@ -131,12 +131,12 @@ def trial_figures(patients: pd.DataFrame, arms: dict[str, dict]) -> dict[str, di
     figures = {"rates": _json(_rates(arms))}
     for endpoint, title in (("pfs", "Progression-free survival"), ("os", "Overall survival")):
         fig = go.Figure()
-        for k, arm in enumerate(_arms(patients)):
+        for k, arm in enumerate(arm_names(patients)):
             rows = frame[frame["arm"].astype(str) == arm]
             if rows.empty:
                 continue
-            kmf = _km(rows, endpoint)
-            median, _ = _median(kmf)
+            kmf = km_of(rows, endpoint)
+            median, _ = km_median(kmf)
             label = f"{arm} (n={len(rows)}, median {'not reached' if median is None else f'{median:.1f} mo'})"
             _km_traces(fig, kmf, label, _PALETTE[k % len(_PALETTE)])
         fig.update_layout(title=title, xaxis_title="months after infusion", yaxis_title="surviving",

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from ..io import Scenario, ScenarioError, parse_yaml_text
-from ..lab._settings import MouseSettings, RestimSettings
+from ..lab import MouseSettings, RestimSettings
 from ..trial import Trial
 
 #: The kinds of run a client can start, with the schema of each one's request body.

@@ -14,13 +14,11 @@ from typing import Callable
 import pandas as pd
 
 import cartsim
-from cartsim.io import Scenario, to_yaml, write_outputs
-from cartsim.io._results import OVERVIEW, SUMMARY, TIMELINE, TRAJECTORIES, VISITS, json_records
-from cartsim.lab import run_mouse, run_restim
+from cartsim._simulate import OVERVIEW, SUMMARY, TIMELINE, TRAJECTORIES, VISITS
+from cartsim.io import Scenario, json_records, to_yaml
+from cartsim.lab import MouseSettings, RestimSettings, run_mouse, run_restim
 from cartsim.lab._outputs import write_mouse, write_restim
-from cartsim.lab._settings import MouseSettings, RestimSettings
-from cartsim.report import plot_overview, plot_timeline
-from cartsim.report._html import write_report
+from cartsim.report import plot_overview, plot_timeline, write_report
 from cartsim.trial import Trial, run_trial, write_trial_outputs
 
 from ._charts import mouse_figures, patient_figures, restim_figures, trial_figures
@@ -39,7 +37,7 @@ def warm_up() -> None:
 def patient(request: dict, out: Path, progress: Progress) -> dict:
     scenario = Scenario.model_validate(request)
     result = cartsim.simulate(scenario)
-    write_outputs(result, out, figures=False)
+    result.write(out, figures=False)
     (out / "scenario.yaml").write_text(to_yaml(scenario))
     summary = json.loads((out / SUMMARY).read_text())
     progress(1, 1)
