@@ -7,7 +7,7 @@ DEMO_OUT := out/demo
 # Root installs system packages itself; anyone else through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv browser demo test clean
+.PHONY: venv browser demo test fuzz clean
 
 venv: $(VENV)/.installed
 
@@ -29,6 +29,12 @@ browser:
 
 test: venv browser
 	$(VENV)/bin/python -m pytest -n 2 -q
+
+# The fuzz test of the suite at length (benchmarks/fuzz.py): more documents, a random seed, findings in out/fuzz.
+FUZZ_EXAMPLES := 500
+
+fuzz: venv
+	$(VENV)/bin/python benchmarks/fuzz.py --examples $(FUZZ_EXAMPLES)
 
 clean:
 	rm -rf out build dist .pytest_cache .hypothesis src/*.egg-info
