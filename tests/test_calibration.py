@@ -65,7 +65,7 @@ def test_calibrated_population_reproduces_the_published_cll_complete_response_ra
 
 
 def test_fitter_more_t_cells_respond_more():
-    """The calibration's lever works in the published direction (seed 002: T-cell fitness)."""
+    """The calibration's lever works in the published direction (T-cell fitness; Fraietta 2018 Nat Med)."""
     rates = [compare(load_targets(), candidate(median, 0.6), ids=["porter2015_cr"], days=180, patients=60)
              .iloc[0]["simulated"] for median in (0.1, 1.0)]
     assert rates[1] > rates[0] + 0.2
