@@ -66,7 +66,7 @@ def _user_error(exc: Exception) -> tuple[str, int] | None:
 
     from cartsim.calibration import CalibrationError
     from cartsim.patient._population import ParameterSetError
-    from cartsim.report._html import ReportError
+    from cartsim.report import ReportError
 
     if isinstance(exc, cartsim.SimulationError):
         return str(exc), EXIT_SIMULATION_FAILED
@@ -203,7 +203,7 @@ def report(
                                              help="HTML file (default DIRECTORY/report.html).")] = None,
 ) -> None:
     """Write one self-contained HTML report (figures embedded, no network needed) of DIRECTORY."""
-    from cartsim.report._html import write_report
+    from cartsim.report import write_report
 
     path = write_report(directory, out)
     console.print(f"Report written to [bold]{path.resolve()}[/bold]")
@@ -241,7 +241,7 @@ def simulate(
 ) -> None:
     """Simulate one patient from SCENARIO; write summary.json, trajectories.parquet, visits.parquet,
     overview.png and timeline.png to --out."""
-    from cartsim.report._format import KEY_ENDPOINTS, shown
+    from cartsim.report import KEY_ENDPOINTS, shown
 
     spec = _with_parameter_set(cartsim.load_scenario(scenario), parameters)
     with console.status(f"Simulating '{spec.name}' for {spec.simulation.days} days…"):
@@ -272,7 +272,7 @@ def demo(
 ) -> None:
     """Run the default two-arm virtual trial (scenarios/trials/cd28_vs_41bb.yaml) into --out/trial/, then
     every scenarios/*.yaml into --out/<scenario file name>/, each with a self-contained report.html."""
-    from cartsim.report._html import KEY_ENDPOINTS, shown, write_report
+    from cartsim.report import KEY_ENDPOINTS, shown, write_report
 
     if DEMO_TRIAL.exists():
         trial_out = out / "trial"
@@ -346,7 +346,7 @@ def _trial_with_parameter_set(design, path: Path | None):
 def _run_trial(design, out: Path, **options) -> dict:
     import warnings
 
-    from cartsim.report._format import shown
+    from cartsim.report import shown
     from cartsim.trial import TrialWarning, run_trial, write_trial_outputs
 
     with Progress(console=console) as progress, warnings.catch_warnings():

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from ..report._html import shown
+from ..report import shown
 from ._targets import load_targets
 
 console = Console()

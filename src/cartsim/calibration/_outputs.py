@@ -12,8 +12,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ..io._results import json_records  # noqa: E402
-from ..report._html import shown  # noqa: E402
+from ..io import json_records  # noqa: E402
+from ..report import shown  # noqa: E402
 
 
 def _interval(low, high) -> str:
