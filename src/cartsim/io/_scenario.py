@@ -27,6 +27,12 @@ MAX_VISITS = 20_000
 EARLIEST_DAY = -60.0
 
 
+def _model_parameter(name: str, description: str):
+    """A patient field that is a model parameter: its default and bounds are the parameter table's."""
+    p = PARAMETERS[name]
+    return Field(p.default, ge=p.low, le=p.high, description=f"{description} ({p.units}; {p.description})")
+
+
 class Tumor(StrictModel):
     """CLL burden at the start, whole-body cells per compartment."""
 
@@ -41,8 +47,8 @@ class Patient(StrictModel):
     weight_kg: float = Field(70, gt=20, le=250)
     tumor: Tumor = Tumor()
     normal_b_cells: float = Field(5e9, ge=0, le=1e11, description="whole-body normal B cells (suppressed in CLL)")
-    tcell_fitness: float = Field(1.0, gt=0, le=3, description="1 = healthy-donor-like T cells")
-    cytokine_propensity: float = Field(1.0, gt=0, le=10, description="1 = typical CRS susceptibility")
+    tcell_fitness: float = _model_parameter("tcell_fitness", "1 = healthy-donor-like T cells")
+    cytokine_propensity: float = _model_parameter("cytokine_propensity", "1 = typical CRS susceptibility")
     cd4_fraction: float = Field(0.5, gt=0, lt=1, description="CD4 share of the patient's T cells")
     t_cells_per_ul: float = Field(1000.0, gt=0, le=50000, description="blood T cells at apheresis, per uL")
     prior_lines: int = Field(4, ge=0, le=30, description="prior lines of therapy (TRANSCEND CLL 004 median 4)")
