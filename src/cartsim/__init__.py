@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ load
     from .io import Scenario, ScenarioError, load_scenario, write_outputs
     from .model import DRUG_TABLE, OBSERVABLE_TABLE, PARAMETER_TABLE, STATE_TABLE
     from .patient import POPULATIONS, sample_population
-    from .patient._population import load_parameter_set
+    from .patient import load_parameter_set
     from .trial import Trial, TrialError, load_trial, run_trial, write_trial_outputs
 
 __version__ = "0.1.0"
@@ -38,8 +38,7 @@ _LAZY = {
     "export_sbml": ".interop",
     "STATE_TABLE": ".model", "PARAMETER_TABLE": ".model", "DRUG_TABLE": ".model", "OBSERVABLE_TABLE": ".model",
     "POPULATIONS": ".patient", "sample_population": ".patient",
-    # Not re-exported by cartsim.patient (another engineer's file): loaded from its module.
-    "load_parameter_set": ".patient._population",
+    "load_parameter_set": ".patient",
 }
 
 __all__ = sorted([*_LAZY, "simulate_batch", "validate", "__version__"])
@@ -82,7 +81,7 @@ def validate(targets: str | Path | None = None, *, parameters: str | Path | None
     """
     from .calibration import compare, load_targets
     from .patient import DEFAULT_POPULATION
-    from .patient._population import load_parameter_set, populations_of
+    from .patient import load_parameter_set, populations_of
 
     population = None if parameters is None else populations_of(load_parameter_set(parameters))[DEFAULT_POPULATION]
     return compare(load_targets(targets), population, patients=patients, progress=progress)

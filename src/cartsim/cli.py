@@ -65,7 +65,7 @@ def _user_error(exc: Exception) -> tuple[str, int] | None:
     from pydantic import ValidationError
 
     from cartsim.calibration import CalibrationError
-    from cartsim.patient._population import ParameterSetError
+    from cartsim.patient import ParameterSetError
     from cartsim.report import ReportError
 
     if isinstance(exc, cartsim.SimulationError):
@@ -333,7 +333,7 @@ def _trial_with_parameter_set(design, path: Path | None):
     shipped ones: a trial's workers sample the preset by name (see the README, Calibration)."""
     if path is None:
         return design
-    from cartsim.patient._population import CALIBRATED_FILE, ParameterSetError, populations_of
+    from cartsim.patient import CALIBRATED_FILE, ParameterSetError, populations_of
 
     if populations_of(cartsim.load_parameter_set(path))[design.population] != cartsim.POPULATIONS[design.population]:
         raise ParameterSetError(f"parameter set {path} changes population '{design.population}'; a trial samples "
@@ -430,8 +430,7 @@ def toci_timing(
     """The same virtual patients under no, prophylactic, first-fever, CRS-2 and CRS-3 tocilizumab, with and
     without inflammation aiding killing; writes toci_timing.csv/.json and toci_timing.png to --out."""
     from cartsim.report import plot_toci_tradeoff
-    from cartsim.studies import TOCI_ARMS, run_toci_timing
-    from cartsim.studies._toci_timing import KILLING_ASSUMPTIONS
+    from cartsim.studies import KILLING_ASSUMPTIONS, TOCI_ARMS, run_toci_timing
 
     runs = len(TOCI_ARMS) * len(KILLING_ASSUMPTIONS)
     with Progress(console=console) as progress:

@@ -27,7 +27,7 @@ from scipy.optimize import minimize
 from scipy.special import expit, logit
 
 from ..patient import DEFAULT_POPULATION
-from ..patient._population import PARAMETER_SET_FORMAT, UNCALIBRATED_POPULATIONS
+from ..patient import PARAMETER_SET_FORMAT, UNCALIBRATED_POPULATIONS
 from ._targets import Target
 from ._validate import compare
 

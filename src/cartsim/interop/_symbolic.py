@@ -1,6 +1,6 @@
 """The in-vivo model's right-hand side as symbolic expressions, traced from the kernel itself.
 
-The compiled kernel (:func:`cartsim.model._kernel.derivatives`) is plain Python
+The compiled kernel (:func:`cartsim.model.kernel.derivatives`) is plain Python
 under its numba decorator. Running that Python with sympy symbols for the
 states and parameters, and with sympy versions of the few numeric helpers it
 calls, yields one expression per state: the same equations, not a second copy
@@ -19,7 +19,7 @@ from functools import lru_cache
 import sympy
 
 from ..model import N_CELL_STATES, N_STATES, PARAMETER_NAMES, STATE_NAMES
-from ..model import _kernel
+from ..model import kernel as _kernel
 
 
 class _SympyNumpy:

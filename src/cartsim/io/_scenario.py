@@ -264,7 +264,7 @@ class Treatment(StrictModel):
     @classmethod
     def _parameter_set_file(cls, parameters):
         if isinstance(parameters, (str, Path)):  # a path (relative to the working directory): the set's values
-            from ..patient._population import load_parameter_set  # lazy: the sampler is not needed otherwise
+            from ..patient import load_parameter_set  # lazy: the sampler is not needed otherwise
 
             return load_parameter_set(parameters)["parameters"]
         return parameters

@@ -1,6 +1,7 @@
 """The in-vivo CAR-T / CLL model, describing itself: the state, parameter, drug and observable tables, and the
 right-hand side written once over them."""
 
+from . import _kernel as kernel  # the right-hand side by mechanism (read by the SBML tracer)
 from ._drugs import DRUG_NAMES as DRUG_NAMES
 from ._drugs import DRUG_TABLE as DRUG_TABLE
 from ._drugs import DRUGS as DRUGS

@@ -11,3 +11,9 @@ from ._population import Population as Population
 from ._population import Proportion as Proportion
 from ._population import patient_fields as patient_fields
 from ._population import sample_population as sample_population
+from ._population import CALIBRATED_FILE as CALIBRATED_FILE
+from ._population import PARAMETER_SET_FORMAT as PARAMETER_SET_FORMAT
+from ._population import UNCALIBRATED_POPULATIONS as UNCALIBRATED_POPULATIONS
+from ._population import ParameterSetError as ParameterSetError
+from ._population import load_parameter_set as load_parameter_set
+from ._population import populations_of as populations_of
