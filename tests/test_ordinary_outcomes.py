@@ -46,3 +46,12 @@ def test_each_bad_arm_is_one_error_without_a_spurious_one_for_the_list():
         Trial.validated({"arms": [{"name": "a", "product": {"dose_cells": -1}}, {"name": "b", "simulation": 3}]})
     message = str(error.value)
     assert "2 invalid field(s)" in message and "at least 1 item" not in message
+
+
+def test_a_dose_a_hair_before_a_visit_is_given_at_the_visit():
+    """A schedule day within the clock's tolerance before a visit (here just below day 0, the infusion) used
+    to fall between two integration segments and stop the run with an internal error (found by the fuzzer)."""
+    scenario = Scenario.validated({"schedule": [{"drug": "switch_drug", "day": -1e-300, "dose": 1}],
+                                   "product": {"manufacturing": False, "vein_to_vein_days": 0},
+                                   "simulation": {"days": 30}})
+    assert cartsim.simulate(scenario).summary["switch_drug_doses"] == 1

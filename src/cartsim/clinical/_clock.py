@@ -57,13 +57,16 @@ def assessment_days(end_day: float) -> np.ndarray:
 
 
 def _window(doses: Doses, start: float, stop: float) -> Doses:
-    """The doses due in ``[start, stop)`` (all of them after ``start`` when ``stop`` is inf)."""
+    """The doses due in ``[start, stop)`` (all of them after ``start`` when ``stop`` is inf).
+
+    A dose less than ``eps`` before a visit belongs to the segment the visit starts, and is given at its
+    start (not before it, where that segment's integration does not reach)."""
     eps = 1e-9
     slot = np.arange(doses.times.shape[1]) < doses.counts[:, None]
     due = slot & (doses.times >= start - eps) & (doses.times < stop - eps)
     order = np.argsort(~due, axis=1, kind="stable")
     take = lambda a: np.take_along_axis(a, order, axis=1)  # noqa: E731
-    return Doses(take(doses.times), take(doses.states), take(doses.amounts), due.sum(axis=1))
+    return Doses(np.maximum(take(doses.times), start), take(doses.states), take(doses.amounts), due.sum(axis=1))
 
 
 @dataclass
