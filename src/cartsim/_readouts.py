@@ -29,6 +29,14 @@ def _cll(**where) -> tuple[int, ...]:
     return states_where(kind="cll", **where)
 
 
+#: Readouts drawn together, with their labels: named from the state table's phenotypes, lineages, sites and
+#: clones, for the report's figures and the web app's charts alike.
+CAR_T_BY_PHENOTYPE = {"car_t_resting": "resting/memory", "car_t_effector": "effector", "car_t_senescent": "senescent"}
+CAR_T_BY_LINEAGE = {f"car_t_{lineage}": f"{lineage.upper()}+" for lineage in LINEAGE_STATES}
+CLL_BY_COMPARTMENT = {"tumor_blood": "blood", "tumor_marrow": "marrow", "tumor_node": "nodes and spleen",
+                      "tumor_antigen_negative": "antigen-negative (all sites)"}
+
+
 def derived_readouts(values: np.ndarray) -> dict[str, np.ndarray]:
     """Named readouts from ``values[..., n_states]`` (any leading shape)."""
     car_t = _sum(values, CAR_T_STATES)
@@ -39,8 +47,7 @@ def derived_readouts(values: np.ndarray) -> dict[str, np.ndarray]:
     return {
         "car_t_total": car_t,
         **{f"car_t_{lineage}": _sum(values, states) for lineage, states in LINEAGE_STATES.items()},
-        **{f"car_t_{phenotype}": _sum(values, _car_t(phenotype)) for phenotype in ("resting", "effector",
-                                                                                   "senescent")},
+        **{key: _sum(values, _car_t(key.removeprefix("car_t_"))) for key in CAR_T_BY_PHENOTYPE},
         "car_t_blood_per_ul": car_t * per_ul,
         "tumor_total": _sum(values, CLL_STATES),
         "tumor_blood": tumor_blood,

@@ -9,17 +9,13 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .._readouts import B_CELL_APLASIA_PER_UL
+from .._readouts import B_CELL_APLASIA_PER_UL, CAR_T_BY_LINEAGE, CAR_T_BY_PHENOTYPE, CLL_BY_COMPARTMENT
 from ._axes import log_y
 
 #: Values below this are drawn as gaps: extinct populations and pre-infusion zeros have no log.
 LOG_FLOOR = 1e-1
 
-_CAR_T_PHENOTYPES = {"car_t_resting": "resting/memory", "car_t_effector": "effector",
-                     "car_t_senescent": "senescent"}
-_CAR_T_LINEAGES = {"car_t_cd4": "CD4 total", "car_t_cd8": "CD8 total"}
-_TUMOR_COMPARTMENTS = {"tumor_blood": "blood", "tumor_marrow": "marrow", "tumor_node": "node/spleen",
-                       "tumor_antigen_negative": "antigen-negative (all)"}
+_CAR_T_LINEAGES = {key: f"{label} total" for key, label in CAR_T_BY_LINEAGE.items()}
 
 
 def _above_floor(series: pd.Series) -> np.ndarray:
@@ -48,11 +44,11 @@ def plot_overview(frame: pd.DataFrame, path: str | Path, title: str = "") -> Pat
     axes = fig.subplots(2, 2, sharex=True)
     car_t, tumor, b_cells, cytokines = axes.flat
 
-    _draw(car_t, frame, _CAR_T_PHENOTYPES)
+    _draw(car_t, frame, CAR_T_BY_PHENOTYPE)
     _draw(car_t, frame, _CAR_T_LINEAGES, linestyle="--", linewidth=1)
     car_t.set(title="(a) CAR-T cells by phenotype", ylabel="CAR-T cells (whole body)")
 
-    _draw(tumor, frame, _TUMOR_COMPARTMENTS)
+    _draw(tumor, frame, CLL_BY_COMPARTMENT)
     tumor.set(title="(b) CLL by compartment", ylabel="CLL cells")
 
     _draw(b_cells, frame, {"normal_b_blood_per_ul": "normal B cells"})

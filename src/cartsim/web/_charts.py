@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from matplotlib.colors import to_hex, to_rgba
 from plotly.subplots import make_subplots
 
-from .._readouts import B_CELL_APLASIA_PER_UL
+from .._readouts import B_CELL_APLASIA_PER_UL, CAR_T_BY_LINEAGE, CAR_T_BY_PHENOTYPE, CLL_BY_COMPARTMENT
 from ..lab import MouseResult
 from ..lab._outputs import group_survival, median_burden
 from ..report import DRUG_COLOURS, acute_window
@@ -79,12 +79,9 @@ def patient_figures(frame: pd.DataFrame, visits: pd.DataFrame, events: list[dict
                      floor=1e-3)
     b_cells.add_hline(y=B_CELL_APLASIA_PER_UL, line=dict(color="grey", dash="dot"), annotation_text="aplasia")
     return {name: _json(fig) for name, fig in {
-        "car_t": _lines(frame, {"car_t_total": "all CAR-T", "car_t_resting": "resting/memory",
-                                "car_t_effector": "effector", "car_t_senescent": "senescent",
-                                "car_t_cd4": "CD4+", "car_t_cd8": "CD8+"},
+        "car_t": _lines(frame, {"car_t_total": "all CAR-T", **CAR_T_BY_PHENOTYPE, **CAR_T_BY_LINEAGE},
                         "CAR-T cells by phenotype", "cells (whole body)", floor=_GONE_CELLS),
-        "tumor": _lines(frame, {"tumor_total": "all CLL", "tumor_blood": "blood", "tumor_marrow": "marrow",
-                                "tumor_node": "nodes and spleen", "tumor_antigen_negative": "antigen-negative"},
+        "tumor": _lines(frame, {"tumor_total": "all CLL", **CLL_BY_COMPARTMENT},
                         "CLL cells by compartment", "cells", floor=_GONE_CELLS),
         "b_cells": b_cells,
         "storm": _storm(visits, events),
