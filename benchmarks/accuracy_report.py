@@ -20,7 +20,7 @@ from test_accuracy import (CHECK_DAYS, ENGINE_OPTIONS, N_PATIENTS, REFERENCE_ATO
                            relative_errors)
 
 from cartsim.model import STATE_NAMES  # noqa: E402
-from cartsim.solver import integrate  # noqa: E402
+from cartsim._engine import integrate  # noqa: E402
 
 
 def main() -> None:

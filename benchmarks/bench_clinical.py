@@ -21,7 +21,7 @@ import numpy as np
 from cartsim._batch import build_batch
 from cartsim.clinical import run_clinical, visit_days
 from cartsim.io import Scenario
-from cartsim.solver import integrate
+from cartsim._engine import integrate
 from cartsim.studies._toci_timing import cohort
 
 

@@ -43,7 +43,8 @@ from scipy_reference import (ENGINE_ATOL, first_day, patient_doses, patient_star
                              solve_scipy, sub_batch)
 
 from cartsim.model import State  # noqa: E402
-from cartsim.solver import SolverOptions, integrate  # noqa: E402
+from cartsim._engine import integrate  # noqa: E402
+from cartsim.solver import SolverOptions  # noqa: E402
 
 _MIB = 1024.0 * 1024.0
 

@@ -24,7 +24,8 @@ from scipy_reference import (CELL_POPULATIONS, ENGINE_ATOL, first_day, patient_d
                              solve_scipy, sub_batch)
 
 from cartsim.model import STATE_NAMES
-from cartsim.solver import Result, SolverOptions, integrate
+from cartsim._engine import integrate
+from cartsim.solver import Result, SolverOptions
 
 N_PATIENTS = 50
 N_GROUPS = 5

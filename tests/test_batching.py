@@ -12,7 +12,8 @@ from cartsim._batch import build_batch
 from cartsim.clinical import run_clinical
 from cartsim.io import Scenario
 from cartsim.model import CAR_T_STATES, CLL_STATES, State
-from cartsim.solver import SolverOptions, integrate
+from cartsim._engine import integrate
+from cartsim.solver import SolverOptions
 from cartsim.trial import Trial, run_trial
 
 T0 = -5.0

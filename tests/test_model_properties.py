@@ -21,7 +21,8 @@ from cartsim.product import manufacture
 from cartsim.io import Scenario
 from cartsim.model import (CAR_T_STATES, CLL_STATES, N_CELL_STATES, N_PARAMS, N_STATES, PARAMETER_TABLE, PARAMETERS,
                            Param, State, default_parameters, derivatives)
-from cartsim.solver import Doses, Result, SolverOptions, integrate
+from cartsim._engine import integrate
+from cartsim.solver import Doses, Result, SolverOptions
 
 # Derandomized (reproducible, never flaky); no shrinking, so that a failure is reported in seconds
 # (the failing example is printed in full and can be replayed).

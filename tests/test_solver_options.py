@@ -10,9 +10,10 @@ from scipy.integrate import solve_ivp
 
 import cartsim
 from cartsim._batch import build_batch
+from cartsim._engine import integrate
 from cartsim.io import Scenario
 from cartsim.model import N_STATES, Param, State
-from cartsim.solver import Doses, Result, SolverOptions, integrate
+from cartsim.solver import Doses, Result, SolverOptions
 
 
 def quiet_scenario() -> Scenario:
@@ -110,9 +111,12 @@ def test_integrate_rejects_a_dose_before_the_start(quiet):
         integrate(quiet.y0, quiet.params, np.arange(0.0, 5.0), doses=doses, t0=0.0)
 
 
-def test_doses_reject_bad_entries():
+def test_doses_reject_bad_entries(quiet):
     with pytest.raises(ValueError, match="state"):
-        Doses.from_lists([[(1.0, N_STATES, 1.0)]])
+        Doses.from_lists([[(1.0, -1, 1.0)]])
+    # Doses know no model: the integrator checks the index against its states.
+    with pytest.raises(ValueError, match="state"):
+        integrate(quiet.y0, quiet.params, np.arange(0.0, 5.0), doses=Doses.from_lists([[(1.0, N_STATES, 1.0)]]))
     with pytest.raises(ValueError, match="amount"):
         Doses.from_lists([[(1.0, State.il6, -1.0)]])
     with pytest.raises(ValueError, match="amount"):

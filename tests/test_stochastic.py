@@ -20,7 +20,8 @@ from scipy import stats
 from cartsim._batch import build_batch
 from cartsim.io import Scenario
 from cartsim.model import State
-from cartsim.solver import SolverOptions, integrate
+from cartsim._engine import integrate
+from cartsim.solver import SolverOptions
 from cartsim.solver._random import binomial, birth_death, new_stream, round_stochastically, uniform
 
 N_DRAWS = 20_000
@@ -272,7 +273,7 @@ def _small_burden_batch():
 def test_open_intervals_carry_across_calls():
     """The clinical clock stops at visits; with sync_state the stochastic interval open at a stop is
     saved and resumed, and with the stochastic layer off, two carried calls equal one call."""
-    from cartsim.solver import new_sync_state
+    from cartsim._engine import new_sync_state
 
     batch = _small_burden_batch()
     common = dict(doses=batch.doses, seeds=batch.seeds, initial_steps=None)

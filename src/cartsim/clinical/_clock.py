@@ -21,9 +21,10 @@ from typing import Sequence
 import numpy as np
 
 from .._batch import DRUG_STATES, Batch
+from .._engine import integrate, new_sync_state
 from ..io import Scenario, json_value
 from ..model import N_OBSERVABLES, N_STATES, Obs, Param, observe
-from ..solver import Doses, Result, SolverOptions, integrate, new_sync_state
+from ..solver import Doses, Result, SolverOptions
 from . import _response as response
 from ._grading import FEVER_C, crs_grade, icans_grade
 from ._protocol import ProtocolState, decide

@@ -4,7 +4,7 @@
 * :func:`run_mouse`: the NSG mouse xenograft with CAR-T harvested from that assay after k stimulations.
 
 No equations live here: a host is parameter values and an initial state for :mod:`cartsim.model`,
-integrated by :func:`cartsim.solver.integrate`.
+integrated by the solver (:data:`cartsim._engine.integrate`).
 """
 
 from ._restim import CULTURE as CULTURE

@@ -25,9 +25,10 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from .._engine import integrate
 from .._seeds import hashed_normals, mix_seeds
 from ..model import CLL_STATES, PARAMETERS, State
-from ..solver import Doses, integrate
+from ..solver import Doses
 from ._hosts import CAR_T, SENESCENT, completed_exposures, empty_host_state, host_parameters
 from ._restim import RestimResult, check_costimulations, run_restim
 

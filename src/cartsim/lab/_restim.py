@@ -25,10 +25,11 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from .._engine import integrate
 from .._seeds import mix_seeds
 from ..model import State
 from ..product import COSTIMULATION
-from ..solver import SolverOptions, integrate
+from ..solver import SolverOptions
 from ._hosts import CAR_T, SENESCENT, completed_exposures, empty_host_state, fresh_product, host_parameters
 
 _STREAM = 0x52535449  # "RSTI": the assay's solver seeds, independent of every other stream

@@ -1,23 +1,31 @@
-"""Batched stiff integration of the in-vivo model: ``y[n_patients, n_states]`` over time.
+"""Batched stiff integration of a right-hand side: ``y[n_patients, n_states]`` over time.
 
->>> from cartsim.solver import integrate, SolverOptions
->>> solution = integrate(y0, params, days, doses=doses, seeds=seeds)   # doctest: +SKIP
->>> solution.values.shape                                            # doctest: +SKIP
+The solver names no model: :func:`make_integrator` takes the right-hand side (a numba-compiled
+``derivatives(y, p, dydt, birth, loss)``, see :func:`._specialise.derivatives`) and its state scales,
+and returns an :class:`Integrator` compiled for it, as diffrax's ``diffeqsolve`` takes its vector
+field as an ``ODETerm``.
+
+>>> from cartsim.solver import make_integrator, SolverOptions
+>>> integrator = make_integrator(derivatives, n_params=2, atol=atol, typical=typical)   # doctest: +SKIP
+>>> solution = integrator.integrate(y0, params, days, doses=doses, seeds=seeds)        # doctest: +SKIP
+>>> solution.values.shape                                                              # doctest: +SKIP
 (n_patients, len(days), n_states)
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
-from ..model import N_PARAMS, N_STATES, STATE_TABLE
-from ._integrate import MAX_STEPS_REACHED, NON_FINITE, STEP_SIZE_TOO_SMALL, SUCCESS, SYNC_SIZE, integrate_batch
+from . import _integrate, _rodas
+from ._integrate import MAX_STEPS_REACHED, NON_FINITE, STEP_SIZE_TOO_SMALL, SUCCESS, sync_size
+from ._specialise import specialise
 
-__all__ = ["Doses", "Result", "Solution", "SolverOptions", "integrate"]
+__all__ = ["Doses", "Integrator", "Result", "Solution", "SolverOptions", "make_integrator"]
 
 
 class Result(IntEnum):
@@ -42,8 +50,8 @@ class Result(IntEnum):
 class SolverOptions:
     """Tolerances and stochastic-layer settings, validated at construction.
 
-    ``rtol`` is relative; absolute tolerances come from the state table
-    (1e-5 cells for populations) times ``atol_scale``. The stochastic layer
+    ``rtol`` is relative; absolute tolerances are the integrator's (for the in-vivo model, its state
+    table: 1e-5 cells for populations) times ``atol_scale``. The stochastic layer
     takes over cell populations below ``threshold`` cells.
     """
 
@@ -81,7 +89,8 @@ class SolverOptions:
 class Doses:
     """Per-patient bolus doses: at ``times[i, k]`` add ``amounts[i, k]`` to state ``states[i, k]``.
 
-    Only the first ``counts[i]`` entries of row ``i`` are used; they are sorted by time.
+    Only the first ``counts[i]`` entries of row ``i`` are used; they are sorted by time. State indices
+    are checked against the model by :meth:`Integrator.integrate`.
     """
 
     times: np.ndarray
@@ -102,8 +111,8 @@ class Doses:
             for k, (day, state, amount) in enumerate(sorted(doses, key=lambda d: d[0])):
                 if not np.isfinite(day):
                     raise ValueError(f"dose day must be a finite number; got {day!r}.")
-                if not 0 <= state < N_STATES:
-                    raise ValueError(f"dose state index must be within [0, {N_STATES}); got {state!r}.")
+                if not state >= 0:
+                    raise ValueError(f"dose state index must be >= 0; got {state!r}.")
                 if not (np.isfinite(amount) and amount >= 0):
                     raise ValueError(f"dose amount must be a finite number >= 0; got {amount!r}.")
                 times[i, k], states[i, k], amounts[i, k] = day, state, amount
@@ -132,48 +141,9 @@ class Solution:
         return self.result == Result.successful
 
 
-_ATOL = np.array([s.atol for s in STATE_TABLE])
-_TYPICAL = np.array([s.typical for s in STATE_TABLE])
-
-
-def integrate(y0: np.ndarray, params: np.ndarray, times: np.ndarray, *, doses: Doses | None = None,
-              seeds: np.ndarray | None = None, t0: float | np.ndarray | None = None,
-              options: SolverOptions = SolverOptions(), state_indices: Sequence[int] | None = None,
-              dtype=np.float64, initial_steps: np.ndarray | None = None,
-              sync_state: np.ndarray | None = None) -> Solution:
-    """Integrate a batch of patients and return the dense output at ``times``.
-
-    ``y0[n, n_states]`` is each patient's state at its start ``t0`` (a number or one per
-    patient; default ``times[0]``); output times before a patient's start show that state.
-    ``params[n, n_params]`` are the parameters and ``seeds[n]`` fix each patient's stochastic
-    draws (default: patient index). Doses at the start are given before the output at that time.
-    ``initial_steps[n]`` (days) replace ``options.initial_step_days`` per patient, e.g. with
-    ``next_steps`` of the solution a continuation follows on from. ``sync_state[n, SYNC_SIZE]``
-    carries open stochastic intervals across calls: pass ``new_sync_state(n)`` to the first call
-    and each solution's ``sync_state`` to the next (without it, an interval still open at the last
-    output time is closed there).
-    """
-    y0 = np.ascontiguousarray(y0, dtype=np.float64)
-    params = np.ascontiguousarray(params, dtype=np.float64)
-    times = np.ascontiguousarray(times, dtype=np.float64)
-    n = y0.shape[0] if y0.ndim == 2 else -1
-    # Check states and parameters
-    if y0.ndim != 2 or y0.shape[1] != N_STATES:
-        raise ValueError(f"y0 must have shape (n_patients, {N_STATES}); got {y0.shape}.")
-    if not (np.all(np.isfinite(y0)) and np.all(y0 >= 0)):
-        raise ValueError("y0 must be finite and >= 0 (cells, concentrations and fractions).")
-    if params.shape != (n, N_PARAMS):
-        raise ValueError(f"params must have shape ({n}, {N_PARAMS}); got {params.shape}.")
-    if not np.all(np.isfinite(params)):
-        raise ValueError("params must be finite.")
-    # Check times
-    if times.ndim != 1 or times.size == 0 or not np.all(np.isfinite(times)) or np.any(np.diff(times) <= 0):
-        raise ValueError("times must be a non-empty, finite, strictly increasing 1-D array.")
-    starts = np.broadcast_to(np.asarray(times[0] if t0 is None else t0, dtype=np.float64), (n,)).copy()
-    if not np.all(np.isfinite(starts)) or np.any(starts > times[-1]):
-        raise ValueError(f"t0 must be finite and not after the last output time ({times[-1]}).")
-    # Check doses, seeds and outputs
-    doses = Doses.none(n) if doses is None else doses
+def _check_doses(doses: Doses, starts: np.ndarray, n_states: int) -> None:
+    """One row per patient, none before the patient's start, each into one of the ``n_states`` states."""
+    n = starts.size
     if doses.times.shape[0] != n:
         raise ValueError(f"doses must have one row per patient ({n}); got {doses.times.shape[0]}.")
     given = np.arange(doses.times.shape[1]) < doses.counts[:, None]
@@ -182,33 +152,128 @@ def integrate(y0: np.ndarray, params: np.ndarray, times: np.ndarray, *, doses: D
     if early.size:
         i = early[0]
         raise ValueError(f"patient {i}: a dose at day {first[i]} comes before its start t0={starts[i]}.")
-    seeds = np.arange(n, dtype=np.uint64) if seeds is None else np.asarray(seeds, dtype=np.uint64)
-    if seeds.shape != (n,):
-        raise ValueError(f"seeds must have shape ({n},); got {seeds.shape}.")
-    out_states = np.arange(N_STATES) if state_indices is None else np.asarray(state_indices, dtype=np.int64)
-    if out_states.ndim != 1 or np.any(out_states < 0) or np.any(out_states >= N_STATES):
-        raise ValueError(f"state_indices must be indices within [0, {N_STATES}).")
-
-    if initial_steps is None:
-        h = np.full(n, options.initial_step_days)
-    else:
-        h = np.array(initial_steps, dtype=np.float64)
-        if h.shape != (n,) or not np.all(np.isfinite(h) & (h > 0)):
-            raise ValueError(f"initial_steps must be {n} finite step sizes > 0 (days).")
-    carry = sync_state is not None
-    sync = new_sync_state(n) if sync_state is None else np.array(sync_state, dtype=np.float64)
-    if sync.shape != (n, SYNC_SIZE):
-        raise ValueError(f"sync_state must have shape ({n}, {SYNC_SIZE}); got {sync.shape}.")
-    out = np.zeros((n, times.size, out_states.size), dtype=dtype)
-    result = np.zeros(n, dtype=np.int64)
-    steps = np.zeros(n, dtype=np.int64)
-    integrate_batch(y0, params, seeds, starts, times, out, out_states, doses.times, doses.states,
-                    doses.amounts, doses.counts, options.rtol, _ATOL * options.atol_scale, _TYPICAL,
-                    options.stochastic, options.threshold, options.sync_fraction, options.sync_min_days,
-                    options.sync_max_days, options.max_steps, h, result, steps, sync, carry)
-    return Solution(times, out, out_states, result, steps, h, sync if carry else None)
+    if np.any(given & ((doses.states < 0) | (doses.states >= n_states))):
+        raise ValueError(f"dose state indices must be within [0, {n_states}).")
 
 
-def new_sync_state(n: int) -> np.ndarray:
-    """Stochastic-interval state for ``n`` patients with no interval open (see ``integrate``)."""
-    return np.full((n, SYNC_SIZE), np.inf)
+@functools.cache
+def _compiled(derivatives: Callable) -> Callable:
+    """The batch integrator specialised for ``derivatives``, made (and loaded from numba's cache) once."""
+    return specialise(derivatives, (_rodas, _integrate))["integrate_batch"]
+
+
+@dataclass(frozen=True, eq=False)
+class Integrator:
+    """The batched RODAS5 integrator of one right-hand side, with its state scales; see :func:`make_integrator`."""
+
+    derivatives: Callable
+    n_params: int
+    n_cells: int
+    atol: np.ndarray = field(repr=False)
+    typical: np.ndarray = field(repr=False)
+    _batch: Callable = field(repr=False)
+
+    @property
+    def n_states(self) -> int:
+        return self.atol.size
+
+    @property
+    def sync_size(self) -> int:
+        """Length of one patient's saved stochastic interval (see :meth:`integrate`)."""
+        return sync_size(self.n_cells)
+
+    def integrate(self, y0: np.ndarray, params: np.ndarray, times: np.ndarray, *, doses: Doses | None = None,
+                  seeds: np.ndarray | None = None, t0: float | np.ndarray | None = None,
+                  options: SolverOptions = SolverOptions(), state_indices: Sequence[int] | None = None,
+                  dtype=np.float64, initial_steps: np.ndarray | None = None,
+                  sync_state: np.ndarray | None = None) -> Solution:
+        """Integrate a batch of patients and return the dense output at ``times``.
+
+        ``y0[n, n_states]`` is each patient's state at its start ``t0`` (a number or one per
+        patient; default ``times[0]``); output times before a patient's start show that state.
+        ``params[n, n_params]`` are the parameters and ``seeds[n]`` fix each patient's stochastic
+        draws (default: patient index). Doses at the start are given before the output at that time.
+        ``initial_steps[n]`` (days) replace ``options.initial_step_days`` per patient, e.g. with
+        ``next_steps`` of the solution a continuation follows on from. ``sync_state[n, sync_size]``
+        carries open stochastic intervals across calls: pass ``new_sync_state(n)`` to the first call
+        and each solution's ``sync_state`` to the next (without it, an interval still open at the last
+        output time is closed there).
+        """
+        y0 = np.ascontiguousarray(y0, dtype=np.float64)
+        params = np.ascontiguousarray(params, dtype=np.float64)
+        times = np.ascontiguousarray(times, dtype=np.float64)
+        n = y0.shape[0] if y0.ndim == 2 else -1
+        # Check states and parameters
+        if y0.ndim != 2 or y0.shape[1] != self.n_states:
+            raise ValueError(f"y0 must have shape (n_patients, {self.n_states}); got {y0.shape}.")
+        if not (np.all(np.isfinite(y0)) and np.all(y0 >= 0)):
+            raise ValueError("y0 must be finite and >= 0 (cells, concentrations and fractions).")
+        if params.shape != (n, self.n_params):
+            raise ValueError(f"params must have shape ({n}, {self.n_params}); got {params.shape}.")
+        if not np.all(np.isfinite(params)):
+            raise ValueError("params must be finite.")
+        # Check times
+        if times.ndim != 1 or times.size == 0 or not np.all(np.isfinite(times)) or np.any(np.diff(times) <= 0):
+            raise ValueError("times must be a non-empty, finite, strictly increasing 1-D array.")
+        starts = np.broadcast_to(np.asarray(times[0] if t0 is None else t0, dtype=np.float64), (n,)).copy()
+        if not np.all(np.isfinite(starts)) or np.any(starts > times[-1]):
+            raise ValueError(f"t0 must be finite and not after the last output time ({times[-1]}).")
+        # Check doses, seeds and outputs
+        doses = Doses.none(n) if doses is None else doses
+        _check_doses(doses, starts, self.n_states)
+        seeds = np.arange(n, dtype=np.uint64) if seeds is None else np.asarray(seeds, dtype=np.uint64)
+        if seeds.shape != (n,):
+            raise ValueError(f"seeds must have shape ({n},); got {seeds.shape}.")
+        out_states = np.arange(self.n_states) if state_indices is None else np.asarray(state_indices, dtype=np.int64)
+        if out_states.ndim != 1 or np.any(out_states < 0) or np.any(out_states >= self.n_states):
+            raise ValueError(f"state_indices must be indices within [0, {self.n_states}).")
+
+        if initial_steps is None:
+            h = np.full(n, options.initial_step_days)
+        else:
+            h = np.array(initial_steps, dtype=np.float64)
+            if h.shape != (n,) or not np.all(np.isfinite(h) & (h > 0)):
+                raise ValueError(f"initial_steps must be {n} finite step sizes > 0 (days).")
+        carry = sync_state is not None
+        sync = self.new_sync_state(n) if sync_state is None else np.array(sync_state, dtype=np.float64)
+        if sync.shape != (n, self.sync_size):
+            raise ValueError(f"sync_state must have shape ({n}, {self.sync_size}); got {sync.shape}.")
+        out = np.zeros((n, times.size, out_states.size), dtype=dtype)
+        result = np.zeros(n, dtype=np.int64)
+        steps = np.zeros(n, dtype=np.int64)
+        self._batch(y0, params, seeds, starts, times, out, out_states, doses.times, doses.states,
+                    doses.amounts, doses.counts, options.rtol, self.atol * options.atol_scale, self.typical,
+                    self.n_cells, options.stochastic, options.threshold, options.sync_fraction,
+                    options.sync_min_days, options.sync_max_days, options.max_steps, h, result, steps, sync, carry)
+        return Solution(times, out, out_states, result, steps, h, sync if carry else None)
+
+    def new_sync_state(self, n: int) -> np.ndarray:
+        """Stochastic-interval state for ``n`` patients with no interval open (see :meth:`integrate`)."""
+        return np.full((n, self.sync_size), np.inf)
+
+
+def make_integrator(derivatives: Callable, *, n_params: int, atol: Sequence[float], typical: Sequence[float],
+                    n_cells: int = 0) -> Integrator:
+    """An :class:`Integrator` of ``dy/dt = derivatives(y, p)``, compiled for this right-hand side.
+
+    ``derivatives(y, p, dydt, birth, loss)`` is a numba ``@njit`` function (see
+    :func:`cartsim.solver._specialise.derivatives` for its protocol) of ``len(atol)`` states and
+    ``n_params`` parameters. ``atol`` are the absolute tolerances of the states (in their units) and
+    ``typical`` their magnitudes, which scale the finite-difference Jacobian. The stochastic layer
+    may take the first ``n_cells`` states (cell counts), with the birth and loss rates the right-hand
+    side reports for them. The compiled code is made once per right-hand side and kept in numba's
+    on-disk cache.
+    """
+    if not hasattr(derivatives, "py_func"):
+        raise TypeError(f"derivatives must be a numba @njit function; got {derivatives!r}.")
+    atol = np.array(atol, dtype=np.float64)
+    typical = np.array(typical, dtype=np.float64)
+    if atol.ndim != 1 or atol.size == 0 or not np.all(np.isfinite(atol) & (atol > 0)):
+        raise ValueError("atol must be a non-empty 1-D array of finite tolerances > 0, one per state.")
+    if typical.shape != atol.shape or not np.all(np.isfinite(typical) & (typical > 0)):
+        raise ValueError(f"typical must hold {atol.size} finite magnitudes > 0, one per state.")
+    if not 0 <= n_cells <= atol.size:
+        raise ValueError(f"n_cells must be within [0, {atol.size}]; got {n_cells!r}.")
+    if not n_params >= 0:
+        raise ValueError(f"n_params must be >= 0; got {n_params!r}.")
+    return Integrator(derivatives, n_params, n_cells, atol, typical, _compiled(derivatives))

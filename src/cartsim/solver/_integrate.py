@@ -6,13 +6,16 @@ add the dose to its state, and at synchronisation times of the stochastic
 layer; output times in between are filled by cubic Hermite interpolation
 (dense output), so daily output does not force daily steps.
 
-Hybrid stochastic extinction (Kimmel 2021): when a cell population (the
-first ``N_CELL_STATES`` states) lies below ``threshold`` cells, it is made an
+Hybrid stochastic extinction (Kimmel 2021): when a cell population (one of the
+first ``n_cells`` states) lies below ``threshold`` cells, it is made an
 integer count and, over the next synchronisation interval, its own cells
 follow an exact linear birth-death process with the per-capita rates of the
 model frozen at the interval start, while inflow from other compartments
 stays deterministic. The interval grows with time since infusion (the
 dynamics slow down): ``clip(sync_fraction * t, sync_min, sync_max)`` days.
+
+The functions that call the right-hand side are templates, compiled once per
+right-hand side (see :mod:`._specialise`).
 """
 
 from __future__ import annotations
@@ -22,10 +25,9 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ..model._kernel import derivatives
-from ..model._states import N_CELL_STATES
 from . import _random as rnd
 from ._rodas import ERROR_ORDER, N_STAGES, compress, factorise, jacobian, step
+from ._specialise import derivatives, template
 
 SUCCESS = 0
 MAX_STEPS_REACHED = 1
@@ -64,18 +66,18 @@ def _sync_interval(t, sync_fraction, sync_min, sync_max):
     return min(max(sync_fraction * t, sync_min), sync_max)
 
 
-@njit(cache=True)
+@template()
 def _start_sync(y, p, threshold, counts, birth0, loss0, birth, loss, ftmp, stream):
     """Make small populations integer counts and freeze their rates; True if any is small."""
     any_small = False
-    for i in range(N_CELL_STATES):
+    for i in range(counts.shape[0]):
         if 0.0 < y[i] < threshold:
             y[i] = rnd.round_stochastically(y[i], stream)
             any_small = True
         counts[i] = y[i] if y[i] < threshold else -1.0
     if any_small:
         derivatives(y, p, ftmp, birth, loss)
-        for i in range(N_CELL_STATES):
+        for i in range(counts.shape[0]):
             birth0[i] = birth[i]
             loss0[i] = loss[i]
     return any_small
@@ -84,7 +86,7 @@ def _start_sync(y, p, threshold, counts, birth0, loss0, birth, loss, ftmp, strea
 @njit(cache=True)
 def _finish_sync(y, dt, counts, birth0, loss0, stream):
     """Replace the deterministic fate of each small population's own cells by a birth-death draw."""
-    for i in range(N_CELL_STATES):
+    for i in range(counts.shape[0]):
         n0 = counts[i]
         if n0 < 0.0:
             continue
@@ -95,29 +97,35 @@ def _finish_sync(y, dt, counts, birth0, loss0, stream):
         y[i] = rnd.birth_death(n0, birth0[i], loss0[i], dt, stream) + inflow
 
 
-#: Layout of a saved synchronisation interval: counts, frozen birth and loss rates of the cell
-#: populations, then the interval's start and end (inf: none open).
-SYNC_SIZE = 3 * N_CELL_STATES + 2
-_STARTED = 3 * N_CELL_STATES
-_NEXT_SYNC = 3 * N_CELL_STATES + 1
+def sync_size(n_cells: int) -> int:
+    """Length of a saved synchronisation interval: counts, frozen birth and loss rates of the
+    ``n_cells`` cell populations, then the interval's start and end (inf: none open)."""
+    return 3 * n_cells + 2
+
+
+# The interval's start and end, counted from the end of the layout (its length depends on n_cells).
+_STARTED = -2
+_NEXT_SYNC = -1
 
 
 @njit(cache=True)
 def _save_sync(sync, counts, birth0, loss0, started, next_sync):
-    for i in range(N_CELL_STATES):
+    n = counts.shape[0]
+    for i in range(n):
         sync[i] = counts[i]
-        sync[N_CELL_STATES + i] = birth0[i]
-        sync[2 * N_CELL_STATES + i] = loss0[i]
+        sync[n + i] = birth0[i]
+        sync[2 * n + i] = loss0[i]
     sync[_STARTED] = started
     sync[_NEXT_SYNC] = next_sync
 
 
 @njit(cache=True)
 def _load_sync(sync, counts, birth0, loss0):
-    for i in range(N_CELL_STATES):
+    n = counts.shape[0]
+    for i in range(n):
         counts[i] = sync[i]
-        birth0[i] = sync[N_CELL_STATES + i]
-        loss0[i] = sync[2 * N_CELL_STATES + i]
+        birth0[i] = sync[n + i]
+        loss0[i] = sync[2 * n + i]
     return sync[_STARTED], sync[_NEXT_SYNC]
 
 
@@ -131,7 +139,7 @@ def _apply_due_doses(y, t, dose, dose_times, dose_states, dose_amounts):
     return dose
 
 
-@njit(cache=True)
+@template()
 def _active_states(y, f, p, typical, frozen, active, ytmp, ftmp, birth, loss):
     """Fill ``active`` with the states the step must solve for; return their number.
 
@@ -170,9 +178,9 @@ def _all_finite(x):
     return True
 
 
-@njit(cache=True)
+@template()
 def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_states, dose_amounts,
-                      rtol, atol, typical, stochastic, threshold, sync_fraction, sync_min, sync_max,
+                      rtol, atol, typical, n_cells, stochastic, threshold, sync_fraction, sync_min, sync_max,
                       max_steps, h_init, sync, carry):
     """Integrate one patient from ``t0``; fills ``out[len(t_out), len(out_states)]``.
 
@@ -202,11 +210,11 @@ def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_
     frozen = np.empty(n, dtype=np.bool_)
     reduced = np.empty(n)
     stages = np.empty((N_STAGES, n))
-    birth = np.empty(N_CELL_STATES)
-    loss = np.empty(N_CELL_STATES)
-    counts = np.empty(N_CELL_STATES)
-    birth0 = np.empty(N_CELL_STATES)
-    loss0 = np.empty(N_CELL_STATES)
+    birth = np.empty(n_cells)
+    loss = np.empty(n_cells)
+    counts = np.empty(n_cells)
+    birth0 = np.empty(n_cells)
+    loss0 = np.empty(n_cells)
     stream = rnd.new_stream(seed)
 
     n_out = t_out.shape[0]
@@ -316,9 +324,9 @@ def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_
     return SUCCESS, steps, h
 
 
-@njit(cache=True, parallel=True)
+@template(parallel=True)
 def integrate_batch(y0, p, seeds, t0s, t_out, out, out_states, dose_times, dose_states, dose_amounts,
-                    n_doses, rtol, atol, typical, stochastic, threshold, sync_fraction, sync_min, sync_max,
+                    n_doses, rtol, atol, typical, n_cells, stochastic, threshold, sync_fraction, sync_min, sync_max,
                     max_steps, h_init, status, steps, sync, carry):
     """Integrate every patient of the batch; per-patient results in ``out``, ``status``, ``steps``,
     and in ``h_init`` the step each would take next."""
@@ -326,5 +334,6 @@ def integrate_batch(y0, p, seeds, t0s, t_out, out, out_states, dose_times, dose_
         nd = n_doses[i]
         status[i], steps[i], h_init[i] = integrate_patient(
             y0[i], p[i], seeds[i], t0s[i], t_out, out[i], out_states, dose_times[i, :nd], dose_states[i, :nd],
-            dose_amounts[i, :nd], rtol, atol, typical, stochastic, threshold, sync_fraction, sync_min,
+            dose_amounts[i, :nd], rtol, atol, typical, n_cells, stochastic, threshold, sync_fraction, sync_min,
             sync_max, max_steps, h_init[i], sync[i], carry)
+

@@ -5,8 +5,9 @@ Coefficients of Di Marzo (1993, "Rodas5(4)", University of Geneva) in the
 OrdinaryDiffEq.jl's Rodas5Tableau): stage i solves
 ``(I / (GAMMA h) - J) k_i = f(y + sum_j A_ij k_j) + sum_j C_ij k_j / h``,
 ``y_new = y + sum_i M_i k_i`` and the error estimate is ``sum_i E_i k_i``. The
-Jacobian is formed by forward differences of the model kernel and factorised
-once per step.
+Jacobian is formed by forward differences of the right-hand side and factorised
+once per step. :func:`jacobian` and :func:`step` call the right-hand side, so they
+are templates, compiled per right-hand side (see :mod:`._specialise`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..model._kernel import derivatives
+from ._specialise import derivatives, template
 
 N_STAGES = 8
 GAMMA = 0.19
@@ -54,7 +55,7 @@ C = _lower(_C_FLAT)
 _SQRT_EPS = np.sqrt(np.finfo(np.float64).eps)
 
 
-@njit(cache=True)
+@template()
 def jacobian(y, f, p, typical, active, m, jac, ytmp, ftmp, birth, loss):
     """Forward-difference Jacobian of the active states: ``jac[a, b] = d f_active[a] / d y_active[b]``."""
     n = y.shape[0]
@@ -159,7 +160,7 @@ def solve(lu, n, pivots, b, lower_ptr, lower_idx, upper_ptr, upper_idx):
         b[i] = acc / lu[i, i]
 
 
-@njit(cache=True)
+@template()
 def step(y, f, p, h, active, m, lu, pivots, sparse, stages, ynew, err, ytmp, reduced, birth, loss):
     """Stages of one RODAS5 step of size ``h`` from ``y`` (with ``f = f(y)``); fills ``ynew`` and ``err``.
 

@@ -1,0 +1,80 @@
+"""Compile the solver's templates once per right-hand side.
+
+The functions that call the right-hand side are written as templates against the
+placeholder :func:`derivatives`. :func:`specialise` clones each template with its
+module's globals plus the real right-hand side bound to that name and compiles the
+clone, so numba inlines and optimises the model's kernel exactly as if the solver
+had imported it, and nothing in the solver names a model.
+
+Why clones and not a jitted function passed as an argument or captured by a
+closure: numba keys its on-disk cache on the argument types or the pickled
+closure, and both contain a per-process id of the jitted function, so the cache
+would never hit and every run would compile for a minute. Globals are compile-time
+constants that the cache key leaves out; a distinct qualified name per right-hand
+side (its module, name and a hash of its bytecode) keeps the cache files apart.
+Like any numba cache, it does not see an edit to a function that the right-hand
+side calls from another file; for the in-vivo model, ``cartsim._compiled_cache``
+keys the whole cache folder by the model's and the solver's sources.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import types
+from typing import Callable
+
+from numba import njit
+
+
+def derivatives(y, p, dydt, birth, loss):
+    """The right-hand side a solver template calls, and its protocol.
+
+    Fill ``dydt`` with ``f(y, p)`` for one patient; for each of the first ``n_cells``
+    states (the cell populations the stochastic layer may take) also fill ``birth``
+    and ``loss`` with its per-capita birth and loss rates (1/day). A placeholder: only
+    the clones that :func:`specialise` makes call a real one.
+    """
+    raise TypeError("solver templates run only once specialised; see cartsim.solver.make_integrator")
+
+
+def template(parallel: bool = False) -> Callable:
+    """Mark a function that calls :func:`derivatives`; ``parallel`` is numba's option of that name."""
+
+    def mark(function):
+        function.njit_parallel = parallel
+        return function
+
+    return mark
+
+
+def _code_bytes(code: types.CodeType) -> bytes:
+    """Bytecode, names and constants of ``code``, nested code included (whose repr holds an address)."""
+    consts = [_code_bytes(c) if isinstance(c, types.CodeType) else repr(c).encode() for c in code.co_consts]
+    return code.co_code + repr(code.co_names).encode() + b"".join(consts)
+
+
+def _tag(rhs) -> str:
+    """A name for the right-hand side that changes when its bytecode does (it names the cache files)."""
+    digest = hashlib.sha256(_code_bytes(rhs.py_func.__code__)).hexdigest()[:12]
+    return f"{rhs.py_func.__module__}.{rhs.py_func.__qualname__}.{digest}"
+
+
+def specialise(rhs, modules) -> dict[str, Callable]:
+    """Compiled clones of every template of ``modules`` (in dependency order) calling ``rhs``.
+
+    A template that calls another template calls its clone: each module's namespace
+    holds the clones made so far.
+    """
+    tag = _tag(rhs)
+    made: dict[str, Callable] = {}
+    for module in modules:
+        namespace = {**vars(module), **made, "derivatives": rhs}
+        for function in list(vars(module).values()):
+            if not (hasattr(function, "njit_parallel") and function.__module__ == module.__name__):
+                continue
+            clone = types.FunctionType(function.__code__, namespace, function.__name__, function.__defaults__)
+            clone.__qualname__ = f"{function.__qualname__}[{tag}]"
+            clone.__doc__ = function.__doc__
+            made[function.__name__] = namespace[function.__name__] = njit(
+                cache=True, parallel=function.njit_parallel)(clone)
+    return made
