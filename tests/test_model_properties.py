@@ -70,13 +70,14 @@ drug_doses = st.builds(
 
 @st.composite
 def scenarios(draw, days: int = 120):
+    senescent = draw(st.floats(0.0, 1.0))  # memory-like and senescent cells are shares of one product
     return Scenario(
         patient={"tumor": {"blood_cells": draw(cells), "marrow_cells": draw(cells), "node_cells": draw(cells),
                            "antigen_negative_fraction": draw(st.sampled_from([0.0, 0.01, 0.5]))},
                  "normal_b_cells": draw(st.one_of(st.just(0.0), st.floats(0.0, 11.0).map(lambda e: 10.0 ** e)))},
         product={"dose_cells": draw(st.one_of(st.just(0.0), st.floats(6.0, 11.0).map(lambda e: 10.0 ** e))),
-                 "cd4_fraction": draw(st.floats(0.0, 1.0)), "memory_fraction": draw(st.floats(0.0, 1.0)),
-                 "senescent_fraction": draw(st.floats(0.0, 1.0)), "prior_exposures": draw(st.integers(0, 2))},
+                 "cd4_fraction": draw(st.floats(0.0, 1.0)), "memory_fraction": draw(st.floats(0.0, 1.0 - senescent)),
+                 "senescent_fraction": senescent, "prior_exposures": draw(st.integers(0, 2))},
         lymphodepletion={"regimen": draw(st.sampled_from(["flu_cy", "none"]))},
         schedule=draw(st.lists(drug_doses, max_size=4)),
         simulation={"days": days, "seed": draw(st.integers(0, 2**32))})

@@ -106,7 +106,7 @@ class Product(StrictModel):
     def _consistent(self):
         if self.source == "autologous" and self.gvhd_risk > 0:
             raise ValueError("gvhd_risk applies to allogeneic cells; autologous products have none")
-        if self.memory_fraction + self.senescent_fraction > 1:
+        if self.memory_fraction + self.senescent_fraction > 1 + 1e-12:  # rounding of 1 - x is no excess
             raise ValueError(f"memory_fraction + senescent_fraction are shares of one product and must add up to "
                              f"at most 1; got {self.memory_fraction:g} + {self.senescent_fraction:g}")
         if self.minimum_dose_cells is not None and self.minimum_dose_cells > self.dose_cells:
