@@ -1,4 +1,4 @@
-"""A patient's result does not depend on the batch around it (DESIGN.md 3): alone, at any position of a
+"""A patient's result does not depend on the batch around it (patients are independent): alone, at any position of a
 batch of 1,000, in chunks of any size, through the clinical clock and in a trial on any number of workers,
 bit for bit; the seed alone fixes its stochastic draws."""
 

@@ -43,7 +43,7 @@ def tocilizumab():
 
 
 def test_tocilizumab_raises_free_il6_while_fever_and_vasopressor_need_fall(untreated, tocilizumab):
-    """Lee 2019 / models.md P8: blocking IL-6R stops receptor-mediated clearance, so free serum
+    """Lee 2019 / Santurio 2025 PLOS Comput Biol: blocking IL-6R stops receptor-mediated clearance, so free serum
     IL-6 rises, while the IL-6 signal, fever and capillary leak fall."""
     given = [e["day"] for e in tocilizumab.events if e["event"] == "tocilizumab"]
     assert len(given) == 1
@@ -62,7 +62,7 @@ def test_tocilizumab_does_not_slow_car_t_expansion(untreated, tocilizumab):
 
 
 def test_steroids_lower_the_car_t_peak():
-    """models.md P11: corticosteroids suppress CAR-T proliferation (less than cytokines). Shown where
+    """Corticosteroids suppress CAR-T proliferation (less than cytokines; [A] dexamethasone Emax effect). Shown where
     antigen, not the physiological CAR-T ceiling, limits the expansion (a low burden, 3e10 cells)."""
     low = {"tumor": {"blood_cells": 6e9, "marrow_cells": 9e9, "node_cells": 1.2e10}}
     untreated = cartsim.simulate(_scenario(patient=low)).summary
@@ -87,7 +87,7 @@ def test_higher_tumor_burden_gives_more_severe_crs():
 
 
 def test_cd28_gives_earlier_crs_than_41bb():
-    """DESIGN.md 3 / Kymriah vs Yescarta: CD28 products expand faster, so CRS starts earlier."""
+    """Kymriah vs Yescarta (Kawalekar 2016 Immunity): CD28 products expand faster, so CRS starts earlier."""
     e = _run([_scenario(product={"costimulation": c}) for c in ("CD28", "4-1BB")])
     assert e["crs_onset_day"][0] < e["crs_onset_day"][1]
 

@@ -191,3 +191,24 @@ def test_each_observable_answers_to_its_state(name):
         high[State.il6] = 1e4
     before, after = observe(np.stack([low, high]), np.repeat(params, 2, axis=0))[:, Obs[name]]
     assert np.sign(after - before) == direction, f"{name}: {before} -> {after} when {state} rises"
+
+
+# ---- sources --------------------------------------------------------------------------------------------
+
+#: Documents that are not in the repository: the composite model summary, the design notes and the five
+#: source articles by their seed numbers. A source names the publication instead (issue 15, item 8).
+OUTSIDE_DOCUMENTS = ("models.md", "DESIGN.md", "seed 00")
+
+
+def test_no_source_refers_to_a_document_outside_the_repository():
+    rows = [f"{p.name}: {p.source}" for p in PARAMETER_TABLE
+            if any(d.lower() in p.source.lower() for d in OUTSIDE_DOCUMENTS)]
+    assert not rows, "parameter sources naming a document outside the repository:\n" + "\n".join(rows)
+    files = [path for path in sorted(SOURCE.rglob("*"))
+             if path.is_file() and "__pycache__" not in path.parts and path.suffix not in {".json", ".yaml", ".pyc"}]
+    assert any(path.name == "_parameters.py" for path in files)
+    hits = [f"{path.relative_to(SOURCE)}:{number}: {line.strip()}"
+            for path in files
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+            if any(d.lower() in line.lower() for d in OUTSIDE_DOCUMENTS)]
+    assert not hits, "files of src/cartsim naming a document outside the repository:\n" + "\n".join(hits)

@@ -1,4 +1,4 @@
-"""Properties of the in-vivo model that must hold anywhere in parameter space (DESIGN.md section 3).
+"""Properties of the in-vivo model that must hold anywhere in parameter space (the model's invariants).
 
 Random parameter vectors are drawn inside the plausible box ``[low, high]`` of
 ``PARAMETER_TABLE``: each parameter moves from its default towards one of its
@@ -469,7 +469,7 @@ def test_car_t_ceiling_holds_at_the_homeostatic_corner_of_the_box(tumour):
     """Parameters at their table bounds: fastest resting-cell renewal, fittest T cells, slowest death.
 
     Homeostatic renewal must not carry CAR-T past the physiological ceiling either, with or
-    without antigen (DESIGN.md 3: expansion limited by antigen and by a physiological ceiling).
+    without antigen (expansion is limited by antigen and by a physiological ceiling).
     """
     overrides = {"memory_renewal": PARAMETERS["memory_renewal"].high,
                  "memory_death_cd4": PARAMETERS["memory_death_cd4"].low,

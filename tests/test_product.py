@@ -1,6 +1,7 @@
 """Products: manufacturing, constructs, presets and allogeneic cells, against published behaviour.
 
-Published behaviour checked here (issue 5; seeds 001 and 003):
+Published behaviour checked here (issue 5; Porter interview, CLL Society, CAR-T Part 2;
+NCI, "CAR T cells: engineering patients' immune cells to treat their cancers"):
 * manufacturing fails more often in heavily pretreated patients, less after a BTK inhibitor;
 * a longer vein-to-vein time raises the burden at infusion;
 * ROR1 products spare normal B cells (no B-cell aplasia);

@@ -1,4 +1,4 @@
-"""Scenario validation: every bad value is reported by field, value and what was expected (DESIGN.md 9)."""
+"""Scenario validation: every bad value is reported by field, value and what was expected (README, "Scenario files")."""
 
 import pytest
 

@@ -1,4 +1,5 @@
-"""The shipped scenarios reproduce the published behaviour they are named after (DESIGN.md 3, seeds 000 and 004)."""
+"""The shipped scenarios reproduce the published behaviour they are named after (Kay/Kenderian ASH 2022;
+Melenhorst 2022 Nature; Porter 2011 NEJM)."""
 
 from pathlib import Path
 
@@ -19,7 +20,7 @@ def test_every_shipped_scenario_runs(results):
 
 
 def test_responder_deep_remission_with_cd4_car_t_at_ten_years(results):
-    """Seed 004 / Melenhorst 2022: decade-long remission, CD4+ CAR-T still present."""
+    """Melenhorst 2022 Nature: decade-long remission, CD4+ CAR-T still present."""
     s = results["responder"].summary
     assert s["car_t_expansion_fold"] > 100  # kalos2011_expansion_fold: >1000x in the first UPenn patients
     assert 7 <= s["car_t_peak_day"] <= 21  # mueller2017 / kymriah_all_tmax

@@ -80,7 +80,8 @@ class Product(StrictModel):
     manufacturing: bool = Field(True, description="simulate apheresis, transduction and expansion; false: "
                                                   "infuse exactly this product after vein_to_vein_days")
     vein_to_vein_days: float = Field(21.0, ge=0, le=180, description="typical apheresis-to-infusion time of an "
-                                                                     "autologous product (seed 003)")
+                                                                     "autologous product (about 3 weeks: NCI "
+                                                                     "CAR T-cell overview, cancer.gov)")
     transduction_efficiency: float = Field(0.3, gt=0, le=1, description="typical CAR+ share after transduction")
     gvhd_risk: float = Field(0.0, ge=0, le=1, description="probability of acute GvHD (allogeneic cells)")
 

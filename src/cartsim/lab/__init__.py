@@ -1,4 +1,5 @@
-"""Lab assays: the in-vivo model with other hosts (DESIGN.md section 6, seed 000).
+"""Lab assays: the in-vivo model with other hosts (README, "Lab assays"), after the repeated-stimulation
+senescence work of the Kenderian/Kay group (Kay NE, ASH 2022).
 
 * :func:`run_restim`: the in-vitro repeated-stimulation assay (culture well host);
 * :func:`run_mouse`: the NSG mouse xenograft with CAR-T harvested from that assay after k stimulations.

@@ -69,7 +69,8 @@ def restim(
         "out/lab/restim"),
 ) -> None:
     """In-vitro repeated stimulation: CAR-T and CLL targets at --et-ratio, restimulated every --every-days
-    for --rounds; killing, fold expansion and senescent share per round and domain (seed 000)."""
+    for --rounds; killing, fold expansion and senescent share per round and domain
+    (Kay/Kenderian ASH 2022)."""
     from ._outputs import write_restim
     from ._restim import run_restim
 
@@ -105,7 +106,7 @@ def mouse(
                    ] = Path("out/lab/mouse"),
 ) -> None:
     """NSG mouse xenograft: CAR-T harvested from the repeated-stimulation assay after k stimulations
-    against an engrafted CLL-like line; tumour burden and survival per group (seed 000)."""
+    against an engrafted CLL-like line; tumour burden and survival per group (Kay/Kenderian ASH 2022)."""
     from ._mouse import run_mouse
     from ._outputs import write_mouse
     from ._restim import run_restim

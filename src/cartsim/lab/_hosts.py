@@ -30,7 +30,7 @@ HUMAN_MASS_KG = 70.0
 DENSITY_PARAMETERS = ("antigen_half_saturation", "kill_half_saturation", "car_t_capacity", "cll_capacity",
                       "host_t_capacity")
 
-#: The CAR target of every lab assay: CD19, as in the Kenderian group's CART19 experiments (seed 000).
+#: The CAR target of every lab assay: CD19, as in the Kenderian group's CART19 experiments (Kay NE, ASH 2022).
 LAB_TARGET = "CD19"
 
 #: Drives of macrophage activation (cytokine release syndrome): set to 0 in both lab hosts. A culture

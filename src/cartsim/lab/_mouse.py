@@ -1,6 +1,6 @@
 """The NSG mouse xenograft: CAR-T harvested after k stimulations against an engrafted CLL-like line.
 
-Seed 000: "CAR-T cells activated at later time points (more exposure to cancer
+Kay NE, ASH 2022 (Kay/Kenderian): "CAR-T cells activated at later time points (more exposure to cancer
 cells) were less effective at reducing tumour burden in a mouse model"
 (kay2022_function_loss); the 2025 paper adds that senescence impairs 4-1BB
 but not CD28 cells (kay2022_costim_dependence). The experiment here:

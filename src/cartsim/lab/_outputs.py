@@ -1,7 +1,7 @@
 """Files of the lab assays: tables (CSV, JSON, Parquet) and figures, one writer per assay.
 
 The figures follow the published readouts: per-round killing, expansion and
-senescent share by co-stimulatory domain (seed 000's in-vitro model), and per
+senescent share by co-stimulatory domain (the in-vitro model of Kay/Kenderian ASH 2022), and per
 group tumour burden and Kaplan-Meier survival (its mouse model).
 """
 

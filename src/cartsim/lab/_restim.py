@@ -1,6 +1,6 @@
 """The in-vitro repeated-stimulation assay: CAR-T and CLL targets in a well, restimulated every N days.
 
-Seed 000 (Kay/Kenderian, ASH 2022): "a cell culture model for repeated CAR-T
+Kay NE (Kay/Kenderian), ASH 2022: "a cell culture model for repeated CAR-T
 cell activation followed by rest"; senescence markers appeared after one or
 two exposures, more in 4-1BB than in CD28 cells (kay2022_senescence_onset,
 kay2022_costim_dependence). The assay here is the in-vivo model in a culture
@@ -55,7 +55,7 @@ class Culture:
     #: the exposure chain, which counts completed exposures, would otherwise not advance at all.
     rest_rate: float = 0.5
     default_every_days: float = 7.0  # days; [A] weekly restimulation after rest, the common protocol
-    default_rounds: int = 5  # [A] enough rounds for 4-1BB cells to lose function (seed 000: 1-2 suffice)
+    default_rounds: int = 5  # [A] enough rounds for 4-1BB cells to lose function (Kay/Kenderian ASH 2022: 1-2 suffice)
     default_cells: float = 1e6  # CAR-T per well at each restimulation; [A] 1e6 cells in 2 mL (5e5/mL)
 
     def parameters(self, costimulation: str) -> np.ndarray:

@@ -165,7 +165,8 @@ def _engagement(y, p, stim):
 @njit(cache=True, inline="always")
 def _killing(p, steroid, il6_excess, pressure, antigen):
     """Per-target kill rate: Kimmel 2021 Proc R Soc B saturating law, with effector saturation when targets are
-    in excess, slowed by steroids, and (seed 001 hypothesis) raised by the storm's IL-6 signalling."""
+    in excess, slowed by steroids, and raised by the storm's IL-6 signalling (a hypothesis from the Porter
+    interview, CLL Society, "CAR-T Part 2"; off by default)."""
     kill_rate = p[P.max_kill_rate] * (1.0 - p[P.corticosteroid_on_killing] * steroid)
     # Bystander macrophage and NK cytotoxicity adds to the effector-limited CAR-T killing, not inside it.
     inflammation = 1.0 + p[P.inflammatory_killing_gain] * _hill(il6_excess, p[P.inflammatory_killing_il6_half])

@@ -1,9 +1,10 @@
 """The parameter table: every model parameter with units, default, plausible range and source.
 
-Source tags follow ``../shared/reference/models.md``: [V] checked against the
-paper, [M] recalled from the paper (verify before calibrating), [A] a design
-assumption of cartsim. "calibrated to <target>" names an entry of
-``shared/targets/calibration.yaml``. Defaults describe a 4-1BB, CD19-directed
+Each source names its paper by first author, year and journal, and carries an evidence tag:
+[V] the value was checked against the paper; [M] it is recalled from the paper and is to be
+verified before calibrating; [A] it is an assumption of cartsim (a paper named beside it gives the
+structure or the direction, not the number). "calibrated to <target>" names an entry of
+``src/cartsim/calibration/targets.yaml``. Defaults describe a 4-1BB, CD19-directed
 product in a relapsed/refractory CLL patient; co-stimulation presets in
 :mod:`cartsim.product` replace the product-specific rows.
 """
@@ -46,12 +47,14 @@ _KIMMEL = "Kimmel 2021 Proc R Soc B, Table 1"
 _STEIN = "Stein 2019 CPT:PSP (stein2019_model_params)"
 _KAY = "Kay/Kenderian ASH 2022 and 2025 paper (kay2022_* targets)"
 _SANT = "Santurio 2025 PLOS Comput Biol"
+_NCI = "NCI, CAR T cells: engineering patients' immune cells to treat their cancers (cancer.gov)"
+_DEX = "[A] dexamethasone one-compartment PK with an Emax effect"
 
 PARAMETER_TABLE: tuple[Parameter, ...] = (
     # ---- CAR-T, per lineage ----------------------------------------------------------------
-    Parameter("proliferation_cd4", "1/day", 0.7, 0.1, 3.0, f"[M] models.md P2; {_STEIN} doubling 0.78 d",
+    Parameter("proliferation_cd4", "1/day", 0.7, 0.1, 3.0, f"[M] {_STEIN} doubling 0.78 d",
               "maximal antigen-driven proliferation rate of CD4 effectors"),
-    Parameter("proliferation_cd8", "1/day", 0.9, 0.1, 3.0, f"[M] models.md P2; {_STEIN} doubling 0.78 d",
+    Parameter("proliferation_cd8", "1/day", 0.9, 0.1, 3.0, f"[M] {_STEIN} doubling 0.78 d",
               "maximal antigen-driven proliferation rate of CD8 effectors"),
     Parameter("memory_death_cd4", "1/day", 0.0105, 1e-4, 0.2,
               "[M] Melenhorst 2022 Nature: CD4 CAR-T persist a decade; net slope ~ -5e-4/day",
@@ -68,11 +71,12 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
     Parameter("cytotoxicity_cd8", "1", 1.0, 0.0, 2.0, "[A] reference lineage", "killing weight of a CD8 effector"),
     # ---- CAR-T, shared -----------------------------------------------------------------------
     Parameter("resting_cytotoxicity", "1", 0.3, 0.0, 1.0,
-              "[A] Melenhorst 2022: persisting CD4 CAR-T remain cytolytic years later (seed 004)",
+              "[A] Melenhorst 2022 Nature: persisting CD4 CAR-T remain cytolytic years later",
               "killing weight of a resting CAR-T relative to an effector of its lineage"),
-    Parameter("memory_renewal", "1/day", 0.01, 0.0, 0.1, f"[A] {_KIRO} structure (mu_M); models.md P1",
+    Parameter("memory_renewal", "1/day", 0.01, 0.0, 0.1, f"[A] {_KIRO} structure (mu_M)",
               "homeostatic self-renewal of resting CAR-T at baseline IL-15, without antigen"),
-    Parameter("activation_rate", "1/day", 1.0, 0.01, 10.0, "[A] models.md P1 (k_act)",
+    Parameter("activation_rate", "1/day", 1.0, 0.01, 10.0,
+              f"[A] memory-to-effector toggle of {_KIRO} and Stein 2019 CPT:PSP (k_act)",
               "activation of resting CAR-T at full antigen engagement"),
     Parameter("rest_rate", "1/day", 0.003, 0.0, 1.0,
               "[A] calibrated to stein2019_model_params: ~1% of the peak enters the slow phase",
@@ -89,7 +93,8 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               "patient T-cell fitness; multiplies proliferation and memory renewal"),
     # ---- co-stimulatory domain (product) -------------------------------------------------------
     Parameter("costim_proliferation_factor", "1", 1.0, 0.2, 3.0,
-              "[A] 4-1BB reference; CD28 products expand faster and peak earlier (DESIGN.md 3)",
+              "[A] 4-1BB reference; CD28 products expand faster and peak earlier (CD28 signalling favours "
+              "effector differentiation, Kawalekar 2016 Immunity)",
               "co-stimulation multiplier on effector proliferation",
               constructs={"CD28": 1.5}),
     Parameter("costim_effector_death_factor", "1", 1.0, 0.2, 5.0,
@@ -98,7 +103,8 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               "co-stimulation multiplier on effector death",
               constructs={"CD28": 2.0}),
     Parameter("costim_memory_death_excess", "1/day", 0.0, 0.0, 0.1,
-              "[A] 4-1BB reference; CD28 products persist less (DESIGN.md 3)",
+              "[A] 4-1BB reference; CD28 products persist less (4-1BB favours memory and persistence, "
+              "Kawalekar 2016 Immunity)",
               "co-stimulation addition to the death rate of resting CAR-T",
               constructs={"CD28": 0.01}),
     Parameter("senescence_rate", "1/day", 0.06, 0.0, 1.0,
@@ -117,10 +123,11 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               constructs={"CD28": 1.0}),
     Parameter("senescent_proliferation", "1", 0.05, 0.0, 1.0, "[A] senescent cells divide little",
               "proliferation of senescent cells relative to effectors"),
-    Parameter("senescent_death", "1/day", 0.07, 0.001, 1.0, "[M] models.md P3 (Paixao mu_E scale)",
+    Parameter("senescent_death", "1/day", 0.07, 0.001, 1.0, "[M] Paixao 2022 Cancers (mu_E scale)",
               "death rate of senescent CAR-T"),
     # ---- product -------------------------------------------------------------------------------
-    Parameter("target_on_normal_b", "1", 1.0, 0.0, 1.0, "seed 001: CD19 on normal B cells, ROR1 not",
+    Parameter("target_on_normal_b", "1", 1.0, 0.0, 1.0,
+              "Porter interview, CLL Society (CAR-T Part 2): CD19 on normal B cells, ROR1 not",
               "1 when the CAR target is on normal B cells (CD19), 0 when not (ROR1)",
               constructs={"ROR1": 0.0}),
     Parameter("switch_fraction", "1", 0.0, 0.0, 1.0, "[M] Di Stasi 2011 NEJM: ~90% elimination",
@@ -154,10 +161,11 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
     Parameter("cll_egress_node", "1/day", 0.15, 0.0, 100.0,
               "[A] set per patient so the initial distribution is at trafficking equilibrium (the range bounds an "
               "override, not the per-patient value)", "egress of node CLL to blood"),
-    Parameter("access_blood", "1", 1.0, 0.0, 1.0, "[A] models.md 3.3 (w_PB)", "CAR-T access to blood CLL"),
-    Parameter("access_marrow", "1", 0.7, 0.0, 1.0, "[A] models.md 3.3 (w_BM)", "CAR-T access to marrow CLL"),
+    Parameter("access_blood", "1", 1.0, 0.0, 1.0, "[A] site access weight (w_PB)", "CAR-T access to blood CLL"),
+    Parameter("access_marrow", "1", 0.7, 0.0, 1.0, "[A] site access weight (w_BM)", "CAR-T access to marrow CLL"),
     Parameter("access_node", "1", 0.3, 0.0, 1.0,
-              "[A] models.md 3.3 (w_LN); nodes respond less (DESIGN.md 3)", "CAR-T access to nodal CLL"),
+              "[A] site access weight (w_LN); nodal disease responds less than blood and marrow",
+              "CAR-T access to nodal CLL"),
     Parameter("access_normal_b", "1", 0.7, 0.0, 1.0, "[A]", "CAR-T access to normal B cells"),
     Parameter("max_kill_rate", "1/day", 1.15, 0.01, 10.0, f"[V] {_KIMMEL} (gamma_B)",
               "maximal per-target killing rate at high effector numbers"),
@@ -169,7 +177,8 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               "[A] calibrated to kalos2011_tumor_killed (>=1000 CLL killed per CAR-T)",
               "maximal kills per effector per day when targets are in excess"),
     Parameter("inflammatory_killing_gain", "1", 0.0, 0.0, 5.0,
-              "seed 001 hypothesis (storm may aid killing); off by default",
+              "hypothesis of the Porter interview, CLL Society (CAR-T Part 2): the storm may aid killing; "
+              "off by default",
               "relative increase of all killing (bystander cytotoxicity) at saturating IL-6 signalling"),
     Parameter("inflammatory_killing_il6_half", "pg/mL", 100.0, 1.0, 1e5, "[A]",
               "IL-6 signalling (above baseline) giving half the inflammatory killing gain"),
@@ -183,12 +192,14 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               "stimulation of CAR-T by the antigen-negative/low clone relative to the antigen-positive clone",
               constructs={"CD19/ROR1": 0.8}),
     Parameter("antigen_escape_rate", "1/day", 1e-11, 0.0, 1e-3,
-              "[A] models.md P4 (nu); CD19-negative relapse is rare in CLL (seed 003)",
+              "[A] antigen-escape switching (nu), a cartsim assumption; CD19-negative relapse is rare in CLL "
+              f"(antigen loss: {_NCI})",
               "switching of antigen-positive CLL cells to the antigen-negative clone"),
     Parameter("cll_ld_sensitivity", "1/day", 0.05, 0.0, 2.0, "[A] fludarabine activity in R/R CLL is modest",
               "CLL kill rate per standard dose of lymphodepletion"),
     # ---- normal B cells --------------------------------------------------------------------------
-    Parameter("b_cell_death", "1/day", 0.02, 0.001, 0.5, "[M] models.md P5 (lifetime ~50 days)",
+    Parameter("b_cell_death", "1/day", 0.02, 0.001, 0.5,
+              "[M] Leon-Triana 2021 Commun Nonlinear Sci Numer Simul; Serrano 2024 (lifetime ~50 days)",
               "normal B-cell death rate"),
     Parameter("b_cell_production", "cells/day", 4e8, 0.0, 1e11,
               "[A] set per patient so the initial count is at steady state (the range bounds an override, "
@@ -206,7 +217,7 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
     Parameter("host_t_regrowth", "1/day", 0.17, 0.001, 2.0, f"[V] {_KIMMEL} (r_N)",
               "Gompertz recovery rate of host T cells"),
     Parameter("host_t_ld_sensitivity", "1/day", 0.8, 0.0, 5.0,
-              "[A] calibrated: three standard flu/cy doses leave ~5% of host T cells (models.md P6)",
+              "[A] calibrated: three standard flu/cy doses leave ~5% of host T cells (Kimmel 2021 Proc R Soc B)",
               "host T-cell kill rate per standard dose of lymphodepletion"),
     Parameter("il15_baseline", "pg/mL", 4.0, 0.5, 20.0, "[M] Kochenderfer 2017 JCO (pre-LD IL-15)",
               "steady-state serum IL-15 with a full lymphocyte pool"),
@@ -225,9 +236,11 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
     Parameter("neutrophil_ld_sensitivity", "1/day", 0.8, 0.0, 5.0, "[A] flu/cy myelotoxicity",
               "precursor kill rate per standard dose of lymphodepletion"),
     # ---- cytokines and CRS physiology ---------------------------------------------------------------
-    Parameter("ifng_baseline", "pg/mL", 2.0, 0.1, 20.0, "[M] models.md P9", "steady-state IFN-gamma"),
+    Parameter("ifng_baseline", "pg/mL", 2.0, 0.1, 20.0, "[M] Teachey 2016 Cancer Discov; Giavridis 2018 Nat Med",
+              "steady-state IFN-gamma"),
     Parameter("ifng_production", "pg/mL/day", 100.0, 0.0, 1e4,
-              "[A] models.md P9: peaks 1e2-1e3 pg/mL", "IFN-gamma per 1e9 engaged effectors per day"),
+              "[A] T-cell derived, peaks 1e2-1e3 pg/mL (Teachey 2016 Cancer Discov; Giavridis 2018 Nat Med)",
+              "IFN-gamma per 1e9 engaged effectors per day"),
     Parameter("ifng_clearance", "1/day", 7.0, 1.0, 50.0, "[A] half-life of hours", "IFN-gamma clearance"),
     Parameter("senescent_secretion", "1", 0.5, 0.0, 2.0, f"[A] {_KAY}: inflamm-aging secretome",
               "cytokine output of a senescent cell relative to an engaged effector"),
@@ -248,11 +261,12 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
     Parameter("macrophage_activation_by_ifng", "1/day", 0.05, 0.0, 20.0,
               "[M] Teachey 2016; Giavridis 2018; [A] small for the same reason as the contact drive",
               "IFN-gamma priming of macrophages"),
-    Parameter("ifng_half_activation", "pg/mL", 100.0, 1.0, 1e4, "[A] models.md P7", "IFN-gamma for half activation"),
+    Parameter("ifng_half_activation", "pg/mL", 100.0, 1.0, 1e4, f"[A] {_SANT} (macrophage activation)",
+              "IFN-gamma for half activation"),
     Parameter("macrophage_activation_by_il1", "1/day", 0.5, 0.0, 20.0, "[M] Giavridis 2018, Norelli 2018",
               "IL-1 autocrine amplification"),
     Parameter("il1_half_activation", "pg/mL", 20.0, 0.1, 1e4, "[A]", "IL-1 signalling for half activation"),
-    Parameter("macrophage_deactivation", "1/day", 0.5, 0.01, 10.0, "[A] models.md P7 (k_off)",
+    Parameter("macrophage_deactivation", "1/day", 0.5, 0.01, 10.0, f"[A] {_SANT} (k_off)",
               "return of activated macrophages to rest"),
     Parameter("macrophage_tolerance_rate", "1/day", 0.3, 0.0, 5.0,
               "[A] monocytes turn refractory after activation (endotoxin tolerance, Biswas & Lopez-Collazo "
@@ -266,9 +280,10 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
     Parameter("il6_production", "pg/mL/day", 6e4, 0.0, 1e6,
               "[A] calibrated to il6_peak_severe_vs_mild (1e3-1e4 pg/mL in severe CRS)",
               "IL-6 production at full macrophage activation"),
-    Parameter("il6_clearance", "1/day", 2.0, 0.1, 50.0, "[A] models.md P8", "non-receptor IL-6 clearance"),
+    Parameter("il6_clearance", "1/day", 2.0, 0.1, 50.0, f"[A] {_SANT} (IL-6)", "non-receptor IL-6 clearance"),
     Parameter("il6_receptor_clearance", "1/day", 6.0, 0.0, 50.0,
-              "[A] models.md P8: free IL-6 rises when tocilizumab blocks IL-6R", "IL-6R-mediated IL-6 clearance"),
+              f"[A] {_SANT}: free IL-6 rises when tocilizumab blocks IL-6R",
+              "IL-6R-mediated IL-6 clearance"),
     Parameter("il1_baseline", "pg/mL", 1.0, 0.05, 20.0, "[A]", "steady-state IL-1"),
     Parameter("il1_production", "pg/mL/day", 100.0, 0.0, 1e5, "[A] IL-1 stays tens of pg/mL in CRS; autocrine loop gain kept below 1",
               "IL-1 production at full macrophage activation"),
@@ -322,13 +337,13 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               "corticosteroid elimination"),
     Parameter("corticosteroid_volume", "L", 56.0, 5.0, 200.0, "[M] 0.8 L/kg x 70 kg", "distribution volume",
               group="dose"),
-    Parameter("corticosteroid_ic50", "mg/L", 0.01, 1e-4, 1.0, "[A] models.md P11 (10 ng/mL)",
+    Parameter("corticosteroid_ic50", "mg/L", 0.01, 1e-4, 1.0, f"{_DEX} (10 ng/mL)",
               "dexamethasone-equivalent for half-maximal immunosuppression"),
-    Parameter("corticosteroid_max_effect", "1", 0.9, 0.0, 1.0, "[A] models.md P11", "maximal suppression"),
+    Parameter("corticosteroid_max_effect", "1", 0.9, 0.0, 1.0, _DEX, "maximal suppression"),
     Parameter("corticosteroid_on_proliferation", "1", 0.3, 0.0, 1.0,
-              "[A] models.md P11: steroids lower CAR-T expansion less than cytokines",
+              f"{_DEX}: steroids lower CAR-T expansion less than cytokines",
               "share of the steroid effect that acts on CAR-T proliferation"),
-    Parameter("corticosteroid_on_killing", "1", 0.1, 0.0, 1.0, "[A] models.md P11",
+    Parameter("corticosteroid_on_killing", "1", 0.1, 0.0, 1.0, _DEX,
               "share of the steroid effect that acts on killing"),
     Parameter("anakinra_elimination", "1/day", 3.3, 0.5, 20.0, "[M] half-life 4-6 h", "anakinra elimination"),
     Parameter("anakinra_volume", "L", 18.0, 2.0, 100.0, "[A] ~0.25 L/kg", "anakinra distribution volume", group="dose"),
@@ -352,7 +367,7 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               "suicide-switch drug elimination"),
     Parameter("switch_drug_volume", "L", 20.0, 1.0, 200.0, "[A]", "suicide-switch drug distribution volume",
               group="dose"),
-    Parameter("switch_drug_ec50", "mg/L", 0.001, 1e-6, 1.0, "[A] models.md P12 (~1 ng/mL)",
+    Parameter("switch_drug_ec50", "mg/L", 0.001, 1e-6, 1.0, "[A] Di Stasi 2011 NEJM (~1 ng/mL)",
               "drug concentration for half-maximal switch activation"),
     Parameter("switch_kill_rate", "1/day", 50.0, 0.0, 500.0, "[M] Di Stasi 2011: >90% within hours",
               "maximal elimination of switch-carrying CAR-T"),
@@ -408,7 +423,8 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               "[A] severe neutropenia (< 500/uL) multiplies the infection risk (Hill 2018 Blood)",
               "infection hazard multiplier while neutrophils < 500/uL", group="hazard"),
     Parameter("b_cell_aplasia_infection_factor", "1", 2.0, 1.0, 100.0,
-              "[A] hypogammaglobulinaemia from B-cell aplasia raises late infections (Hill 2018 Blood; seed 003)",
+              "[A] hypogammaglobulinaemia from B-cell aplasia raises late infections (Hill 2018 Blood; "
+              f"{_NCI})",
               "infection hazard multiplier during B-cell aplasia", group="hazard"),
     Parameter("background_mortality_at_70", "1/year", 0.02, 0.0, 0.5, "[M] US life tables: ~2%/year at age 70",
               "all-cause background death hazard at age 70", group="hazard"),

@@ -26,11 +26,12 @@ fate) in every arm of a trial.
 The T-cell characteristics come last in the latent order and
 ``healthy_t_cells`` changes only them, so its patient ``i`` is patient ``i``
 of the default population (same age, disease, history and seed) with
-healthy-donor T cells: a matched contrast for seed 002 (CLL does worse than
-ALL/lymphoma because of CLL-related T-cell dysfunction).
+healthy-donor T cells: a matched contrast for Testa 2024 Mediterr J Hematol
+Infect Dis (CLL does worse than ALL/lymphoma because of CLL-related T-cell
+dysfunction).
 
 Sources: ``[A]`` marks an assumption; target ids refer to
-``shared/targets/calibration.yaml``; papers are named by first author and year.
+``src/cartsim/calibration/targets.yaml``; papers are named by first author and year.
 """
 
 from __future__ import annotations
@@ -252,6 +253,7 @@ class Population:
 
 _TRANSCEND_PH1 = "Siddiqi 2022 Blood (TRANSCEND CLL 004 phase 1, n=25)"
 _TRANSCEND = "Siddiqi 2023 Lancet (TRANSCEND CLL 004, 117 treated)"
+_NCI = "NCI, CAR T cells: engineering patients' immune cells to treat their cancers (cancer.gov)"
 _HEALTHY_WHOLE_BODY_B = ("normal_bcell_blood (0.2e9/L) x blood_volume (5 L) / lymphocytes_blood_fraction (0.02) "
                          "= 5e10 whole-body normal B cells in a healthy adult")
 
@@ -269,7 +271,8 @@ CLL_CORRELATIONS = (
                 f"{_TRANSCEND_PH1}: 91% nodal disease, 35% bulky (>5 cm) nodes"),
     Correlation("prior_btki", "marrow_to_node", -0.15, "[A] progression on a BTKi is mostly nodal"),
     Correlation("prior_lines", "antigen_negative_fraction", 0.15,
-                "[A] more therapy selects more heterogeneous clones (seed 003: heterogeneity, antigen loss)"),
+                "[A] more therapy selects more heterogeneous clones (heterogeneity, antigen loss: "
+                f"{_NCI})"),
     Correlation("tumor_cells", "normal_b_cells", -0.3,
                 "[A] marrow CLL suppresses normal B-cell production (model parameter b_cell_marrow_suppression)"),
     Correlation("prior_lines", "normal_b_cells", -0.2,
@@ -280,7 +283,7 @@ CLL_CORRELATIONS = (
                 "the model already scales cytokines with antigen, this is the host-side remainder"),
     Correlation("prior_lines", "tcell_fitness", -0.35,
                 "Fraietta 2016 Blood: a T-cell defect due to CLL and/or therapy impairs CAR-T expansion; "
-                "DESIGN.md 5: heavy pretreatment hurts"),
+                "[A] heavy pretreatment hurts"),
     Correlation("prior_btki", "tcell_fitness", 0.2,
                 "Fraietta 2016 Blood: >=5 cycles of ibrutinib improved CTL019 expansion (less PD-1 on T cells)"),
     Correlation("age_years", "tcell_fitness", -0.15, "[A] immunosenescence: fewer naive and memory T cells with age"),
@@ -312,7 +315,7 @@ RR_CLL_POST_BTKI_VENETOCLAX = Population(
                             "[A] the Scenario default split (marrow 3e11 : nodes 4e11); "
                             f"{_TRANSCEND_PH1}: 57% with marrow disease"),
     antigen_negative_fraction=Marginal(1e-4, 1.2, "log", 1e-7, 0.5, "fraction of CLL cells",
-                                       "[A] a small pre-existing antigen-low subclone (seed 003): CD19-negative "
+                                       f"[A] a small pre-existing antigen-low subclone ({_NCI}): CD19-negative "
                                        "relapse is uncommon after CD19 CAR-T in CLL, so 1e-4 median (5-95% "
                                        "1.4e-5-7e-4)"),
     normal_b_cells=Marginal(3e9, 1.0, "log", 1e7, 4e10, "cells, whole body",
@@ -321,7 +324,8 @@ RR_CLL_POST_BTKI_VENETOCLAX = Population(
     cytokine_propensity=Marginal(1.0, 0.6, "log", 0.05, 10.0, "1 = typical CRS susceptibility",
                                  "[A] model parameter cytokine_propensity (default 1, range 0.05-10); 5-95% 0.37-2.7"),
     tcell_fitness=Marginal(0.35, 0.6, "log", 0.05, 3.0, "1 = healthy-donor T cells",
-                           "[A] CLL-related T-cell dysfunction (seed 002; Fraietta 2016 Blood; Fraietta 2018 Nat Med): "
+                           "[A] CLL-related T-cell dysfunction (Testa 2024 Mediterr J Hematol Infect Dis; "
+                           "Fraietta 2016 Blood; Fraietta 2018 Nat Med): "
                            "CLL CR 18-30% vs ALL 70-90% (cll_reasons_lower_efficacy); the cohort of "
                            "cartsim.studies._toci_timing; clip = the model parameter's range"),
     cd4_fraction=Marginal(0.5, 0.8, "logit", 0.05, 0.95, "CD4 share of T cells",
@@ -363,7 +367,8 @@ HEALTHY_T_CELLS = replace(
     RR_CLL_POST_BTKI_VENETOCLAX,
     name="healthy_t_cells",
     description=("The default R/R CLL patients (same disease, history and seeds) with healthy-donor T-cell fitness: "
-                 "the ALL/lymphoma-like contrast of seed 002, where CLL does worse because of CLL-related "
+                 "the ALL/lymphoma-like contrast of Testa 2024 (Mediterr J Hematol Infect Dis), where CLL does "
+                 "worse because of CLL-related "
                  "T-cell dysfunction."),
     tcell_fitness=Marginal(1.0, 0.3, "log", 0.05, 3.0, "1 = healthy-donor T cells",
                            "[A] the model's reference (parameter default 1) with healthy inter-donor spread"),

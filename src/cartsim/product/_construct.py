@@ -8,11 +8,12 @@ the kernel uses the parameters. Why the values differ:
   peak earlier, persist less, and are less prone to senescence, which does not impair their killing
   (Kenderian group, 2025 paper "Differential susceptibility and role for senescence in CART cells based on
   costimulatory domains"; kay2022_costim_dependence target).
-* **Targets.** CD19 is on normal B cells, ROR1 is not (seed 001). The model's antigen-negative clone is the
-  clone that lost the product's target (a single antigen): a single-target CAR sees it only as antigen-low,
-  an OR-gate CD19/ROR1 CAR still sees it through the other antigen (seed 003: escape by antigen loss; dual
-  targeting as the answer to it), at 0.8 [A] because ROR1 is expressed at a few thousand sites per CLL
-  cell, fewer than CD19, and killing falls with antigen density (Majzner 2020 Cancer Discov).
+* **Targets.** CD19 is on normal B cells, ROR1 is not (Porter interview, CLL Society, "CAR-T Part 2").
+  The model's antigen-negative clone is the clone that lost the product's target (a single antigen): a
+  single-target CAR sees it only as antigen-low, an OR-gate CD19/ROR1 CAR still sees it through the other
+  antigen (NCI, "CAR T cells: engineering patients' immune cells to treat their cancers": escape by antigen
+  loss; dual targeting as the answer to it), at 0.8 [A] because ROR1 is expressed at a few thousand sites
+  per CLL cell, fewer than CD19, and killing falls with antigen density (Majzner 2020 Cancer Discov).
 * **Source.** Allogeneic (off-the-shelf, TCR-knockout) cells are rejected by the host's recovering T cells:
   [A] 1/day at a fully recovered host pool (a half-life of 17 hours), so after standard flu/cy the cells are
   gone within two months, and only deeper lymphodepletion lets them expand and persist for weeks, as for

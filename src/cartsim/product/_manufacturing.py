@@ -61,7 +61,9 @@ class Process:
     #: 19 of 1,138 patients). Command: benchmarks/manufacturing_calibration.py.
     fold_expansion: float = 16.0
     fold_log_sd: float = 0.8  # [A] patient-to-patient spread of culture growth
-    fitness_exponent: float = 1.0  # [A] culture growth proportional to T-cell fitness (seed 002: CLL T-cell dysfunction)
+    #: [A] culture growth proportional to T-cell fitness (CLL T-cell dysfunction: Testa 2024 Mediterr J Hematol
+    #: Infect Dis)
+    fitness_exponent: float = 1.0
     btki_gain: float = 1.5  # [A] size; direction from Fraietta 2016 Blood (ibrutinib >= 5 cycles helps)
     per_prior_line: float = 0.9  # [A] each prior line beyond the typical four costs 10% of growth
     doubling_days: float = 1.5  # days; [A] doubling time late in culture
@@ -75,7 +77,7 @@ class Process:
     senescence_per_prior_line: float = 1.05  # [A]
     max_senescent_fraction: float = 0.6  # [A]
     typical_prior_lines: int = 4  # TRANSCEND CLL 004 median (the reference patient)
-    donor_fitness: float = 1.0  # healthy-donor T cells of an allogeneic product (seed 002)
+    donor_fitness: float = 1.0  # healthy-donor T cells of an allogeneic product (no CLL dysfunction, Testa 2024)
 
 
 PROCESS = Process()

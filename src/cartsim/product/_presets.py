@@ -1,4 +1,5 @@
-"""Product presets: the approved CD19 products of seed 003, investigational ROR1 and dual products,
+"""Product presets: the approved CD19 products (NCI, "CAR T cells: engineering patients' immune cells to treat
+their cancers", cancer.gov), investigational ROR1 and dual products,
 and an allogeneic off-the-shelf product.
 
 A preset is a set of :class:`cartsim.io.Product` fields; a scenario that names
@@ -48,7 +49,8 @@ PRODUCT_PRESETS: dict[str, dict] = {
     },
     "ror1-investigational": {
         **_INVESTIGATIONAL, "target": "ROR1",
-        "description": "generic investigational ROR1 CAR (seed 001): ROR1 is on CLL but not on normal B cells, "
+        "description": "generic investigational ROR1 CAR (Porter interview, CLL Society, CAR-T Part 2): ROR1 is on "
+                       "CLL but not on normal B cells, "
                        "so no B-cell aplasia. " + _INVESTIGATIONAL_NOTE,
     },
     "cd19-ror1-dual": {

@@ -1,12 +1,13 @@
 """When should tocilizumab be given? The same virtual patients under five tocilizumab timings.
 
-Seed 001 asks whether the cytokine storm helps CAR-T cells kill the leukaemia,
-in which case blocking IL-6 early could cost responses. Every arm keeps the
-rest of standard management (dexamethasone for CRS >= 3 or ICANS >= 2,
-anakinra when refractory, the suicide switch at CRS 4); only the tocilizumab
-rule changes. Each arm runs twice: with the model's default assumption that
-inflammation does not change killing, and with the hypothesis that IL-6
-signalling boosts it (``inflammatory_killing_gain``).
+The Porter interview (CLL Society, "CAR-T Part 2") asks whether the cytokine
+storm helps CAR-T cells kill the leukaemia, in which case blocking IL-6 early
+could cost responses. Every arm keeps the rest of standard management
+(dexamethasone for CRS >= 3 or ICANS >= 2, anakinra when refractory, the
+suicide switch at CRS 4); only the tocilizumab rule changes. Each arm runs
+twice: with the model's default assumption that inflammation does not change
+killing, and with the hypothesis that IL-6 signalling boosts it
+(``inflammatory_killing_gain``).
 """
 
 from __future__ import annotations
