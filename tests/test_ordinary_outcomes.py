@@ -55,3 +55,14 @@ def test_a_dose_a_hair_before_a_visit_is_given_at_the_visit():
                                    "product": {"manufacturing": False, "vein_to_vein_days": 0},
                                    "simulation": {"days": 30}})
     assert cartsim.simulate(scenario).summary["switch_drug_doses"] == 1
+
+
+def test_a_dose_below_one_cell_has_no_expansion_fold_and_writes_strict_json(tmp_path):
+    """A weight-based dose of 5e-324 cells/kg infuses no whole cell: the fold over it is undefined, not
+    infinite (summary.json is strict JSON; the fuzzer found the infinite fold stopping the run)."""
+    scenario = Scenario.validated({"product": {"dose_cells_per_kg": 5e-324, "manufacturing": False},
+                                   "simulation": {"days": 30}})
+    result = cartsim.simulate(scenario)
+    assert result.summary["car_t_expansion_fold"] is None
+    write_outputs(result, tmp_path)
+    assert json.loads((tmp_path / "summary.json").read_text())["car_t_expansion_fold"] is None

@@ -93,7 +93,9 @@ def summarise(days: np.ndarray, values: np.ndarray) -> dict:
     return {
         "car_t_peak_cells": car_t_peak,
         "car_t_peak_day": car_t_peak_day,
-        "car_t_expansion_fold": car_t_peak / car_t[0] if car_t_peak is not None and car_t[0] > 0 else None,
+        # Fold over what was infused: none without a whole cell infused (a failed manufacture, a zero dose).
+        "car_t_expansion_fold": (car_t_peak / car_t[0] if car_t_peak is not None and car_t[0] >= EXTINCT_CELLS
+                                 else None),
         "tumor_cells_day0": _at(days, tumor, 0),
         "tumor_cells_day28": _at(days, tumor, 28),
         "tumor_cells_day365": _at(days, tumor, 365),
