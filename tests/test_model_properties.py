@@ -331,7 +331,9 @@ def test_zero_car_t_dose_gives_the_tumour_only_model(p, blood, marrow, node, neg
     v = solution.values[0]
     # CAR-T states stay exactly zero.
     assert np.all(v[:, CAR_T] == 0.0)
-    reference = _reference_tumour(p, y0, [d[0] for d in doses if d[1] == State.lymphodepletion], t0, times)
+    given = slice(0, int(doses.counts[0]))
+    lymphodepletion = doses.times[0, given][doses.states[0, given] == State.lymphodepletion]
+    reference = _reference_tumour(p, y0, list(lymphodepletion), t0, times)
     scale = max(y0[CLL].sum(), 1.0)
     if not stochastic:
         np.testing.assert_allclose(v[:, CLL], reference, rtol=1e-4, atol=1e-8 * scale + 1.0)
