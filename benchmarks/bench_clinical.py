@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from cartsim._batch import build_batch
-from cartsim.clinical import run_clinical, visit_days
+from cartsim.clinical import Care, run_clinical, visit_days
 from cartsim.io import Scenario
 from cartsim._engine import integrate
 from cartsim.studies._toci_timing import cohort
@@ -44,14 +44,14 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
 
     warm = [Scenario.validated({**p, "protocol": "standard"}) for p in cohort(2, args.seed, 60)]
-    run_clinical(build_batch(warm), warm)
+    run_clinical(build_batch(warm), Care.of(warm))
     print(f"{args.n} patients, standard protocol; patients/s (higher is better)")
     print(f"{'follow-up':>10} {'clinical clock':>15} {'bare engine':>12} {'clock / engine time':>20} {'visits':>7}")
     for days in args.days:
         scenarios = [Scenario.validated({**p, "protocol": "standard"}) for p in cohort(args.n, args.seed, days)]
         batch = build_batch(scenarios)
         outcome = {}
-        clock = _time(lambda: outcome.setdefault("o", run_clinical(batch, scenarios)))
+        clock = _time(lambda: outcome.setdefault("o", run_clinical(batch, Care.of(scenarios))))
         engine = _time(lambda: integrate(batch.y0, batch.params, np.array([float(days)]), doses=batch.doses,
                                          seeds=batch.seeds, t0=batch.t0))
         visits = visit_days(scenarios[0].clinical.visits, float(days)).size

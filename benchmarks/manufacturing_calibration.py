@@ -20,8 +20,9 @@ from dataclasses import replace
 import numpy as np
 from scipy.optimize import brentq
 
-from cartsim.io import Scenario
-from cartsim.patient import DEFAULT_POPULATION, patient_fields, sample_population
+from cartsim._batch import patient_arrays, product_columns
+from cartsim.io import Product
+from cartsim.patient import DEFAULT_POPULATION, sample_population
 from cartsim.product import PROCESS, manufacture
 
 TARGET_FAILURE = 0.04  # Siddiqi 2023: 96% manufacturing success
@@ -33,29 +34,32 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=20000)
     args = parser.parse_args()
     patients = sample_population(DEFAULT_POPULATION, args.n, seed=2023)
-    scenarios = [Scenario.model_validate({"patient": patient_fields(row), "product": {"preset": "liso-cel"}})
-                 for row in patients.itertuples(index=False)]
+    table = patient_arrays(patients)  # checked, with the columns a population does not sample
+    liso_cel = product_columns([Product(preset="liso-cel")])
+    product = {name: np.repeat(values, args.n) for name, values in liso_cel.items()}
     seeds = patients["seed"].to_numpy(np.uint64)
 
     def rates(fold: float, share: float) -> tuple[float, float]:
-        made = manufacture(scenarios, seeds, replace(PROCESS, fold_expansion=fold, out_of_specification_share=share))
-        return float(np.mean([m.failed for m in made])), float(np.mean([m.out_of_specification for m in made]))
+        made = manufacture(product, table, seeds, replace(PROCESS, fold_expansion=fold,
+                                                              out_of_specification_share=share))
+        return float(made.failed.mean()), float(made.out_of_specification.mean())
 
     def fold_for(share: float) -> float:
         return brentq(lambda f: rates(f, share)[0] - TARGET_FAILURE, 0.01, 1000.0, xtol=0.01)
 
     share = brentq(lambda s: rates(fold_for(s), s)[1] - TARGET_OUT_OF_SPEC, 0.1, 0.99, xtol=0.005)
     fold = fold_for(share)
-    made = manufacture(scenarios, seeds, replace(PROCESS, fold_expansion=fold, out_of_specification_share=share))
+    made = manufacture(product, table, seeds,
+                       replace(PROCESS, fold_expansion=fold, out_of_specification_share=share))
     lines = patients["prior_lines"].to_numpy()
-    failed = np.array([m.failed for m in made])
+    failed = made.failed
     print(f"{args.n} patients of {DEFAULT_POPULATION}, liso-cel preset")
     print(f"fold_expansion {fold:.2f} (default {PROCESS.fold_expansion:g}) and out_of_specification_share "
           f"{share:.3f} (default {PROCESS.out_of_specification_share:g}) give")
-    print(f"  failure: {np.mean([m.failed for m in made]):.1%} (target {TARGET_FAILURE:.1%})")
-    print(f"  out of specification: {np.mean([m.out_of_specification for m in made]):.1%} "
+    print(f"  failure: {failed.mean():.1%} (target {TARGET_FAILURE:.1%})")
+    print(f"  out of specification: {made.out_of_specification.mean():.1%} "
           f"(target {TARGET_OUT_OF_SPEC:.1%})")
-    print(f"  median vein-to-vein: {np.median([m.vein_to_vein_days for m in made]):.0f} days")
+    print(f"  median vein-to-vein: {np.median(made.vein_to_vein_days):.0f} days")
     for name, rows in (("<= 3 prior lines", lines <= 3), ("4-5", (lines >= 4) & (lines <= 5)), (">= 6", lines >= 6)):
         print(f"  failure with {name}: {failed[rows].mean():.1%} (n={rows.sum()})")
 

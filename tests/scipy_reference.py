@@ -80,11 +80,7 @@ def random_batch(n: int, seed: int = 20240601) -> Batch:
 
 def sub_batch(batch: Batch, rows) -> Batch:
     """The patients ``rows`` (a slice or index array) of ``batch``, as a batch of their own."""
-    d = batch.doses
-    t0 = batch.t0[rows] if np.ndim(batch.t0) else batch.t0
-    return Batch(batch.y0[rows], batch.params[rows],
-                 type(d)(d.times[rows], d.states[rows], d.amounts[rows], d.counts[rows]), batch.seeds[rows], t0,
-                 tuple(np.array(batch.products, dtype=object)[rows]))
+    return batch.take(np.arange(batch.y0.shape[0])[rows])
 
 
 def patient_start(batch: Batch, i: int) -> float:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from cartsim._batch import build_batch
-from cartsim.clinical import run_clinical
+from cartsim.clinical import Care, run_clinical
 from cartsim.io import Scenario
 from cartsim.model import CAR_T_STATES, CLL_STATES, State
 from cartsim._engine import integrate
@@ -102,11 +102,7 @@ def test_every_patient_of_a_batch_is_independent_of_its_neighbours():
     days = np.arange(T0, 200.0)
     first = run(batch, days=days)
     order = rng.permutation(len(scenarios))
-    shuffled = type(batch)(batch.y0[order], batch.params[order],
-                           type(batch.doses)(batch.doses.times[order], batch.doses.states[order],
-                                             batch.doses.amounts[order], batch.doses.counts[order]),
-                           batch.seeds[order], batch.t0[order],
-                           tuple(np.array(batch.products, dtype=object)[order]))
+    shuffled = batch.take(order)
     second = run(shuffled, days=days)
     assert np.array_equal(second.values, first.values[order])
     assert np.array_equal(second.result, first.result[order])
@@ -178,7 +174,7 @@ def unusual_neighbours() -> dict[str, Scenario]:
 
 def clinical(scenarios: list[Scenario]):
     batch = build_batch(scenarios)
-    return batch, run_clinical(batch, scenarios, record_days=RECORD_DAYS)
+    return batch, run_clinical(batch, Care.of(scenarios), record_days=RECORD_DAYS)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 import cartsim
 from cartsim._batch import build_batch
 from cartsim.cli import app
-from cartsim.clinical import CAUSES, RESPONSES, assessment_days, run_clinical, visit_days
+from cartsim.clinical import CAUSES, RESPONSES, Care, assessment_days, run_clinical, visit_days
 from cartsim.clinical._survival import death_thresholds, first_death
 from cartsim.io import Scenario, ScenarioError
 
@@ -73,7 +73,7 @@ def test_steroids_lower_the_car_t_peak():
 
 
 def _run(scenarios, **kwargs):
-    return run_clinical(build_batch(scenarios), scenarios, **kwargs).endpoints
+    return run_clinical(build_batch(scenarios), Care.of(scenarios), **kwargs).endpoints
 
 
 def test_higher_tumor_burden_gives_more_severe_crs():

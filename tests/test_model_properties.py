@@ -16,8 +16,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from scipy.integrate import solve_ivp
 
-from cartsim._batch import build_batch, dose_list, initial_state
-from cartsim.product import manufacture
+from cartsim._batch import build_batch, initial_states, patient_doses, patient_table
 from cartsim.io import Scenario
 from cartsim.model import (CAR_T_STATES, CLL_STATES, N_CELL_STATES, N_PARAMS, N_STATES, PARAMETER_TABLE, PARAMETERS,
                            Param, State, default_parameters, derivatives)
@@ -83,13 +82,19 @@ def scenarios(draw, days: int = 120):
         simulation={"days": days, "seed": draw(st.integers(0, 2**32))})
 
 
+def built(scenario: Scenario, p: np.ndarray) -> tuple[np.ndarray, Doses, float]:
+    """The initial state, the doses and the start (day 0 or the first dose) of ``scenario``'s patient under
+    the parameter vector ``p``."""
+    y0 = initial_states(patient_table([scenario.patient]), p[None])[0]
+    doses = patient_doses(scenario, p[None], build_batch([scenario]).products)
+    return y0, doses, min(0.0, float(doses.times[0, 0]))
+
+
 def run_patient(scenario: Scenario, p: np.ndarray, days: int, stochastic: bool, step: float = 1.0):
     """Integrate one patient with parameter vector p (initial state and doses built for p)."""
-    y0 = initial_state(scenario, p)
-    doses = dose_list(scenario, p, manufacture([scenario], [scenario.simulation.seed])[0])
-    t0 = min([0.0] + [d[0] for d in doses])
+    y0, doses, t0 = built(scenario, p)
     times = np.arange(np.ceil(t0), days + step / 2, step)
-    solution = integrate(y0[None], p[None], times, doses=Doses.from_lists([doses]),
+    solution = integrate(y0[None], p[None], times, doses=doses,
                          seeds=np.array([scenario.simulation.seed]), t0=t0,
                          options=SolverOptions(stochastic=stochastic))
     return y0, solution
@@ -318,17 +323,17 @@ def test_zero_car_t_dose_gives_the_tumour_only_model(p, blood, marrow, node, neg
     scenario = Scenario(patient={"tumor": {"blood_cells": blood, "marrow_cells": marrow, "node_cells": node,
                                            "antigen_negative_fraction": negative}},
                         product={"dose_cells": 0.0}, lymphodepletion={"regimen": "flu_cy" if ld else "none"})
-    y0 = initial_state(scenario, p)
-    doses = dose_list(scenario, p, manufacture([scenario], [scenario.simulation.seed])[0])
-    t0 = min([0.0] + [d[0] for d in doses])
+    y0, doses, t0 = built(scenario, p)
     times = np.arange(t0, 120.5, 1.0)
-    solution = integrate(y0[None], p[None], times, doses=Doses.from_lists([doses]), t0=t0,
+    solution = integrate(y0[None], p[None], times, doses=doses, t0=t0,
                          options=SolverOptions(rtol=1e-9, stochastic=stochastic))
     _assert_clean(solution)
     v = solution.values[0]
     # CAR-T states stay exactly zero.
     assert np.all(v[:, CAR_T] == 0.0)
-    reference = _reference_tumour(p, y0, [d[0] for d in doses if d[1] == State.lymphodepletion], t0, times)
+    given = slice(0, int(doses.counts[0]))
+    lymphodepletion = doses.times[0, given][doses.states[0, given] == State.lymphodepletion]
+    reference = _reference_tumour(p, y0, list(lymphodepletion), t0, times)
     scale = max(y0[CLL].sum(), 1.0)
     if not stochastic:
         np.testing.assert_allclose(v[:, CLL], reference, rtol=1e-4, atol=1e-8 * scale + 1.0)

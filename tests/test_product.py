@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 
 from cartsim import simulate
-from cartsim._batch import build_batch
-from cartsim.io import Scenario, ScenarioError
+from cartsim._batch import build_batch, build_patients
+from cartsim.io import Scenario, ScenarioError, Treatment
 from cartsim.model import CAR_T_STATES, CLL_STATES, State
 from cartsim.patient import DEFAULT_POPULATION, patient_fields, sample_population
-from cartsim.product import PRODUCT_PRESETS, Manufactured, manufacture
+from cartsim.product import PRODUCT_PRESETS, Manufactured
 
 NEGATIVE_CLONE = range(State.cll_neg_blood, State.cll_neg_node + 1)
 
@@ -36,17 +36,22 @@ def value_at(result, day: float, states) -> float:
 # ---- manufacturing ------------------------------------------------------------------------------------------
 
 
+def manufacture(scenarios, seeds):
+    """The products made for the patients of ``scenarios`` with ``seeds``."""
+    return build_batch(scenarios, seeds).products
+
+
 @pytest.fixture(scope="module")
 def population():
+    """A trial-like arm: the population frame as the patient table, one liso-cel treatment for all."""
     patients = sample_population(DEFAULT_POPULATION, 4000, seed=11)
-    scenarios = [scenario(patient=patient_fields(row), product={"preset": "liso-cel"})
-                 for row in patients.itertuples(index=False)]
-    return patients, manufacture(scenarios, patients["seed"].to_numpy(np.uint64))
+    treatment = Treatment(product={"preset": "liso-cel"})
+    return patients, build_patients(patients, treatment, patients["seed"].to_numpy(np.uint64)).products
 
 
 def test_manufacturing_fails_more_often_in_heavily_pretreated_patients(population):
     patients, made = population
-    failed = np.array([m.failed for m in made])
+    failed = made.failed
     lines = patients["prior_lines"].to_numpy()
     few, many = failed[lines <= 3].mean(), failed[lines >= 6].mean()
     assert many > 2 * few > 0

@@ -12,6 +12,8 @@ from cartsim._batch import build_batch
 from cartsim.cli import app
 from cartsim.io import ScenarioError
 from cartsim.trial import Trial, TrialError, load_trial, run_trial
+from cartsim.patient import sample_population
+from cartsim.trial import arm_batch
 from cartsim.trial._run import chunks
 
 N = 12
@@ -58,6 +60,35 @@ def test_products_mirror_the_patient_unless_the_arm_fixes_cd4(trial, reference):
     assert mirrored.cd4_fraction == pytest.approx(row["cd4_fraction"]) == row["product_cd4_fraction"]
     assert fixed.cd4_fraction == 0.5
     assert trial.scenario(trial.arms[1], row).protocol == ()
+
+
+def _assert_same_batch(a, b) -> None:
+    for name in ("y0", "params", "seeds", "t0", "age_years", "weight_kg"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    for name in ("times", "states", "amounts", "counts"):
+        np.testing.assert_array_equal(getattr(a.doses, name), getattr(b.doses, name), err_msg=name)
+    assert list(a.products) == list(b.products)
+    assert a.scheduled.keys() == b.scheduled.keys()
+    for drug in a.scheduled:
+        np.testing.assert_array_equal(a.scheduled[drug], b.scheduled[drug])
+
+
+def test_an_arm_built_from_the_patient_table_equals_its_patients_scenarios_bit_for_bit(trial):
+    """Trials build patients as arrays; the per-patient scenario (a patient's YAML) gives the same batch."""
+    patients = sample_population(trial.population, 30, trial.seed)
+    bridged = type(trial.arms[0]).model_validate({  # drugs, overrides and a second treatment's construct
+        **trial.arms[1].model_dump(), "parameters": {"cll_homing_marrow": 2.0},
+        "schedule": [{"drug": "ibrutinib", "day": -20, "dose": 420, "every_days": 1, "until_day": 10}]})
+    for treatment in (*trial.arms, bridged):
+        scenarios = [trial.scenario(treatment, row) for row in patients.itertuples(index=False)]
+        _assert_same_batch(arm_batch(treatment, patients), build_batch(scenarios))
+
+
+def test_a_patient_table_is_held_to_the_scenario_bounds(trial):
+    patients = sample_population(trial.population, 3, trial.seed)
+    patients.loc[1, "tcell_fitness"] = 0.01  # a patient block refuses it (the parameter table's range)
+    with pytest.raises(ValueError, match="row 1: tcell_fitness"):
+        arm_batch(trial.arms[0], patients)
 
 
 def test_results_do_not_depend_on_chunk_size_or_workers(trial, reference, tmp_path):

@@ -64,11 +64,11 @@ def simulate_batch(scenarios: Sequence[Scenario | str | Path], record_days=None)
     ``record.states[patient, day, state]`` holds the states on those days.
     """
     from ._batch import build_batch
-    from .clinical import run_clinical
+    from .clinical import Care, run_clinical
     from .io import Scenario, load_scenario
 
     scenarios = [s if isinstance(s, Scenario) else load_scenario(s) for s in scenarios]
-    return run_clinical(build_batch(scenarios), scenarios, record_days=record_days)
+    return run_clinical(build_batch(scenarios), Care.of(scenarios), record_days=record_days)
 
 
 def validate(targets: str | Path | None = None, *, parameters: str | Path | None = None,

@@ -1,8 +1,13 @@
-"""From scenarios to the arrays the engine integrates: manufactured products, initial states, parameters,
-doses, seeds.
+"""From patients and their treatments to the arrays the engine integrates: manufactured products, initial
+states, parameters, doses, seeds.
+
+Every stage is a function of arrays over patients: a *patient table* (the columns of a population frame,
+:data:`PATIENT_COLUMNS`) and each patient's :class:`~cartsim.io.Treatment`, one shared by a whole trial arm
+or one per scenario. A list of scenarios takes the same path: its patient blocks become a patient table
+(:func:`patient_table`) and each scenario is its patient's treatment (:func:`build_batch`).
 
 A patient's simulation starts at apheresis, ``vein_to_vein_days`` before the
-infusion (day 0), or at its first scheduled dose if earlier: the scenario's
+infusion (day 0), or at its first scheduled dose if earlier: the patient's
 tumour is the burden at apheresis, and it grows while the product is made
 unless bridging therapy holds it.
 """
@@ -10,93 +15,235 @@ unless bridging therapy holds it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
-from .io import Scenario
+from .io import Patient, Product, Scenario, Treatment, Tumor
 from .model import DRUG_TABLE, PARAMETER_NAMES, Param, State, baseline_state, default_parameters
-from .product import Manufactured, construct_parameters, manufacture
+from .patient import TUMOR_FIELDS
+from .product import Products, construct_parameters, manufacture
 from .solver import Doses
 
 #: Which state each drug fills, and the parameter holding its distribution volume (L).
 DRUG_STATES = {drug.name: (State[drug.state], drug.volume) for drug in DRUG_TABLE}
 
+#: Columns of a patient table: a population frame's (:func:`cartsim.patient.sample_population`), which may
+#: lack the optional ones (:data:`OPTIONAL_COLUMNS`).
+PATIENT_COLUMNS = ("age_years", "weight_kg", "tumor_blood_cells", "tumor_marrow_cells", "tumor_node_cells",
+                   "antigen_negative_fraction", "normal_b_cells", "tcell_fitness", "cytokine_propensity",
+                   "cd4_fraction", "prior_lines", "prior_btki", "t_cells_per_ul")
+#: Columns a population does not sample, with the value of a patient that does not set them.
+OPTIONAL_COLUMNS = {"t_cells_per_ul": Patient.model_fields["t_cells_per_ul"].default}
+#: The product fields manufacturing reads; the optional ones (None in a Product) are NaN in its arrays.
+_MANUFACTURED_FIELDS = ("source", "manufacturing", "dose_cells", "vein_to_vein_days", "transduction_efficiency",
+                        "memory_fraction", "senescent_fraction", "gvhd_risk")
+_OPTIONAL_PRODUCT_FIELDS = ("dose_cells_per_kg", "minimum_dose_cells", "cd4_fraction")
+
 
 @dataclass(frozen=True)
 class Batch:
-    """Everything the engine needs for a batch of patients, each starting at its own ``t0``."""
+    """Everything the engine and the clinical clock need for a batch of patients, each starting at its
+    own ``t0``."""
 
     y0: np.ndarray
     params: np.ndarray
     doses: Doses
     seeds: np.ndarray
     t0: np.ndarray  # each patient's start: apheresis, or its first dose if earlier
-    products: tuple[Manufactured, ...]  # each patient's infused product (or failed manufacture)
+    products: Products  # each patient's infused product (or failed manufacture)
+    age_years: np.ndarray
+    weight_kg: np.ndarray
+    scheduled: dict[str, np.ndarray]  # per drug, each patient's scheduled dose days, NaN-padded
+
+    def take(self, rows: np.ndarray) -> Batch:
+        """The batch of the patients ``rows`` (indices), in that order."""
+        return Batch(self.y0[rows], self.params[rows], self.doses.take(rows), self.seeds[rows], self.t0[rows],
+                     self.products.take(rows), self.age_years[rows], self.weight_kg[rows],
+                     {drug: days[rows] for drug, days in self.scheduled.items()})
 
 
-def patient_parameters(scenario: Scenario, made: Manufactured) -> np.ndarray:
-    """The parameter vector of one scenario: defaults, construct, patient, then explicit overrides."""
+def patient_table(patients: Sequence[Patient]) -> dict[str, np.ndarray]:
+    """The patient table of scenario ``patient`` blocks: an array over them per :data:`PATIENT_COLUMNS`."""
+    def value(patient: Patient, column: str):
+        return getattr(patient.tumor, TUMOR_FIELDS[column]) if column in TUMOR_FIELDS else getattr(patient, column)
+
+    return {column: np.array([value(p, column) for p in patients]) for column in PATIENT_COLUMNS}
+
+
+def product_columns(products: Sequence[Product]) -> dict[str, np.ndarray]:
+    """The fields manufacturing reads, each an array over ``products`` (NaN for an optional one left out)."""
+    columns = {name: np.array([getattr(p, name) for p in products]) for name in _MANUFACTURED_FIELDS}
+    for name in _OPTIONAL_PRODUCT_FIELDS:
+        columns[name] = np.array([np.nan if getattr(p, name) is None else getattr(p, name) for p in products],
+                                 dtype=np.float64)
+    return columns
+
+
+#: How a bound of the scenario schema (annotated_types' Gt, Ge, Lt, Le) tests a column.
+_BOUND_TESTS = {"gt": np.greater, "ge": np.greater_equal, "lt": np.less, "le": np.less_equal}
+
+
+def _check_bounds(table: dict[str, np.ndarray]) -> None:
+    """Refuse a value outside the bounds of its field in a scenario's patient block: a table skips the
+    per-patient validation, not the bounds (a NaN fails every bound)."""
+    for column, values in table.items():
+        model, name = (Tumor, TUMOR_FIELDS[column]) if column in TUMOR_FIELDS else (Patient, column)
+        for rule in model.model_fields[name].metadata:
+            for kind, test in _BOUND_TESTS.items():
+                bound = getattr(rule, kind, None)
+                if bound is not None and not test(values, bound).all():
+                    row = int(np.flatnonzero(~test(values, bound))[0])
+                    raise ValueError(f"patient table row {row}: {column} = {values[row]:g} must be {kind} {bound:g}")
+
+
+def patient_arrays(patients: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The patient table as float arrays, checked, the optional columns filled in where it lacks them."""
+    n = len(patients[PATIENT_COLUMNS[0]])
+    table = {column: np.asarray(patients[column], dtype=np.float64) if column in patients
+             else np.full(n, OPTIONAL_COLUMNS[column]) for column in PATIENT_COLUMNS}
+    _check_bounds(table)
+    return table
+
+
+def _distinct(treatments: Treatment | Sequence[Treatment], n: int) -> tuple[list[Treatment], list[np.ndarray]]:
+    """The distinct treatments and the rows of the patients given each. A list that repeats one object
+    (``[scenario] * 4``) gives it once: its dose slots and parameter overlay are made once."""
+    if isinstance(treatments, Treatment):
+        return [treatments], [np.arange(n)]
+    if len(treatments) != n:
+        raise ValueError(f"need one treatment per patient or one for all; got {len(treatments)} for {n} patients")
+    rows: dict[int, list[int]] = {}
+    kinds: dict[int, Treatment] = {}
+    for i, treatment in enumerate(treatments):
+        rows.setdefault(id(treatment), []).append(i)
+        kinds[id(treatment)] = treatment
+    return list(kinds.values()), [np.array(r) for r in rows.values()]
+
+
+def _spread(per_kind: np.ndarray, groups: list[np.ndarray], n: int) -> np.ndarray:
+    """Values per distinct treatment (first axis) copied to each patient given it."""
+    which = np.empty(n, dtype=np.intp)
+    for k, rows in enumerate(groups):
+        which[rows] = k
+    return per_kind[which]
+
+
+def _construct_defaults(product: Product) -> np.ndarray:
+    """The parameter table's defaults with the product's construct values."""
     values = dict(zip(PARAMETER_NAMES, default_parameters()))
-    product, patient, tumor = scenario.product, scenario.patient, scenario.patient.tumor
     values.update(construct_parameters(product.costimulation, product.target, product.suicide_switch,
                                        product.source))
-    values["tcell_fitness"] = made.car_t_fitness
-    values["cytokine_propensity"] = patient.cytokine_propensity
-    # Start at trafficking equilibrium: egress balances homing for the given distribution.
-    if tumor.marrow_cells > 0 and tumor.blood_cells > 0:
-        values["cll_egress_marrow"] = values["cll_homing_marrow"] * tumor.blood_cells / tumor.marrow_cells
-    if tumor.node_cells > 0 and tumor.blood_cells > 0:
-        values["cll_egress_node"] = values["cll_homing_node"] * tumor.blood_cells / tumor.node_cells
-    # Start normal B cells at steady state under the marrow infiltration.
-    values["b_cell_production"] = (values["b_cell_death"] * patient.normal_b_cells
-                                   * (1.0 + tumor.marrow_cells / values["b_cell_marrow_suppression"]))
-    # The equilibrium values follow from a valid patient and are not held to the override ranges: a marrow
-    # holding few cells next to a leukaemic blood needs a fast egress, and the implicit solver takes it.
-    values.update(scenario.parameters)
     return np.array([values[name] for name in PARAMETER_NAMES])
 
 
-def initial_state(scenario: Scenario, params: np.ndarray) -> np.ndarray:
-    """The steady state of an untreated patient, before lymphodepletion: the table's baselines, and the
-    patient's own CLL by compartment and clone and normal B cells."""
-    y = baseline_state(dict(zip(PARAMETER_NAMES, params)))
-    tumor = scenario.patient.tumor
-    negative = tumor.antigen_negative_fraction
-    for site, cells in (("blood", tumor.blood_cells), ("marrow", tumor.marrow_cells), ("node", tumor.node_cells)):
-        y[State[f"cll_pos_{site}"]] = (1.0 - negative) * cells
-        y[State[f"cll_neg_{site}"]] = negative * cells
-    y[State.normal_b_cells] = scenario.patient.normal_b_cells
+def _parameters(patients: dict[str, np.ndarray], kinds: list[Treatment], groups: list[np.ndarray],
+                made: Products) -> np.ndarray:
+    """Each patient's parameter vector: defaults, construct, patient, then the treatment's overrides."""
+    n = len(made)
+    params = _spread(np.array([_construct_defaults(t.product) for t in kinds]), groups, n)
+    params[:, Param.tcell_fitness] = made.car_t_fitness
+    params[:, Param.cytokine_propensity] = patients["cytokine_propensity"]
+    blood, marrow = patients["tumor_blood_cells"], patients["tumor_marrow_cells"]
+    # Start at trafficking equilibrium: egress balances homing for the given distribution.
+    for site in ("marrow", "node"):
+        cells = patients[f"tumor_{site}_cells"]
+        at = (cells > 0) & (blood > 0)
+        params[at, Param[f"cll_egress_{site}"]] = params[at, Param[f"cll_homing_{site}"]] * blood[at] / cells[at]
+    # Start normal B cells at steady state under the marrow infiltration.
+    params[:, Param.b_cell_production] = (params[:, Param.b_cell_death] * patients["normal_b_cells"]
+                                          * (1.0 + marrow / params[:, Param.b_cell_marrow_suppression]))
+    # The equilibrium values follow from a valid patient and are not held to the override ranges: a marrow
+    # holding few cells next to a leukaemic blood needs a fast egress, and the implicit solver takes it.
+    for treatment, rows in zip(kinds, groups):
+        for name, value in treatment.parameters.items():
+            params[rows, Param[name]] = value
+    return params
+
+
+def initial_states(patients: Mapping[str, np.ndarray], params: np.ndarray) -> np.ndarray:
+    """The steady state of each untreated patient (a patient table) under its parameters ``[patient,
+    parameter]``, before lymphodepletion: the table's baselines, and the patient's own CLL by compartment
+    and clone and normal B cells."""
+    patients = patient_arrays(patients)
+    y = baseline_state(dict(zip(PARAMETER_NAMES, params.T)))
+    negative = patients["antigen_negative_fraction"]
+    for site in ("blood", "marrow", "node"):
+        cells = patients[f"tumor_{site}_cells"]
+        y[:, State[f"cll_pos_{site}"]] = (1.0 - negative) * cells
+        y[:, State[f"cll_neg_{site}"]] = negative * cells
+    y[:, State.normal_b_cells] = patients["normal_b_cells"]
     return y
 
 
-def dose_list(scenario: Scenario, params: np.ndarray, made: Manufactured) -> list[tuple[float, int, float]]:
-    """(day, state, amount) for lymphodepletion and the CAR-T infusion at day 0 (unless manufacturing
-    failed) and the drug schedule."""
-    doses: list[tuple[float, int, float]] = []
-    if not made.failed and scenario.lymphodepletion.regimen == "flu_cy":
-        doses += [(day, State.lymphodepletion, scenario.lymphodepletion.intensity)
-                  for day in scenario.lymphodepletion.days]
-    k = scenario.product.prior_exposures
+def _dose_slots(treatment: Treatment, params: np.ndarray, made: Products) -> list[tuple[float, int, np.ndarray]]:
+    """(day, state, amount per patient) of one treatment's doses, in the order they are given on a day:
+    lymphodepletion, the CAR-T infusion at day 0 and the drug schedule. An amount of 0 is no dose (no
+    lymphodepletion nor cells when manufacturing failed)."""
+    slots = []
+    if treatment.lymphodepletion.regimen == "flu_cy":
+        intensity = np.where(made.failed, 0.0, treatment.lymphodepletion.intensity)
+        slots += [(day, State.lymphodepletion, intensity) for day in treatment.lymphodepletion.days]
+    k = treatment.product.prior_exposures
     for lineage, share in (("cd4", made.cd4_fraction), ("cd8", 1.0 - made.cd4_fraction)):
         cells = made.dose_cells * share
         effector = 1.0 - made.memory_fraction - made.senescent_fraction
-        doses += [(0.0, State[f"{lineage}_resting_{k}"], cells * made.memory_fraction),
+        slots += [(0.0, State[f"{lineage}_resting_{k}"], cells * made.memory_fraction),
                   (0.0, State[f"{lineage}_effector_{k}"], cells * effector),
                   (0.0, State[f"{lineage}_senescent"], cells * made.senescent_fraction)]
-    for given in scenario.schedule:
+    for given in treatment.schedule:
         state, volume = DRUG_STATES[given.drug]
-        doses += [(day, state, given.dose / params[Param[volume]]) for day in given.days]
-    return [d for d in doses if d[2] > 0]
+        slots += [(day, state, given.dose / params[:, Param[volume]]) for day in given.days]
+    return slots
+
+
+def patient_doses(treatments: Treatment | Sequence[Treatment], params: np.ndarray, made: Products) -> Doses:
+    """Every patient's doses under its parameters ``[patient, parameter]`` and its product, given
+    ``treatments`` (one for all, or one per patient): each treatment's slots for its patients, by day."""
+    kinds, groups = _distinct(treatments, len(params))
+    slots = [_dose_slots(t, params[rows], made.take(rows)) for t, rows in zip(kinds, groups)]
+    n, width = len(params), max(map(len, slots))
+    times, states, amounts = np.full((n, width), np.inf), np.zeros((n, width), np.int64), np.zeros((n, width))
+    for own, rows in zip(slots, groups):
+        if own:
+            times[rows, :len(own)] = [day for day, _, _ in own]
+            states[rows, :len(own)] = [state for _, state, _ in own]
+            amounts[rows, :len(own)] = np.stack([amount for _, _, amount in own], axis=1)
+    return Doses.from_slots(times, states, amounts, amounts > 0)
+
+
+def _scheduled(kinds: list[Treatment], groups: list[np.ndarray], n: int) -> dict[str, np.ndarray]:
+    """Per drug anyone is scheduled, each patient's scheduled dose days, padded with NaN: ``[n, most doses]``."""
+    table = {}
+    for drug in DRUG_STATES:
+        days = [[day for d in t.schedule if d.drug == drug for day in d.days] for t in kinds]
+        width = max(map(len, days))
+        if width:
+            table[drug] = _spread(np.array([row + [np.nan] * (width - len(row)) for row in days]), groups, n)
+    return table
+
+
+def build_patients(patients: Mapping[str, np.ndarray], treatments: Treatment | Sequence[Treatment],
+                   seeds: Sequence[int] | np.ndarray) -> Batch:
+    """Manufacture the products of ``patients`` (a patient table: a population frame, or
+    :func:`patient_table`) given ``treatments`` (one for all, or one per patient) and stack them into a
+    batch; ``seeds`` are the patients' own."""
+    table = patient_arrays(patients)
+    seeds = np.asarray(seeds, dtype=np.uint64)
+    n = len(seeds)
+    kinds, groups = _distinct(treatments, n)
+    per_kind = product_columns([t.product for t in kinds])
+    product = {name: _spread(values, groups, n) for name, values in per_kind.items()}
+    made = manufacture(product, table, seeds)
+    params = _parameters(table, kinds, groups, made)
+    doses = patient_doses(treatments, params, made)
+    t0 = np.minimum(-made.vein_to_vein_days, doses.times[:, 0])  # the first dose, if any, is the first slot
+    return Batch(initial_states(table, params), params, doses, seeds, t0, made, table["age_years"],
+                 table["weight_kg"], _scheduled(kinds, groups, n))
 
 
 def build_batch(scenarios: Sequence[Scenario], seeds: Sequence[int] | None = None) -> Batch:
-    """Manufacture each scenario's product and stack the scenarios into one batch."""
-    seeds = np.array([s.simulation.seed for s in scenarios] if seeds is None else seeds, dtype=np.uint64)
-    products = manufacture(scenarios, seeds)
-    params = np.array([patient_parameters(s, m) for s, m in zip(scenarios, products)])
-    y0 = np.array([initial_state(s, p) for s, p in zip(scenarios, params)])
-    per_patient = [dose_list(s, p, m) for s, p, m in zip(scenarios, params, products)]
-    t0 = np.array([min([-m.vein_to_vein_days] + [d[0] for d in doses])
-                   for doses, m in zip(per_patient, products)])
-    return Batch(y0, params, Doses.from_lists(per_patient), seeds, t0, tuple(products))
+    """Manufacture each scenario's product and stack the scenarios into one batch: their patient blocks are
+    the patient table, each scenario its patient's treatment, and ``seeds`` default to their own."""
+    seeds = [s.simulation.seed for s in scenarios] if seeds is None else seeds
+    return build_patients(patient_table([s.patient for s in scenarios]), scenarios, seeds)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ._batch import build_batch
 from ._readouts import derived_readouts, summarise
-from .clinical import clinical_summary, run_clinical
+from .clinical import Care, clinical_summary, run_clinical
 from ._version import __version__
 from .io import Scenario, load_scenario
 from .model import OBSERVABLES, STATE_NAMES
@@ -111,7 +111,7 @@ def simulate(scenario: Scenario | str | Path) -> SimulationResult:
         scenario = load_scenario(scenario)
     batch = build_batch([scenario])
     days = np.arange(np.floor(batch.t0[0]), scenario.simulation.days + 1, dtype=np.float64)
-    outcome = run_clinical(batch, [scenario], record_days=days, record_events=True)
+    outcome = run_clinical(batch, Care.of([scenario]), record_days=days, record_events=True)
     status = Result(int(outcome.status[0]))
     if status != Result.successful:
         raise SimulationError(f"scenario '{scenario.name}': {status.message}")

@@ -21,7 +21,7 @@ import pandas as pd
 
 from .._batch import build_batch
 from .._readouts import derived_readouts
-from ..clinical import run_clinical
+from ..clinical import Care, run_clinical
 from ..clinical import CR, CRI
 from ..io import Scenario
 from ._validate import DETECTABLE_CAR_T
@@ -89,7 +89,7 @@ def run_sensitivity(n_base: int = 64, days: int = 3650, seed: int = 0, chunk: in
     for start in range(0, len(samples), chunk):
         part = samples.iloc[start:start + chunk]
         scenarios = [_scenario(row, days, seed + start + i) for i, row in enumerate(part.to_dict("records"))]
-        outcome = run_clinical(build_batch(scenarios), scenarios, record_days=np.array([float(days)]))
+        outcome = run_clinical(build_batch(scenarios), Care.of(scenarios), record_days=np.array([float(days)]))
         e = outcome.endpoints
         final_car_t = derived_readouts(outcome.record.states[:, -1])["car_t_total"]
         rows.append(pd.DataFrame({

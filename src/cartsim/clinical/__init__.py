@@ -4,6 +4,7 @@ from ._clock import ClinicalOutcome as ClinicalOutcome
 from ._clock import VisitRecord as VisitRecord
 from ._clock import assessment_days as assessment_days
 from ._clock import clinical_summary as clinical_summary
+from ._clock import Care as Care
 from ._clock import run_clinical as run_clinical
 from ._clock import visit_days as visit_days
 from ._grading import crs_grade as crs_grade

@@ -22,7 +22,7 @@ import numpy as np
 
 from .._batch import DRUG_STATES, Batch
 from .._engine import integrate, new_sync_state
-from ..io import Scenario, json_value
+from ..io import ClinicalSettings, Rule, Scenario, json_value
 from ..model import N_OBSERVABLES, N_STATES, Obs, Param, observe
 from ..solver import Doses, Result, SolverOptions
 from . import _response as response
@@ -135,34 +135,49 @@ class _Tracker:
                                    "grade": None if grade is None else int(grade[i]), "action": action(i)})
 
 
-def run_clinical(batch: Batch, scenarios: Sequence[Scenario], *, options: SolverOptions | None = None,
-                 record_days: np.ndarray | None = None, record_events: bool = False) -> ClinicalOutcome:
-    """Follow every patient of ``batch`` (built from ``scenarios``, which share protocol, clinical
-    clock and follow-up) through the clinical clock."""
-    first = scenarios[0]
-    for s in scenarios[1:]:
-        if (s.protocol, s.clinical, s.simulation.days) != (first.protocol, first.clinical, first.simulation.days):
-            raise ValueError("patients of one clinical batch must share protocol, clinical visits and follow-up")
-    options = options or SolverOptions(rtol=first.simulation.rtol, stochastic=first.simulation.stochastic)
+@dataclass(frozen=True)
+class Care:
+    """What every patient of a clinical batch shares: the protocol's rules, the visits, the follow-up after
+    infusion (days) and the solver's options."""
+
+    protocol: tuple[Rule, ...]
+    clinical: ClinicalSettings
+    follow_up_days: float
+    options: SolverOptions
+
+    @classmethod
+    def of(cls, scenarios: Sequence[Scenario]) -> Care:
+        """The care of ``scenarios``, which must share protocol, visits and follow-up (the solver options
+        are the first one's)."""
+        first = scenarios[0]
+        for s in scenarios[1:]:
+            if (s.protocol, s.clinical, s.simulation.days) != (first.protocol, first.clinical, first.simulation.days):
+                raise ValueError("patients of one clinical batch must share protocol, clinical visits and follow-up")
+        return cls(first.protocol, first.clinical, first.simulation.days,
+                   SolverOptions(rtol=first.simulation.rtol, stochastic=first.simulation.stochastic))
+
+
+def run_clinical(batch: Batch, care: Care, *, record_days: np.ndarray | None = None,
+                 record_events: bool = False) -> ClinicalOutcome:
+    """Follow every patient of ``batch`` through the clinical clock under the shared ``care``."""
+    options = care.options
     n = batch.y0.shape[0]
-    end = float(first.simulation.days)
+    end = float(care.follow_up_days)
     # Weekly visits while the product is made: the death hazards follow the patient's state before infusion.
     # The batch's visits are the union of its patients' own; a patient takes part only in its own
     # (those after its start, and all from infusion on), numbered from its own first visit, so that
     # neither its grades nor its random streams depend on who else is in the batch.
     before = np.arange(-PRE_INFUSION_VISIT_DAYS, batch.t0.min(), -PRE_INFUSION_VISIT_DAYS)
-    visits = np.concatenate([before[::-1], visit_days(first.clinical.visits, end)])
+    visits = np.concatenate([before[::-1], visit_days(care.clinical.visits, end)])
     skipped = (before[None, :] <= batch.t0[:, None]).sum(axis=1)  # batch visits before each one's own
     assessments = set(assessment_days(end).tolist())
-    rules = first.protocol
-    weight = np.array([s.patient.weight_kg for s in scenarios])
-    age = np.array([s.patient.age_years for s in scenarios])
-    schedule = _schedule_days(scenarios)
+    rules = care.protocol
+    weight, age, schedule = batch.weight_kg, batch.age_years, batch.scheduled
 
     y = batch.y0.copy()
     p = batch.params
     baseline = _observations(observe(y, p))
-    infused = np.array([not made.failed and made.dose_cells > 0 for made in batch.products], dtype=bool)
+    infused = batch.products.infused
     track = _Tracker(n, baseline, batch.seeds, record_events, infused)
     protocol = ProtocolState.start(len(rules), n)
     status = np.full(n, Result.successful.value, np.int64)
@@ -186,8 +201,8 @@ def run_clinical(batch: Batch, scenarios: Sequence[Scenario], *, options: Solver
             last = k == visits.size - 1
             times = np.union1d(record_days[(record_days >= previous) & ((record_days < day) | last)], [day])
             kept = np.isin(times, record_days) & ((times < day) | last)
-            solution = integrate(y[active], p[active], times, doses=_window(_subset(batch.doses, active),
-                                                                            previous, day),
+            doses = _window(batch.doses.take(active), previous, day)
+            solution = integrate(y[active], p[active], times, doses=doses,
                                  seeds=_visit_seeds(batch.seeds[active], k - skipped[active]),
                                  t0=np.maximum(start[active], previous),
                                  options=options, initial_steps=h[active], sync_state=sync[active])
@@ -264,21 +279,6 @@ def _visit_seeds(seeds: np.ndarray, visit: np.ndarray) -> np.ndarray:
         mine = visit == number
         out[mine] = mix_seeds(seeds[mine], int(number))
     return out
-
-
-def _subset(doses: Doses, rows: np.ndarray) -> Doses:
-    return Doses(doses.times[rows], doses.states[rows], doses.amounts[rows], doses.counts[rows])
-
-
-def _schedule_days(scenarios: Sequence[Scenario]) -> dict[str, np.ndarray]:
-    """Per drug, the scheduled dose days of each patient, padded with NaN: ``[n, most doses]``."""
-    table = {}
-    for drug in DRUG_STATES:
-        days = [[day for d in s.schedule if d.drug == drug for day in d.days] for s in scenarios]
-        width = max(map(len, days))
-        if width:
-            table[drug] = np.array([row + [np.nan] * (width - len(row)) for row in days])
-    return table
 
 
 def _count_schedule(track: _Tracker, schedule: dict[str, np.ndarray], start: float, stop: float) -> None:

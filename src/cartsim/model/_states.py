@@ -158,11 +158,11 @@ def _value(baseline: Baseline, parameters: Mapping[str, float]) -> float:
 
 
 def baseline_state(parameters: Mapping[str, float], kinds: tuple[str, ...] | None = None) -> np.ndarray:
-    """The untreated steady state implied by ``parameters`` (a mapping by name): every state of the given
-    ``kinds`` (all when None) at its table baseline; states set by the patient (:data:`PATIENT`) and states
-    of other kinds are 0."""
-    y = np.zeros(N_STATES)
+    """The untreated steady state implied by ``parameters`` (a mapping by name, of values or of arrays over
+    patients, which make ``y[patient, state]``): every state of the given ``kinds`` (all when None) at its
+    table baseline; states set by the patient (:data:`PATIENT`) and states of other kinds are 0."""
+    y = np.zeros(np.shape(next(iter(parameters.values()))) + (N_STATES,))
     for i, s in enumerate(STATE_TABLE):
         if s.baseline != PATIENT and (kinds is None or s.kind in kinds):
-            y[i] = _value(s.baseline, parameters)
+            y[..., i] = _value(s.baseline, parameters)
     return y

@@ -9,6 +9,7 @@ from ._population import LineCount as LineCount
 from ._population import Marginal as Marginal
 from ._population import Population as Population
 from ._population import Proportion as Proportion
+from ._population import TUMOR_FIELDS as TUMOR_FIELDS
 from ._population import patient_fields as patient_fields
 from ._population import sample_population as sample_population
 from ._population import CALIBRATED_FILE as CALIBRATED_FILE

@@ -573,18 +573,18 @@ def _field(row, name: str):
     return getattr(row, name) if hasattr(row, name) else row[name]
 
 
+#: Population column -> field of the Scenario's ``patient.tumor`` block.
+TUMOR_FIELDS = {"tumor_blood_cells": "blood_cells", "tumor_marrow_cells": "marrow_cells",
+                "tumor_node_cells": "node_cells", "antigen_negative_fraction": "antigen_negative_fraction"}
+
+
 def patient_fields(row) -> dict:
     """The Scenario ``patient`` block of one population row (a Series, itertuples() row or mapping)."""
     value = lambda name: float(_field(row, name))  # noqa: E731  (plain floats for pydantic and YAML)
     return {
         "age_years": value("age_years"),
         "weight_kg": value("weight_kg"),
-        "tumor": {
-            "blood_cells": value("tumor_blood_cells"),
-            "marrow_cells": value("tumor_marrow_cells"),
-            "node_cells": value("tumor_node_cells"),
-            "antigen_negative_fraction": value("antigen_negative_fraction"),
-        },
+        "tumor": {field_name: value(column) for column, field_name in TUMOR_FIELDS.items()},
         "normal_b_cells": value("normal_b_cells"),
         "tcell_fitness": value("tcell_fitness"),
         "cytokine_propensity": value("cytokine_propensity"),

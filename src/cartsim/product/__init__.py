@@ -9,4 +9,5 @@ from ._manufacturing import PROCESS as PROCESS
 from ._manufacturing import PRODUCT_COLUMNS as PRODUCT_COLUMNS
 from ._manufacturing import Manufactured as Manufactured
 from ._manufacturing import Process as Process
+from ._manufacturing import Products as Products
 from ._manufacturing import manufacture as manufacture

@@ -1,7 +1,7 @@
 """The manufacturing stage before infusion: apheresis, transduction, expansion, release, vein-to-vein time.
 
-For each patient of a batch, vectorised and seeded by the patient's own seed
-(so a patient's product never depends on its batch):
+For each patient of a batch, over arrays of patients (the patient table's columns and the product's
+fields) and seeded by the patient's own seed (so a patient's product never depends on its batch):
 
 1. **Apheresis** collects T cells in proportion to the blood T-cell count;
    culture is started from at most :attr:`Process.culture_seed_cells` of them.
@@ -33,14 +33,11 @@ inhibitor) gets the product's nominal phenotype in the median.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Sequence
+from typing import Mapping
 
 import numpy as np
 
 from .._seeds import hashed_normals, hashed_uniforms, mix_seeds
-
-if TYPE_CHECKING:  # only read through attributes: the schema imports this package (its presets), not back
-    from ..io import Scenario
 
 _STREAM = 0x4D4146  # "MAF": independent of every other stream drawn from a patient's seed
 _TRANSDUCTION, _EXPANSION, _TIMING, _GVHD = range(4)
@@ -99,42 +96,89 @@ class Manufactured:
 
     def summary(self) -> dict:
         """The single-patient summary keys of the product."""
-        return {"manufacturing_failed": self.failed, "product_out_of_specification": self.out_of_specification,
-                "vein_to_vein_days": self.vein_to_vein_days, "product_dose_cells": self.dose_cells,
-                "product_cd4_fraction": self.cd4_fraction, "product_memory_fraction": self.memory_fraction,
-                "product_senescent_fraction": self.senescent_fraction, "gvhd": self.gvhd}
+        return {key: getattr(self, name) for key, name in _SUMMARY.items()}
 
 
+#: Summary key -> field of :class:`Manufactured` (and of :class:`Products`).
+_SUMMARY = {"manufacturing_failed": "failed", "product_out_of_specification": "out_of_specification",
+            "vein_to_vein_days": "vein_to_vein_days", "product_dose_cells": "dose_cells",
+            "product_cd4_fraction": "cd4_fraction", "product_memory_fraction": "memory_fraction",
+            "product_senescent_fraction": "senescent_fraction", "gvhd": "gvhd"}
 #: Columns a trial writes per patient (the summary keys).
-PRODUCT_COLUMNS = tuple(Manufactured(False, False, 0, 0, 0, 0, 0, 1, False).summary())
+PRODUCT_COLUMNS = tuple(_SUMMARY)
 
 
-def target_dose(scenario: Scenario) -> float:
-    """The dose the product aims at: flat, or weight-based and capped by ``dose_cells``."""
-    product = scenario.product
-    if product.dose_cells_per_kg is None:
-        return product.dose_cells
-    return min(product.dose_cells_per_kg * scenario.patient.weight_kg, product.dose_cells)
+@dataclass(frozen=True)
+class Products:
+    """The infused products of a batch of patients: each field of :class:`Manufactured` as an array over
+    patients. Indexing a patient gives its :class:`Manufactured`."""
+
+    failed: np.ndarray
+    out_of_specification: np.ndarray
+    vein_to_vein_days: np.ndarray
+    dose_cells: np.ndarray
+    cd4_fraction: np.ndarray
+    memory_fraction: np.ndarray
+    senescent_fraction: np.ndarray
+    car_t_fitness: np.ndarray
+    gvhd: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.failed)
+
+    def __getitem__(self, i: int) -> Manufactured:
+        return Manufactured(*(_TYPES[f.name](getattr(self, f.name)[i]) for f in fields(self)))
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def take(self, rows) -> Products:
+        """The products of the patients ``rows`` (indices or a mask)."""
+        return Products(*(getattr(self, f.name)[rows] for f in fields(self)))
+
+    def summary(self) -> dict[str, np.ndarray]:
+        """The summary keys of :meth:`Manufactured.summary`, each an array over patients."""
+        return {key: getattr(self, name) for key, name in _SUMMARY.items()}
+
+    @property
+    def infused(self) -> np.ndarray:
+        """Whether each patient got CAR-T cells."""
+        return ~self.failed & (self.dose_cells > 0)
 
 
-def manufacture(scenarios: Sequence[Scenario], seeds: np.ndarray, process: Process = PROCESS) -> list[Manufactured]:
-    """Each scenario's infused product, drawn from its patient's ``seeds``."""
-    get = lambda f: np.array([f(s) for s in scenarios], dtype=np.float64)  # noqa: E731
+_TYPES = {f.name: bool if f.type == "bool" else float for f in fields(Manufactured)}
+
+
+def target_dose(product: Mapping[str, np.ndarray], weight_kg: np.ndarray) -> np.ndarray:
+    """The dose each product aims at: flat, or weight-based (``dose_cells_per_kg`` not NaN) and capped by
+    ``dose_cells``."""
+    per_kg = product["dose_cells_per_kg"]
+    return np.where(np.isnan(per_kg), product["dose_cells"], np.minimum(per_kg * weight_kg, product["dose_cells"]))
+
+
+def manufacture(product: Mapping[str, np.ndarray], patients: Mapping[str, np.ndarray], seeds: np.ndarray,
+                process: Process = PROCESS) -> Products:
+    """Each patient's infused product, drawn from its ``seeds``.
+
+    ``product`` maps the fields of the scenario's product to arrays over patients (an optional field left
+    out is NaN; ``source`` holds strings); ``patients`` maps the patient table's columns (``tcell_fitness``,
+    ``prior_lines``, ``prior_btki``, ``weight_kg``, ``cd4_fraction``, ``t_cells_per_ul``) to arrays.
+    """
+    column = lambda name: np.asarray(patients[name], dtype=np.float64)  # noqa: E731
     keys = mix_seeds(np.asarray(seeds, dtype=np.uint64), _STREAM)
-    fitness = get(lambda s: s.patient.tcell_fitness)
-    lines = get(lambda s: s.patient.prior_lines)
-    btki = get(lambda s: s.patient.prior_btki)
-    target = get(target_dose)
-    nominal_days = get(lambda s: s.product.vein_to_vein_days)
-    memory0 = get(lambda s: s.product.memory_fraction)
-    senescent0 = get(lambda s: s.product.senescent_fraction)
-    simulated = get(lambda s: s.product.manufacturing and s.product.source == "autologous") > 0
-    allogeneic = get(lambda s: s.product.source == "allogeneic") > 0
-    cd4 = get(lambda s: s.patient.cd4_fraction if s.product.cd4_fraction is None else s.product.cd4_fraction)
+    fitness = column("tcell_fitness")
+    lines = column("prior_lines")
+    btki = column("prior_btki")
+    target = target_dose(product, column("weight_kg"))
+    nominal_days = product["vein_to_vein_days"]
+    memory0 = product["memory_fraction"]
+    senescent0 = product["senescent_fraction"]
+    simulated = product["manufacturing"] & (product["source"] == "autologous")
+    allogeneic = product["source"] == "allogeneic"
+    cd4 = np.where(np.isnan(product["cd4_fraction"]), column("cd4_fraction"), product["cd4_fraction"])
 
-    collected = get(lambda s: s.patient.t_cells_per_ul) * 1e6 * process.processed_blood_l \
-        * process.collection_efficiency
-    transduction = np.minimum(get(lambda s: s.product.transduction_efficiency)
+    collected = column("t_cells_per_ul") * 1e6 * process.processed_blood_l * process.collection_efficiency
+    transduction = np.minimum(product["transduction_efficiency"]
                               * np.exp(process.transduction_log_sd * hashed_normals(keys, _TRANSDUCTION)), 0.9)
     history = (process.per_prior_line ** (lines - process.typical_prior_lines)
                * np.where(btki > 0, 1.0, 1.0 / process.btki_gain))
@@ -144,8 +188,9 @@ def manufacture(scenarios: Sequence[Scenario], seeds: np.ndarray, process: Proce
     extra_days = np.clip(np.log2(np.maximum(target, 1.0) / np.maximum(first_yield, 1.0)) * process.doubling_days,
                          0.0, process.max_extra_culture_days)
     made = first_yield * 2.0 ** (extra_days / process.doubling_days)
-    minimum = np.minimum(get(lambda s: process.default_minimum_share if s.product.minimum_dose_cells is None
-                             else s.product.minimum_dose_cells / max(target_dose(s), 1.0)), 1.0) * target
+    minimum_dose = product["minimum_dose_cells"]
+    minimum = np.minimum(np.where(np.isnan(minimum_dose), process.default_minimum_share,
+                                  minimum_dose / np.maximum(target, 1.0)), 1.0) * target
     failed = simulated & (made < process.out_of_specification_share * minimum)
     out_of_spec = simulated & ~failed & (made < minimum)
     dose = np.where(simulated, np.where(failed, 0.0, np.minimum(made, target)), target)
@@ -159,10 +204,8 @@ def manufacture(scenarios: Sequence[Scenario], seeds: np.ndarray, process: Proce
     days = np.where(simulated, np.round(nominal_days * np.exp(process.vein_to_vein_log_sd
                                                               * hashed_normals(keys, _TIMING)) + extra_days),
                     np.where(allogeneic, 0.0, nominal_days))
-    gvhd = hashed_uniforms(keys, _GVHD) < get(lambda s: s.product.gvhd_risk)
+    gvhd = hashed_uniforms(keys, _GVHD) < product["gvhd_risk"]
     car_t_fitness = np.where(allogeneic, process.donor_fitness, fitness)
     # Memory-like and senescent cells are shares of one product: what culture leaves memory-like is not senescent.
     memory = np.clip(memory, 0.0, 1.0 - senescent)
-    columns = (failed, out_of_spec, days, dose, cd4, memory, senescent, car_t_fitness, gvhd)
-    types = [bool if f.type == "bool" else float for f in fields(Manufactured)]
-    return [Manufactured(*(t(c[i]) for t, c in zip(types, columns))) for i in range(len(scenarios))]
+    return Products(failed, out_of_spec, days, dose, cd4, memory, senescent, car_t_fitness, gvhd)

@@ -98,6 +98,10 @@ class Doses:
     amounts: np.ndarray
     counts: np.ndarray
 
+    def take(self, rows) -> "Doses":
+        """The doses of the patients ``rows`` (indices or a mask)."""
+        return Doses(self.times[rows], self.states[rows], self.amounts[rows], self.counts[rows])
+
     @classmethod
     def from_lists(cls, per_patient: Sequence[Sequence[tuple[float, int, float]]]) -> "Doses":
         """Build from one list of ``(day, state_index, amount)`` per patient."""
@@ -106,18 +110,37 @@ class Doses:
         times = np.full((n, width), np.inf)
         states = np.zeros((n, width), dtype=np.int64)
         amounts = np.zeros((n, width))
-        counts = np.zeros(n, dtype=np.int64)
         for i, doses in enumerate(per_patient):
-            for k, (day, state, amount) in enumerate(sorted(doses, key=lambda d: d[0])):
-                if not np.isfinite(day):
-                    raise ValueError(f"dose day must be a finite number; got {day!r}.")
-                if not state >= 0:
-                    raise ValueError(f"dose state index must be >= 0; got {state!r}.")
-                if not (np.isfinite(amount) and amount >= 0):
-                    raise ValueError(f"dose amount must be a finite number >= 0; got {amount!r}.")
-                times[i, k], states[i, k], amounts[i, k] = day, state, amount
-            counts[i] = len(doses)
-        return cls(times, states, amounts, counts)
+            for k, dose in enumerate(doses):
+                times[i, k], states[i, k], amounts[i, k] = dose
+        given = np.arange(width) < np.array([len(d) for d in per_patient], dtype=np.int64)[:, None]
+        return cls.from_slots(times, states, amounts, given)
+
+    @classmethod
+    def from_slots(cls, times: np.ndarray, states: np.ndarray, amounts: np.ndarray,
+                   given: np.ndarray) -> "Doses":
+        """Build from slots ``[patient, slot]`` of which the ``given`` ones are doses: each patient's doses
+        move to the front, sorted by time (stably, so doses of one time keep their slot order)."""
+        given = np.asarray(given, dtype=bool)
+        bad_day = given & ~np.isfinite(times)
+        if bad_day.any():
+            raise ValueError(f"dose day must be a finite number; got {times[bad_day][0]!r}.")
+        bad_state = given & ~(states >= 0)
+        if bad_state.any():
+            raise ValueError(f"dose state index must be >= 0; got {states[bad_state][0]!r}.")
+        bad_amount = given & ~(np.isfinite(amounts) & (amounts >= 0))
+        if bad_amount.any():
+            raise ValueError(f"dose amount must be a finite number >= 0; got {amounts[bad_amount][0]!r}.")
+        # One empty slot more, so that a batch without any dose still has rows of width 1.
+        pad = lambda a, value: np.pad(a, ((0, 0), (0, 1)), constant_values=value)  # noqa: E731
+        times, states, amounts, given = pad(times, np.inf), pad(states, 0), pad(amounts, 0.0), pad(given, False)
+        order = np.argsort(np.where(given, times, np.inf), axis=1, kind="stable")
+        counts = given.sum(axis=1).astype(np.int64)
+        width = max(int(counts.max(initial=0)), 1)
+        used = np.arange(width) < counts[:, None]
+        take = lambda a: np.take_along_axis(a, order, axis=1)[:, :width]  # noqa: E731
+        return cls(np.where(used, take(times), np.inf), np.where(used, take(states), 0).astype(np.int64),
+                   np.where(used, take(amounts), 0.0), counts)
 
     @classmethod
     def none(cls, n_patients: int) -> "Doses":

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .._batch import build_batch
-from ..clinical import run_clinical
+from ..clinical import Care, run_clinical
 from ..io import PROTOCOL_PRESETS, Scenario
 from ..patient import DEFAULT_POPULATION, patient_fields, sample_population
 from ..stats import analysed, wilson_interval
@@ -84,7 +84,7 @@ def run_toci_timing(n: int = 200, seed: int = 0, days: int = 365,
         for arm, toci_rules in TOCI_ARMS.items():
             scenarios = [Scenario.validated({**p, "protocol": [*toci_rules, *rest], "parameters": overrides})
                          for p in patients]
-            outcome = run_clinical(build_batch(scenarios), scenarios)
+            outcome = run_clinical(build_batch(scenarios), Care.of(scenarios))
             rows.append(_row(arm, assumption, outcome.endpoints))
             if progress is not None:
                 progress(f"{assumption}: {arm}")

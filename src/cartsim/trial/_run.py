@@ -43,7 +43,7 @@ import pandas as pd
 
 import pyarrow.parquet as pq
 
-from .._batch import build_batch
+from .._batch import Batch, build_patients
 from ..clinical import run_clinical
 from ..patient import sample_population
 from ._spec import Arm, Trial
@@ -82,14 +82,18 @@ def simulate_patients(trial: Trial, arm: Arm, patients: pd.DataFrame,
                       record_days: np.ndarray | None = None) -> tuple[pd.DataFrame, np.ndarray | None]:
     """Treat ``patients`` (rows of a population frame) in ``arm``: one row per patient (covariates, the
     product, the clinical endpoints) and, with ``record_days``, the states ``[patient, day, state]``."""
-    scenarios = [trial.scenario(arm, row) for row in patients.itertuples(index=False)]
-    batch = build_batch(scenarios)
-    outcome = run_clinical(batch, scenarios, record_days=record_days)
-    products = pd.DataFrame([made.summary() for made in batch.products], index=patients.index)
+    batch = arm_batch(arm, patients)
+    outcome = run_clinical(batch, trial.care(arm), record_days=record_days)
+    products = pd.DataFrame(batch.products.summary(), index=patients.index)
     frame = pd.concat([patients.assign(arm=arm.name), products], axis=1)
     for name, values in outcome.endpoints.items():
         frame[name] = values
     return frame, (None if record_days is None else outcome.record.states)
+
+
+def arm_batch(arm: Arm, patients: pd.DataFrame) -> Batch:
+    """The batch of ``patients`` (rows of a population frame, each with its own seed) treated in ``arm``."""
+    return build_patients(patients, arm, patients["seed"].to_numpy(np.uint64))
 
 
 def chunks(trial: Trial, n: int, chunk_size: int) -> list[Chunk]:

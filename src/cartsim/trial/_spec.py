@@ -10,9 +10,11 @@ from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
 
-from ..io import (MAX_FOLLOW_UP_DAYS, ClinicalSettings, Scenario, ScenarioError, StrictModel, Treatment,
-                  check_schedule_ends, read_yaml)
+from ..clinical import Care
+from ..io import (MAX_FOLLOW_UP_DAYS, ClinicalSettings, Scenario, ScenarioError, SimulationSettings, StrictModel,
+                  Treatment, check_schedule_ends, read_yaml)
 from ..patient import DEFAULT_POPULATION, POPULATIONS, patient_fields
+from ..solver import SolverOptions
 
 
 class Arm(Treatment):
@@ -59,8 +61,16 @@ class Trial(StrictModel):
         self.clinical.check_follow_up(self.follow_up_days, "follow_up_days")
         return self
 
+    def care(self, arm: Arm) -> Care:
+        """What every patient of ``arm`` shares in the clinic: its protocol, the trial's visits and follow-up,
+        the solver options of a scenario's default tolerance."""
+        rtol = SimulationSettings.model_fields["rtol"].default
+        options = SolverOptions(rtol=rtol, stochastic=self.stochastic)
+        return Care(arm.protocol, self.clinical, self.follow_up_days, options)
+
     def scenario(self, arm: Arm, patient) -> Scenario:
-        """The scenario of one ``patient`` (a row of the population frame) in ``arm``."""
+        """The scenario of one ``patient`` (a row of the population frame) in ``arm``: the per-patient form
+        of a trial's patient (validation of the arms, a patient's YAML); trials run on arrays."""
         data = arm.model_dump(exclude={"name"})
         data.update(name=f"{arm.name} #{int(patient.patient)}", patient=patient_fields(patient),
                     clinical=self.clinical.model_dump(),
