@@ -103,11 +103,12 @@ def test_a_bad_parameters_file_is_one_line(tmp_path):
     assert result.exit_code == 2 and result.stderr.startswith("parameter set ")
 
 
-def test_a_trial_refuses_a_population_calibration_it_cannot_carry(tmp_path):
+def test_a_trial_runs_on_a_population_calibration(tmp_path):
     path = _parameter_set(tmp_path, populations={DEFAULT_POPULATION: {"tcell_fitness": {"median": 0.5}}})
     trial = tmp_path / "t.yaml"
     trial.write_text("arms: [{name: a}]\nfollow_up_days: 30\n")
     result = runner.invoke(app, ["trial", str(trial), "--out", str(tmp_path / "out"), "--n", "2",
                                  "--parameters", str(path)])
-    assert result.exit_code == 2 and "changes population" in result.stderr
-    assert not (tmp_path / "out").exists()
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "out" / "trial.json").read_text())
+    assert manifest["trial"]["parameters"] == str(path)

@@ -158,3 +158,23 @@ def test_trial_command_writes_summary_and_figures(tmp_path):
 def test_unreachable_scheduler_is_a_clear_error(trial, tmp_path):
     with pytest.raises(TrialError, match="Dask scheduler"):
         run_trial(trial, tmp_path / "nowhere", scheduler="tcp://127.0.0.1:9")
+
+
+def test_a_trial_parameter_set_calibrates_its_population_and_every_arm(tmp_path):
+    """The trial field ``parameters`` (and ``cartsim trial --parameters``): the set's population marginals are
+    what patients are drawn from, and its model parameters reach every arm beneath the arm's own overrides."""
+    from cartsim.patient import CALIBRATED_FILE
+
+    parameter_set = json.loads(CALIBRATED_FILE.read_text())
+    parameter_set["populations"].setdefault(Trial.validated(TRIAL).population, {})["tcell_fitness"] = {
+        "median": 0.06, "spread": 0.3}
+    parameter_set["parameters"] = {"senescence_rate": 0.02, "max_kill_rate": 2.0}
+    path = tmp_path / "set.json"
+    path.write_text(json.dumps(parameter_set))
+    arms = [{**TRIAL["arms"][0], "parameters": {"max_kill_rate": 3.0}}, TRIAL["arms"][1]]
+    trial = Trial.validated({**TRIAL, "arms": arms, "parameters": str(path)})
+    assert trial.arms[0].parameters == {"senescence_rate": 0.02, "max_kill_rate": 3.0}  # the arm's own wins
+    assert trial.arms[1].parameters == {"senescence_rate": 0.02, "max_kill_rate": 2.0}
+    plain = sample_population(trial.population, 50, trial.seed)
+    calibrated = sample_population(trial.sampled_population(), 50, trial.seed)
+    assert calibrated["tcell_fitness"].median() < 0.5 * plain["tcell_fitness"].median()

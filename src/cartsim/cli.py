@@ -329,18 +329,11 @@ def trial(
 
 
 def _trial_with_parameter_set(design, path: Path | None):
-    """``design`` with the parameter set at ``path`` in every arm. Its population marginals must be the
-    shipped ones: a trial's workers sample the preset by name (see the README, Calibration)."""
+    """``design`` calibrated by the parameter set at ``path``: its populations and, beneath each arm's own
+    overrides, its model parameters (the trial field ``parameters``)."""
     if path is None:
         return design
-    from cartsim.patient import CALIBRATED_FILE, ParameterSetError, populations_of
-
-    if populations_of(cartsim.load_parameter_set(path))[design.population] != cartsim.POPULATIONS[design.population]:
-        raise ParameterSetError(f"parameter set {path} changes population '{design.population}'; a trial samples "
-                                f"the shipped calibration ({CALIBRATED_FILE.name}) only, so far: compare it with "
-                                "`cartsim validate --parameters`, or commit it as the shipped set")
-    arms = [_with_parameter_set(arm, path).model_dump() for arm in design.arms]
-    return type(design).model_validate({**design.model_dump(), "arms": arms})
+    return type(design).model_validate({**design.model_dump(), "parameters": str(path)})
 
 
 def _run_trial(design, out: Path, **options) -> dict:

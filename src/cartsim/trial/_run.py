@@ -74,7 +74,7 @@ class Chunk:
 def run_chunk(trial_json: str, chunk: Chunk) -> pd.DataFrame:
     """Simulate one chunk: the population's patients ``first .. first+count-1`` in arm ``chunk.arm``."""
     trial = Trial.model_validate_json(trial_json)
-    patients = sample_population(trial.population, chunk.count, trial.seed, start=chunk.first)
+    patients = sample_population(trial.sampled_population(), chunk.count, trial.seed, start=chunk.first)
     return simulate_patients(trial, trial.arms[chunk.arm], patients)[0]
 
 
@@ -172,7 +172,7 @@ def _manifest(trial: Trial, n: int, chunk_size: int) -> dict:
 
 def _check_arms(trial: Trial) -> None:
     """Refuse a trial whose arms do not make valid scenarios, before anything is written."""
-    patient = next(sample_population(trial.population, 1, trial.seed).itertuples(index=False))
+    patient = next(sample_population(trial.sampled_population(), 1, trial.seed).itertuples(index=False))
     for arm in trial.arms:
         try:
             trial.scenario(arm, patient)

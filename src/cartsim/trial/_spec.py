@@ -13,7 +13,8 @@ from pydantic import Field, field_validator, model_validator
 from ..clinical import Care
 from ..io import (MAX_FOLLOW_UP_DAYS, ClinicalSettings, Scenario, ScenarioError, SimulationSettings, StrictModel,
                   Treatment, check_schedule_ends, read_yaml)
-from ..patient import DEFAULT_POPULATION, POPULATIONS, patient_fields
+from ..patient import (DEFAULT_POPULATION, POPULATIONS, Population, load_parameter_set, patient_fields,
+                       populations_of)
 from ..solver import SolverOptions
 
 
@@ -33,8 +34,31 @@ class Trial(StrictModel):
     follow_up_days: int = Field(3650, ge=30, le=MAX_FOLLOW_UP_DAYS)
     stochastic: bool = True
     clinical: ClinicalSettings = ClinicalSettings()
+    parameters: str | None = Field(None, description=(
+        "a parameter-set file (cartsim calibrate --out): its population marginals are the population's, its "
+        "model parameters every arm's, beneath the arm's own overrides"))
     # Not min_length: it would add a spurious "at least 1 item" to the errors of every invalid arm.
     arms: tuple[Arm, ...] = Field(max_length=20)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parameter_set_in_every_arm(cls, data):
+        if not (isinstance(data, dict) and isinstance(data.get("parameters"), str)):
+            return data
+        values = load_parameter_set(data["parameters"])["parameters"]
+        arms = data.get("arms")
+        if values and isinstance(arms, (list, tuple)):
+            # An arm naming its own set keeps it; an arm's mapping of overrides goes on top of the trial's set.
+            arms = [{**arm, "parameters": {**values, **(arm.get("parameters") or {})}}
+                    if isinstance(arm, dict) and not isinstance(arm.get("parameters"), str) else arm for arm in arms]
+            data = {**data, "arms": arms}
+        return data
+
+    def sampled_population(self) -> str | Population:
+        """What the trial's patients are drawn from: the preset, calibrated by ``parameters`` when given."""
+        if self.parameters is None:
+            return self.population
+        return populations_of(load_parameter_set(self.parameters))[self.population]
 
     @field_validator("population")
     @classmethod
