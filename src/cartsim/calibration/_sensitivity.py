@@ -22,6 +22,8 @@ import pandas as pd
 from .._batch import build_batch
 from .._readouts import derived_readouts
 from ..clinical import Care, run_clinical
+from ..model import PARAMETERS
+from ..patient import DEFAULT_POPULATION, POPULATIONS
 from ..clinical import CR, CRI
 from ..io import Scenario
 from ._validate import DETECTABLE_CAR_T
@@ -36,21 +38,39 @@ class Factor:
     kind: str  # "patient", "product" or "parameter"
 
 
-#: Factors and ranges: patient characteristics over the default population's 5-95% bands, model
-#: parameters over a factor of about 3 around their defaults ([A]).
+#: How far a model parameter is varied around its default: a factor of 3 either way ([A]), within its table
+#: bounds; patient characteristics vary over the default population's 5-95% band.
+PARAMETER_FOLD = 3.0
+_BAND_Z = 1.6448536269514722  # the 95th percentile of the standard normal
+
+
+def _patient(name: str, log: bool) -> Factor:
+    marginal = getattr(POPULATIONS[DEFAULT_POPULATION], name)
+    low, high = marginal.values(np.array([-_BAND_Z, _BAND_Z]))
+    return Factor(name, float(low), float(high), log, "patient")
+
+
+def _parameter(name: str, log: bool = True) -> Factor:
+    p = PARAMETERS[name]
+    return Factor(name, max(p.default / PARAMETER_FOLD, p.low), min(p.default * PARAMETER_FOLD, p.high), log,
+                  "parameter")
+
+
+#: Factors and ranges, from the population and parameter tables (the product's memory-like share over the
+#: range typical of manufactured products, [A]).
 FACTORS = (
-    Factor("tcell_fitness", 0.1, 1.5, True, "patient"),
-    Factor("tumor_cells", 1e11, 3e12, True, "patient"),
-    Factor("cytokine_propensity", 0.37, 2.7, True, "patient"),
-    Factor("cd4_fraction", 0.2, 0.8, False, "patient"),
-    Factor("antigen_negative_fraction", 1e-5, 1e-3, True, "patient"),
+    _patient("tcell_fitness", True),
+    _patient("tumor_cells", True),
+    _patient("cytokine_propensity", True),
+    _patient("cd4_fraction", False),
+    _patient("antigen_negative_fraction", True),
     Factor("memory_fraction", 0.1, 0.6, False, "product"),
-    Factor("max_kill_rate", 0.4, 3.0, True, "parameter"),
-    Factor("proliferation_cd8", 0.3, 2.0, True, "parameter"),
-    Factor("senescence_rate", 0.02, 0.18, True, "parameter"),
-    Factor("antigen_half_saturation", 1e9 / 3, 3e9, True, "parameter"),
-    Factor("memory_renewal", 0.003, 0.03, True, "parameter"),
-    Factor("access_node", 0.1, 0.9, False, "parameter"),
+    _parameter("max_kill_rate"),
+    _parameter("proliferation_cd8"),
+    _parameter("senescence_rate"),
+    _parameter("antigen_half_saturation"),
+    _parameter("memory_renewal"),
+    _parameter("access_node", log=False),
 )
 ENDPOINTS = ("complete_response", "crs_grade3plus", "log10_car_t_peak", "persistence")
 
