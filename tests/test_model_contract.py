@@ -86,9 +86,10 @@ def test_every_parameter_is_read_where_its_group_says():
 
 
 @pytest.mark.parametrize("p", PARAMETER_TABLE, ids=lambda p: p.name)
-def test_each_parameter_has_units_source_and_a_default_within_its_bounds(p):
-    assert p.units and p.source and p.description
+def test_each_parameter_has_units_source_a_prior_and_a_default_within_its_bounds(p):
+    assert p.units and p.source and p.description and p.group in READERS.keys() | {"dose"}
     assert p.low <= p.default <= p.high
+    assert p.prior == "uniform" or 0 < p.low
     assert all(p.low <= value <= p.high for value in p.constructs.values())
 
 

@@ -300,13 +300,17 @@ def demo(
 def parameters(
     search: Annotated[str, typer.Argument(help="Show only parameters whose name contains this text.")] = "",
 ) -> None:
-    """List the model parameters: name, units, default, plausible range and source."""
+    """List the model parameters: name, units, default, plausible range, prior, group (who reads it) and source."""
     from cartsim.model import PARAMETER_TABLE
 
-    table = Table("name", "units", "default", "range", "source", title="cartsim model parameters")
+    from rich.table import Column
+
+    # Names and priors whole (they are looked up and copied); the source wraps.
+    table = Table(Column("name", no_wrap=True), "units", "default", "range", Column("prior", no_wrap=True), "group",
+                  "source", title="cartsim model parameters")
     for p in PARAMETER_TABLE:
         if search in p.name:
-            table.add_row(p.name, p.units, f"{p.default:g}", f"{p.low:g} – {p.high:g}", p.source)
+            table.add_row(p.name, p.units, f"{p.default:g}", f"{p.low:g} – {p.high:g}", p.prior, p.group, p.source)
     console.print(table)
 
 

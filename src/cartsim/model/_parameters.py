@@ -34,6 +34,12 @@ class Parameter:
     #: or the ``dose`` a drug is given in (its distribution volume, also read by the kernel for tocilizumab).
     group: str = "kernel"
 
+    @property
+    def prior(self) -> str:
+        """The calibration prior over ``[low, high]``: log-uniform across a positive range of a decade or more
+        (a rate, a count or a concentration known to its order of magnitude), otherwise uniform."""
+        return "log-uniform" if self.low > 0 and self.high >= 10 * self.low else "uniform"
+
     def check(self, value: float) -> None:
         """Raise ValueError unless ``low <= value <= high``."""
         if not (np.isfinite(value) and self.low <= value <= self.high):
