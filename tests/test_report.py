@@ -213,3 +213,18 @@ def test_repeated_consecutive_events_are_one_row(tmp_path):
     first, last = (f"{day:.0f}" for day in (response_days[0], response_days[-1]))
     assert rows[0].startswith(f"<tr><td>{first}–{last}</td>")
     assert rows[0].endswith(f"<td>{len(response_days)}</td></tr>")  # how many times
+
+
+def test_a_trial_report_with_a_fitted_responder_analysis(tmp_path):
+    """Fitted, the summary holds the responder analysis as records (make demo's trial): the report shows
+    responders.csv and does not read the records as a reason for not fitting."""
+    import json
+
+    from cartsim.report import write_report
+
+    records = [{"factor": "tcell_fitness", "odds_ratio": 3.2}]
+    (tmp_path / "trial.json").write_text("{}")
+    (tmp_path / "summary.json").write_text(json.dumps({"arms": {}, "responder_analysis": records}))
+    (tmp_path / "responders.csv").write_text("factor,odds_ratio\ntcell_fitness,3.2\n")
+    page = write_report(tmp_path).read_text()
+    assert "responders.csv" in page and "Not fitted" not in page

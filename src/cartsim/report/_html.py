@@ -125,7 +125,9 @@ def _trial(directory: Path, summary: dict) -> tuple[str, str]:
     ratios = summary.get("hazard_ratios") or {}
     if ratios:
         parts.append("<h2>Hazard ratios (Cox, 95% intervals)</h2>" + _by_column(ratios, "comparison"))
-    not_fitted = (summary.get("responder_analysis") or {}).get("not_fitted")
+    # Fitted, the analysis is a list of records, shown from responders.csv below; not fitted, the reason.
+    responders = summary.get("responder_analysis")
+    not_fitted = responders.get("not_fitted") if isinstance(responders, dict) else None
     if not_fitted:
         parts.append(f'<h2>Responder analysis</h2><p class="note">Not fitted: {html.escape(not_fitted)}.</p>')
     return f"Trial: {summary.get('trial', directory.name)}", "".join(parts)
