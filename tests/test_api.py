@@ -112,3 +112,8 @@ def test_a_trial_runs_on_a_population_calibration(tmp_path):
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "out" / "trial.json").read_text())
     assert manifest["trial"]["parameters"] == str(path)
+
+def test_python_dash_m_cartsim_is_the_command_line():
+    result = subprocess.run([sys.executable, "-m", "cartsim", "--version"], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == f"cartsim {cartsim.__version__}"
