@@ -246,22 +246,16 @@ def _check_chunks(trial: Trial, out: Path, every: list[Chunk]) -> list[Chunk]:
     return todo
 
 
-def _set_threads(threads: int) -> None:
-    import numba
-
-    numba.set_num_threads(threads)
-
-
 def _local(trial_json: str, todo: list[Chunk], workers: int) -> Iterator[tuple[Chunk, pd.DataFrame]]:
-    if workers == 1:
+    # The engine is serial (see cartsim.solver._integrate), so one process per core keeps the cores busy; a
+    # process more than there are chunks would only pay its start-up.
+    workers = min(workers, len(todo))
+    if workers <= 1:
         for chunk in todo:
             yield chunk, run_chunk(trial_json, chunk)
         return
-    # Each process gets its share of the cores for the engine's threads. Spawned, not forked: the
-    # engine's OpenMP threads make fork() unsafe.
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_set_threads,
-                             initargs=(threads,)) as pool:
+    # Spawned, not forked: the driver's library threads (pyarrow, BLAS) make fork() unsafe.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {pool.submit(run_chunk, trial_json, chunk): chunk for chunk in todo}
         for future in as_completed(futures):
             yield futures[future], future.result()
@@ -286,7 +280,7 @@ def run_trial(trial: Trial, out: str | Path, *, n: int | None = None, chunk_size
               progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
     """Simulate ``n`` patients per arm (default: the trial's) into ``out`` and return every patient's row.
 
-    ``workers`` local processes, or the Dask cluster at ``scheduler``; ``progress(done, total)`` is called
+    ``workers`` local processes (``cartsim trial`` passes one per core), or the Dask cluster at ``scheduler``; ``progress(done, total)`` is called
     as chunks finish. With ``resume``, chunk files already in ``out`` are checked and the damaged ones
     recomputed (a :class:`TrialWarning` says how many). A folder another run is writing is refused.
     """
