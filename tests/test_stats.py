@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from cartsim.stats import bootstrap_interval, kaplan_meier, km_median, wilson_interval
+from cartsim.stats import bootstrap_interval, cox_efron, kaplan_meier, km_median, wilson_interval
 
 Z = float(norm.ppf(0.975))
 
@@ -105,3 +105,18 @@ def test_km_median_not_reached_is_none():
     events = np.array([True, False, False, False, False, False])
     median, ci = km_median(kaplan_meier(np.array([1.0, 10, 10, 10, 10, 10]), events))
     assert median is None and ci[1] is None
+
+
+def test_cox_efron_matches_lifelines_with_ties_and_two_covariates():
+    import pandas as pd
+    from lifelines import CoxPHFitter
+
+    rng = np.random.default_rng(5)
+    n = 400
+    x = np.c_[rng.integers(0, 2, n), rng.normal(size=n)]
+    durations = np.round(rng.exponential(np.exp(-0.7 * x[:, 0] + 0.3 * x[:, 1])) * 10)  # many ties
+    events = rng.random(n) < 0.7
+    beta, covariance = cox_efron(durations, events, x)
+    fit = CoxPHFitter().fit(pd.DataFrame({"t": durations, "e": events, "a": x[:, 0], "b": x[:, 1]}), "t", "e")
+    np.testing.assert_allclose(beta, fit.params_.to_numpy(), rtol=1e-6)
+    np.testing.assert_allclose(np.sqrt(np.diag(covariance)), fit.standard_errors_.to_numpy(), rtol=1e-6)

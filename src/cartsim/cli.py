@@ -321,7 +321,8 @@ def trial(
                                       help="Folder for patients/, summary.json and figures.")],
     n: Annotated[int | None, typer.Option("--n", min=1, max=10_000_000,
                                           help="Patients per arm (default: the file's patients_per_arm).")] = None,
-    workers: Annotated[int, typer.Option(min=1, max=256, help="Local worker processes.")] = 1,
+    workers: Annotated[int | None, typer.Option(min=1, max=256,
+                                                help="Local worker processes (default: one per core).")] = None,
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, e.g. tcp://host:8786.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Finish a run that was stopped in --out.")] = False,
     chunk_size: Annotated[int, typer.Option(min=1, max=100_000, help="Patients per chunk.")] = 250,
@@ -329,7 +330,8 @@ def trial(
 ) -> None:
     """Run a virtual trial: every arm on the same virtual patients, streamed to Parquet in chunks
     (resumable), then endpoints with 95% CIs, Kaplan-Meier curves, hazard ratios, responder analysis."""
-    _run_trial(_trial_with_parameter_set(cartsim.load_trial(spec), parameters), out, n=n, workers=workers, scheduler=scheduler, resume=resume, chunk_size=chunk_size)
+    _run_trial(_trial_with_parameter_set(cartsim.load_trial(spec), parameters), out, n=n,
+               workers=workers or os.cpu_count() or 1, scheduler=scheduler, resume=resume, chunk_size=chunk_size)
 
 
 def _trial_with_parameter_set(design, path: Path | None):

@@ -6,6 +6,7 @@ figures and the web charts), each from the library that defines it:
   (``scipy.stats.bootstrap``);
 * :func:`kaplan_meier` and :func:`km_median`: Kaplan-Meier curves and their medians with the interval
   lifelines gives (the times where the pointwise 95% band of the curve crosses 0.5);
+* :func:`cox_efron`: a Cox proportional-hazards fit (Efron ties) that scales to millions of patients;
 
 and the conventions of a trial's patient frame (:func:`analysed`, :func:`arm_names`,
 :func:`survival_months`, :func:`km_of`). Values not estimable are None, never NaN, so results are JSON-ready.
@@ -101,3 +102,48 @@ def survival_months(frame: pd.DataFrame, endpoint: str) -> np.ndarray:
 def km_of(frame: pd.DataFrame, endpoint: str):
     """The Kaplan-Meier fit of ``endpoint`` (``pfs``, ``os``) over the patients of ``frame``, in months."""
     return kaplan_meier(survival_months(frame, endpoint), frame[f"{endpoint}_event"].to_numpy(bool), label=endpoint)
+
+
+
+def cox_efron(durations: np.ndarray, events: np.ndarray, covariates: np.ndarray,
+              max_iter: int = 50) -> tuple[np.ndarray, np.ndarray]:
+    """Cox proportional-hazards coefficients (Efron ties) and their covariance, by Newton's method.
+
+    The maximum-likelihood fit of lifelines' ``CoxPHFitter``, vectorised over patients: lifelines and
+    statsmodels' ``PHReg`` loop in Python over distinct event times and take about a minute at 10^6
+    patients; this is one sort and a few cumulative sums per iteration. ``covariates`` is ``[n, p]``.
+    Raises ``np.linalg.LinAlgError`` when the information matrix is singular and ``ArithmeticError``
+    when Newton's method does not converge.
+    """
+    order = np.argsort(-np.asarray(durations, dtype=float), kind="stable")
+    t = np.asarray(durations, dtype=float)[order]
+    x = np.asarray(covariates, dtype=float).reshape(len(t), -1)[order]
+    event = np.asarray(events, dtype=bool)[order]
+    # The risk set of a row (everyone with a time >= its own) is the prefix up to the last row tied with it.
+    last = np.searchsorted(-t, -t, side="right")[event] - 1
+    # Tied events are adjacent; Efron takes the k-th (from 0) of d tied events off the risk set by k/d.
+    te = t[event]
+    first = np.flatnonzero(np.r_[True, te[1:] != te[:-1]])
+    tie = np.repeat(np.arange(len(first)), np.diff(np.r_[first, len(te)]))
+    share = (np.arange(len(te)) - first[tie]) / np.bincount(tie)[tie]
+    xe = x[event]
+    beta = np.zeros(x.shape[1])
+    for _ in range(max_iter):
+        w = np.exp(x @ beta)
+        wx = w[:, None] * x
+        wxx = wx[:, :, None] * x[:, None, :]
+        we, wxe, wxxe = w[event], wx[event], wxx[event]
+
+        def at_risk(values, tied):  # per event: the risk-set sum less its Efron share of the tied events
+            return (np.cumsum(values, axis=0)[last]
+                    - share.reshape(-1, *[1] * (values.ndim - 1)) * np.add.reduceat(tied, first, axis=0)[tie])
+
+        s0, s1, s2 = at_risk(w, we), at_risk(wx, wxe), at_risk(wxx, wxxe)
+        mean = s1 / s0[:, None]
+        gradient = (xe - mean).sum(axis=0)
+        information = (s2 / s0[:, None, None] - mean[:, :, None] * mean[:, None, :]).sum(axis=0)
+        step = np.linalg.solve(information, gradient)
+        beta = beta + step
+        if np.max(np.abs(step)) < 1e-10:
+            return beta, np.linalg.inv(information)
+    raise ArithmeticError("the Cox fit did not converge")

@@ -41,7 +41,7 @@ Processes (sources are in the parameter table):
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ._parameters import Param as P
 from ._states import CAR_T_STATES, CLL_STATES, LINEAGE_SIZE, N_CELL_STATES
@@ -390,14 +390,16 @@ def derivatives(y, p, dy, birth, loss):
     _drugs(y, p, dy, chemo)
 
 
-@njit(cache=True, parallel=True)
+# Serial, like every batch loop of the engine: a parallel region per call costs more in thread wake-ups and
+# spin-waits than the work of a call, so parallelism is across chunks of patients, in worker processes.
+@njit(cache=True)
 def rhs(t, y, p, out):
     """Batched right-hand side: ``out[i] = f(y[i], p[i])`` for every patient ``i``.
 
     The model is autonomous between doses, so ``t`` is accepted for the
     conventional signature and not used.
     """
-    for i in prange(y.shape[0]):
+    for i in range(y.shape[0]):
         birth = np.empty(N_CELL_STATES)
         loss = np.empty(N_CELL_STATES)
         derivatives(y[i], p[i], out[i], birth, loss)

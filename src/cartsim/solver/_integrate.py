@@ -1,7 +1,10 @@
 """Batched adaptive integration with doses, dense output and the hybrid stochastic layer.
 
-Every patient is integrated independently (``prange`` over patients) with its
-own adaptive RODAS5 step size. The integrator stops exactly at dose times to
+Every patient is integrated independently, one after another, with its own
+adaptive RODAS5 step size. The batch loop is serial on purpose: the clinical
+clock enters it once per visit, and a parallel region per entry spent more time
+waking and spin-waiting threads than integrating; runs use the cores through
+worker processes over chunks of patients instead (``cartsim trial --workers``). The integrator stops exactly at dose times to
 add the dose to its state, and at synchronisation times of the stochastic
 layer; output times in between are filled by cubic Hermite interpolation
 (dense output), so daily output does not force daily steps.
@@ -23,7 +26,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from . import _random as rnd
 from ._rodas import ERROR_ORDER, N_STAGES, compress, factorise, jacobian, step
@@ -324,13 +327,13 @@ def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_
     return SUCCESS, steps, h
 
 
-@template(parallel=True)
+@template()
 def integrate_batch(y0, p, seeds, t0s, t_out, out, out_states, dose_times, dose_states, dose_amounts,
                     n_doses, rtol, atol, typical, n_cells, stochastic, threshold, sync_fraction, sync_min, sync_max,
                     max_steps, h_init, status, steps, sync, carry):
     """Integrate every patient of the batch; per-patient results in ``out``, ``status``, ``steps``,
     and in ``h_init`` the step each would take next."""
-    for i in prange(y0.shape[0]):
+    for i in range(y0.shape[0]):
         nd = n_doses[i]
         status[i], steps[i], h_init[i] = integrate_patient(
             y0[i], p[i], seeds[i], t0s[i], t_out, out[i], out_states, dose_times[i, :nd], dose_states[i, :nd],

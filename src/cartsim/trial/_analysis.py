@@ -20,6 +20,7 @@ Conventions:
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -27,7 +28,8 @@ import pandas as pd
 
 from ..clinical import CAUSES, CR, CRI, PD, PR, SD
 from ..io import json_value
-from ..stats import DAYS_PER_MONTH, analysed, arm_names, km_median, km_of, survival_months, wilson_interval
+from ..stats import (DAYS_PER_MONTH, analysed, arm_names, cox_efron, km_median, km_of, survival_months,
+                     wilson_interval)
 
 #: The landmark of ``pfs_12m`` and ``os_12m``, in months.
 LANDMARK_MONTHS = 12.0
@@ -104,26 +106,22 @@ def arm_endpoints(patients: pd.DataFrame) -> dict[str, dict]:
 
 
 def _cox(pair: pd.DataFrame, endpoint: str, arm: str) -> tuple[float | None, list, float | None]:
-    """Hazard ratio of ``arm`` against the other arm of ``pair`` for ``endpoint``, its 95% CI and p."""
-    from lifelines import CoxPHFitter
-    from lifelines.exceptions import ConvergenceError
+    """Hazard ratio of ``arm`` against the other arm of ``pair`` for ``endpoint``, its 95% Wald CI and p."""
+    from scipy.stats import norm
 
-    data = pd.DataFrame({"months": survival_months(pair, endpoint),
-                         "event": pair[f"{endpoint}_event"].to_numpy(bool),
-                         "arm": (pair["arm"].astype(str) == arm).to_numpy(float)})
+    in_arm = (pair["arm"].astype(str) == arm).to_numpy()
+    event = pair[f"{endpoint}_event"].to_numpy(bool)
     # Without events in both arms the hazard ratio is 0 or infinite: not estimable.
-    if data.loc[data["arm"] == 1, "event"].sum() == 0 or data.loc[data["arm"] == 0, "event"].sum() == 0:
+    if not (event[in_arm].any() and event[~in_arm].any()):
         return None, [None, None], None
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fit = CoxPHFitter().fit(data, duration_col="months", event_col="event")
-    except (ConvergenceError, np.linalg.LinAlgError):
+        beta, covariance = cox_efron(survival_months(pair, endpoint), event, in_arm.astype(float)[:, None])
+    except (ArithmeticError, np.linalg.LinAlgError):
         return None, [None, None], None
-    row = fit.summary.loc["arm"]
-    return (json_value(float(row["exp(coef)"])),
-            [json_value(float(row["exp(coef) lower 95%"])), json_value(float(row["exp(coef) upper 95%"]))],
-            json_value(float(row["p"])))
+    coef, se = float(beta[0]), math.sqrt(float(covariance[0, 0]))
+    half = norm.ppf(0.975) * se
+    return (json_value(math.exp(coef)), [json_value(math.exp(coef - half)), json_value(math.exp(coef + half))],
+            json_value(float(2.0 * norm.sf(abs(coef) / se))))
 
 
 def hazard_ratios(patients: pd.DataFrame, reference: str | None = None) -> dict[str, dict]:
