@@ -8,6 +8,7 @@ engine by integrating piecewise between dose times.
 
 from __future__ import annotations
 
+import types
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,6 +101,17 @@ def patient_doses(batch: Batch, i: int) -> list[tuple[float, int, float]]:
             zip(batch.doses.times[i, :k], batch.doses.states[i, :k], batch.doses.amounts[i, :k])]
 
 
+def plain_python(function):
+    """A compiled kernel function as plain Python that calls its helpers as plain Python too (the kernel is
+    split into compiled mechanisms; ``py_func`` alone would still call them compiled): the model as a
+    modeller writing it for scipy would have it."""
+    namespace = dict(function.py_func.__globals__)
+    for name, value in list(namespace.items()):
+        if hasattr(value, "py_func") and value.py_func.__module__ == function.py_func.__module__:
+            namespace[name] = types.FunctionType(value.py_func.__code__, namespace, name)
+    return types.FunctionType(function.py_func.__code__, namespace, function.py_func.__name__)
+
+
 @dataclass
 class ReferenceRHS:
     """``fun(t, y)`` for solve_ivp: the model kernel for one patient, compiled or plain Python."""
@@ -109,7 +121,7 @@ class ReferenceRHS:
 
     def __post_init__(self):
         self.params = np.ascontiguousarray(self.params, dtype=np.float64)
-        self._kernel = derivatives if self.compiled else derivatives.py_func
+        self._kernel = derivatives if self.compiled else plain_python(derivatives)
         self._birth = np.empty(N_CELL_STATES)
         self._loss = np.empty(N_CELL_STATES)
 

@@ -69,7 +69,7 @@ def _sync_interval(t, sync_fraction, sync_min, sync_max):
     return min(max(sync_fraction * t, sync_min), sync_max)
 
 
-@template()
+@template
 def _start_sync(y, p, threshold, counts, birth0, loss0, birth, loss, ftmp, stream):
     """Make small populations integer counts and freeze their rates; True if any is small."""
     any_small = False
@@ -142,7 +142,7 @@ def _apply_due_doses(y, t, dose, dose_times, dose_states, dose_amounts):
     return dose
 
 
-@template()
+@template
 def _active_states(y, f, p, typical, frozen, active, ytmp, ftmp, birth, loss):
     """Fill ``active`` with the states the step must solve for; return their number.
 
@@ -181,7 +181,7 @@ def _all_finite(x):
     return True
 
 
-@template()
+@template
 def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_states, dose_amounts,
                       rtol, atol, typical, n_cells, stochastic, threshold, sync_fraction, sync_min, sync_max,
                       max_steps, h_init, sync, carry):
@@ -327,7 +327,7 @@ def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_
     return SUCCESS, steps, h
 
 
-@template()
+@template
 def integrate_batch(y0, p, seeds, t0s, t_out, out, out_states, dose_times, dose_states, dose_amounts,
                     n_doses, rtol, atol, typical, n_cells, stochastic, threshold, sync_fraction, sync_min, sync_max,
                     max_steps, h_init, status, steps, sync, carry):

@@ -55,7 +55,7 @@ C = _lower(_C_FLAT)
 _SQRT_EPS = np.sqrt(np.finfo(np.float64).eps)
 
 
-@template()
+@template
 def jacobian(y, f, p, typical, active, m, jac, ytmp, ftmp, birth, loss):
     """Forward-difference Jacobian of the active states: ``jac[a, b] = d f_active[a] / d y_active[b]``."""
     n = y.shape[0]
@@ -160,7 +160,7 @@ def solve(lu, n, pivots, b, lower_ptr, lower_idx, upper_ptr, upper_idx):
         b[i] = acc / lu[i, i]
 
 
-@template()
+@template
 def step(y, f, p, h, active, m, lu, pivots, sparse, stages, ynew, err, ytmp, reduced, birth, loss):
     """Stages of one RODAS5 step of size ``h`` from ``y`` (with ``f = f(y)``); fills ``ynew`` and ``err``.
 

@@ -37,14 +37,11 @@ def derivatives(y, p, dydt, birth, loss):
     raise TypeError("solver templates run only once specialised; see cartsim.solver.make_integrator")
 
 
-def template(parallel: bool = False) -> Callable:
-    """Mark a function that calls :func:`derivatives`; ``parallel`` is numba's option of that name."""
-
-    def mark(function):
-        function.njit_parallel = parallel
-        return function
-
-    return mark
+def template(function: Callable) -> Callable:
+    """Mark a function that calls :func:`derivatives`: :func:`specialise` compiles a clone of it per
+    right-hand side."""
+    function.solver_template = True
+    return function
 
 
 def _code_bytes(code: types.CodeType) -> bytes:
@@ -70,11 +67,10 @@ def specialise(rhs, modules) -> dict[str, Callable]:
     for module in modules:
         namespace = {**vars(module), **made, "derivatives": rhs}
         for function in list(vars(module).values()):
-            if not (hasattr(function, "njit_parallel") and function.__module__ == module.__name__):
+            if not (getattr(function, "solver_template", False) and function.__module__ == module.__name__):
                 continue
             clone = types.FunctionType(function.__code__, namespace, function.__name__, function.__defaults__)
             clone.__qualname__ = f"{function.__qualname__}[{tag}]"
             clone.__doc__ = function.__doc__
-            made[function.__name__] = namespace[function.__name__] = njit(
-                cache=True, parallel=function.njit_parallel)(clone)
+            made[function.__name__] = namespace[function.__name__] = njit(cache=True)(clone)
     return made
