@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from ..model import PARAMETERS
-from ..product import PRODUCT_PRESETS
+from ..product import COSTIMULATION, PRODUCT_PRESETS, SOURCES, TARGETS
 from ._protocol import DRUGS, PROTOCOL_PRESETS, Rule
 from ._strict import ScenarioError, StrictModel
 from ._yaml import MAX_YAML_BYTES, YamlRefused, parse_yaml
@@ -62,7 +62,7 @@ class Product(StrictModel):
     preset: str | None = Field(None, description="a product of cartsim.product.PRODUCT_PRESETS; fields given "
                                                  "next to it override the preset's")
     description: str = ""
-    source: Literal["autologous", "allogeneic"] = "autologous"
+    source: Literal[SOURCES] = SOURCES[0]  # type: ignore[valid-type]
     dose_cells: float = Field(1.6e8, ge=0, le=1e11,
                               description="target dose of CAR+ cells, or the cap of a weight-based dose")
     dose_cells_per_kg: float | None = Field(None, gt=0, le=1e8, description="weight-based target dose")
@@ -74,8 +74,10 @@ class Product(StrictModel):
                                                                 "(the rest that is not senescent is effector)")
     senescent_fraction: float = Field(0.1, ge=0, le=1, description="senescent share of a typical product")
     prior_exposures: int = Field(0, ge=0, le=2, description="antigen exposures before infusion")
-    target: Literal["CD19", "ROR1", "CD19/ROR1"] = "CD19"
-    costimulation: Literal["4-1BB", "CD28"] = "4-1BB"
+    # The construct choices are the product module's (the parameter table holds what each one sets);
+    # the first of each is the table's reference product.
+    target: Literal[TARGETS] = TARGETS[0]  # type: ignore[valid-type]
+    costimulation: Literal[COSTIMULATION] = COSTIMULATION[0]  # type: ignore[valid-type]
     suicide_switch: bool = False
     manufacturing: bool = Field(True, description="simulate apheresis, transduction and expansion; false: "
                                                   "infuse exactly this product after vein_to_vein_days")
