@@ -143,18 +143,19 @@ def _parameters(patients: dict[str, np.ndarray], kinds: list[Treatment], groups:
     n = len(made)
     params = _spread(np.array([_construct_defaults(t.product) for t in kinds]), groups, n)
     params[:, Param.tcell_fitness] = made.car_t_fitness
+    params[:, Param.product_senescent_fraction] = made.senescent_fraction
     params[:, Param.cytokine_propensity] = patients["cytokine_propensity"]
     blood, marrow = patients["tumor_blood_cells"], patients["tumor_marrow_cells"]
-    # Start at trafficking equilibrium: egress balances homing for the given distribution.
+    # Start at trafficking equilibrium: homing balances the measured egress for the given distribution.
     for site in ("marrow", "node"):
         cells = patients[f"tumor_{site}_cells"]
         at = (cells > 0) & (blood > 0)
-        params[at, Param[f"cll_egress_{site}"]] = params[at, Param[f"cll_homing_{site}"]] * blood[at] / cells[at]
+        params[at, Param[f"cll_homing_{site}"]] = params[at, Param[f"cll_egress_{site}"]] * cells[at] / blood[at]
     # Start normal B cells at steady state under the marrow infiltration.
     params[:, Param.b_cell_production] = (params[:, Param.b_cell_death] * patients["normal_b_cells"]
                                           * (1.0 + marrow / params[:, Param.b_cell_marrow_suppression]))
-    # The equilibrium values follow from a valid patient and are not held to the override ranges: a marrow
-    # holding few cells next to a leukaemic blood needs a fast egress, and the implicit solver takes it.
+    # The equilibrium values follow from a valid patient and are not held to the override ranges: bulky
+    # tissues next to few blood cells need a fast homing, and the implicit solver takes it.
     for treatment, rows in zip(kinds, groups):
         for name, value in treatment.parameters.items():
             params[rows, Param[name]] = value

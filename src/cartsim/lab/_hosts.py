@@ -27,7 +27,7 @@ HUMAN_MASS_KG = 70.0
 
 #: Whole-body constants that describe crowding (cells per volume): they scale with host volume.
 #: host_t_capacity normalises IL-15 consumption by lymphocytes and scales like the others.
-DENSITY_PARAMETERS = ("antigen_half_saturation", "kill_half_saturation", "car_t_capacity", "cll_capacity",
+DENSITY_PARAMETERS = ("antigen_half_saturation", "kill_half_saturation", "lymphoid_capacity", "cll_capacity",
                       "host_t_capacity")
 
 #: The CAR target of every lab assay: CD19, as in the Kenderian group's CART19 experiments (Kay NE, ASH 2022).
@@ -38,7 +38,7 @@ LAB_TARGET = "CD19"
 #: unless the mice carry human myeloid cytokines (Norelli 2018 Nat Med needed SGM3 humanised mice),
 #: and nothing a mouse readout needs depends on it (inflammatory_killing_gain is 0 by default).
 MACROPHAGE_DRIVES = ("macrophage_activation_by_killing", "macrophage_activation_by_contact",
-                     "macrophage_activation_by_ifng", "macrophage_activation_by_il1")
+                     "macrophage_activation_by_ifng")
 
 #: Share of CD4 cells in a lab product. [A] CAR-T products are commonly made at a defined 1:1 CD4:CD8
 #: ratio (liso-cel; the cartsim scenario default cd4_fraction 0.5).

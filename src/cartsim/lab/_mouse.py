@@ -72,12 +72,12 @@ class Xenograft:
         death = PARAMETERS["cll_death"].default
         birth = np.log(2.0) / self.doubling_days + death
         blood, marrow, spleen = self.distribution
-        to_marrow, to_spleen = PARAMETERS["cll_homing_marrow"].default, PARAMETERS["cll_homing_node"].default
+        from_marrow, from_spleen = PARAMETERS["cll_egress_marrow"].default, PARAMETERS["cll_egress_node"].default
         return host_parameters(costimulation, self.mouse_mass_kg, {
             "cll_birth_blood": birth, "cll_birth_marrow": birth, "cll_birth_node": birth, "cll_death": death,
             "cll_capacity": self.cll_capacity, "tcell_fitness": fitness,
-            # Trafficking equilibrium of the engrafted distribution: egress balances homing.
-            "cll_egress_marrow": to_marrow * blood / marrow, "cll_egress_node": to_spleen * blood / spleen,
+            # Trafficking equilibrium of the engrafted distribution: homing balances egress.
+            "cll_homing_marrow": from_marrow * marrow / blood, "cll_homing_node": from_spleen * spleen / blood,
         })
 
 

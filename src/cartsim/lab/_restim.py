@@ -46,8 +46,8 @@ class Culture:
     #: cells undergo apoptosis in culture). 0.1/day: a half-life of ~7 days, one restimulation interval.
     target_death: float = 0.1
     #: cells per well; [A] T-cell cultures stop growing at ~1e7 cells/mL even when fed. Replaces the
-    #: mass-scaled whole-body ceiling (6.96e10 x 2 g / 70 kg = 2e6, too low for a well that is fed).
-    car_t_capacity: float = 2e7
+    #: mass-scaled whole-body lymphoid niche (5e11 x 2 g / 70 kg = 1.4e7, set by body crowding, not feeding).
+    lymphoid_capacity: float = 2e7
     #: 1/day; [A] return of effectors to rest once the targets are gone. Clearly marked override of the
     #: table's rest_rate (0.003/day), which is calibrated to how few effectors of an in-vivo expansion
     #: join the long-lived pool (stein2019_model_params). In a well, activated cells return to rest within
@@ -65,7 +65,7 @@ class Culture:
             "cll_birth_blood": 0.0, "cll_birth_marrow": 0.0, "cll_birth_node": 0.0,
             "cll_death": self.target_death, "cll_homing_marrow": 0.0, "cll_homing_node": 0.0,
             "access_blood": 1.0, "antigen_escape_rate": 0.0,
-            "car_t_capacity": self.car_t_capacity, "rest_rate": self.rest_rate,
+            "lymphoid_capacity": self.lymphoid_capacity, "rest_rate": self.rest_rate,
         })
 
 

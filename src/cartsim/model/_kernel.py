@@ -10,29 +10,31 @@ other compartments. ``rhs(t, y, p, out)`` applies it to a batch.
 Processes (sources are in the parameter table):
 
 * CAR-T, CD4 and CD8, along an antigen-exposure chain (Kirouac 2023 toggle
-  structure): resting cells with k completed exposures are activated by
-  antigen into effectors of exposure k+1; effectors proliferate with
-  antigen (ceiling at ``car_t_capacity``, boosted by IL-15 after
-  lymphodepletion), die, become senescent under stimulation at a
-  co-stimulation-dependent rate growing with k, or rest when antigen is gone
-  (a completed exposure; a co-stimulation-dependent fraction turns senescent).
-  Proliferation falls with each completed exposure (Kay/Kenderian).
-* Killing: per-target rate ``gamma * P / (k_B + P + gamma * A / kills_per_effector)``
-  with effector pressure P (Kimmel 2021 saturating law plus effector
-  saturation when targets are in excess); access weights per site.
+  structure): resting cells with k completed exposures are activated by the
+  targets they meet into effectors of exposure k+1; effectors run a programmed
+  burst of divisions (Kaech & Ahmed 2001) whose size the cells' fitness and the
+  product's senescence set, in a lymphoid niche shared with host T cells and
+  boosted by IL-15 after lymphodepletion; they die, become senescent under
+  stimulation at a co-stimulation-dependent rate growing with k, or rest when
+  antigen is gone (a completed exposure; a co-stimulation-dependent fraction
+  turns senescent). The burst shrinks with each completed exposure (Kay/Kenderian).
+* Killing at each site: per-target rate ``w * gamma * P / (k_B + P + gamma * T / kills_per_effector)``
+  with effector pressure P, the site's access weight w and its recognised
+  targets T (Kimmel 2021 saturating law with effector saturation by the local
+  effector:target ratio, so bulky nodes resist while blood clears).
 * Removal of CAR-T by the suicide switch's drug and, for allogeneic cells, by host T cells
   as they recover from lymphodepletion (rejection).
 * CLL: blood, marrow, node, antigen-positive and -negative clones, homing and
   egress, escape by antigen loss; normal B cells with marrow production
   suppressed by marrow CLL; host T cells (Kimmel Gompertz), IL-15 consumed by
   lymphocytes; neutrophils (reduced Friberg model).
-* Cytokines: IFN-gamma from engaged CAR-T; macrophage activation by tumour
-  death (DAMPs), CAR-T contact (CD40L, CD4 counting double), IFN-gamma and
-  IL-1 (Santurio 2025), which then turn refractory for weeks (tolerance,
+* Cytokines: IFN-gamma from engaged CAR-T; macrophage activation mainly by
+  CAR-T contact (CD40L, CD4 counting double), also by tumour death (DAMPs) and
+  IFN-gamma, amplified by IL-1 (Santurio 2025), which then turn refractory for weeks (tolerance,
   ending the storm while CAR-T still expand); IL-6 and IL-1 from macrophages; IL-6 cleared partly
   through IL-6R, so tocilizumab raises free IL-6 while blocking its signal;
-  CRP from IL-6 signalling; endothelial activation; CNS inflammation (ICANS) from free IL-6
-  through the activated endothelium and from IL-1.
+  CRP from IL-6 signalling; endothelial activation; CNS inflammation (ICANS) from expanded
+  CAR-T and free IL-6 through the activated endothelium and from IL-1 (Gust 2017).
 * Drugs: tocilizumab (two compartments, linear + saturable elimination),
   corticosteroid, anakinra, ibrutinib with covalent BTK occupancy, suicide
   switch drug, lymphodepleting chemotherapy exposure.
@@ -44,7 +46,7 @@ import numpy as np
 from numba import njit
 
 from ._parameters import Param as P
-from ._states import CAR_T_STATES, CLL_STATES, LINEAGE_SIZE, N_CELL_STATES
+from ._states import CAR_T_STATES, CLL_STATES, DIVISION_STATES, LINEAGE_SIZE, N_CELL_STATES
 from ._states import EXPOSURE_LEVELS as K
 from ._states import State as S
 
@@ -52,6 +54,7 @@ _LINEAGE_SIZE = LINEAGE_SIZE  # resting_0..K-1, effector_0..K-1, senescent (see 
 # Tuples are compile-time constants for numba.
 _CAR_T = CAR_T_STATES
 _CLL = CLL_STATES
+_DIVISIONS_0 = DIVISION_STATES[0]  # lineage * K + k after it
 
 
 @njit(cache=True, inline="always")
@@ -163,34 +166,55 @@ def _engagement(y, p, stim):
 
 
 @njit(cache=True, inline="always")
-def _killing(p, steroid, il6_excess, pressure, antigen):
-    """Per-target kill rate: Kimmel 2021 Proc R Soc B saturating law, with effector saturation when targets are
-    in excess, slowed by steroids, and raised by the storm's IL-6 signalling (a hypothesis from the Porter
-    interview, CLL Society, "CAR-T Part 2"; off by default)."""
+def _killing(p, steroid, il6_excess):
+    """Maximal per-target kill rate, slowed by steroids and raised by the storm's IL-6 signalling (a hypothesis
+    from the Porter interview, CLL Society, "CAR-T Part 2"; off by default)."""
     kill_rate = p[P.max_kill_rate] * (1.0 - p[P.corticosteroid_on_killing] * steroid)
     # Bystander macrophage and NK cytotoxicity adds to the effector-limited CAR-T killing, not inside it.
-    inflammation = 1.0 + p[P.inflammatory_killing_gain] * _hill(il6_excess, p[P.inflammatory_killing_il6_half])
-    return inflammation * kill_rate * pressure / (p[P.kill_half_saturation] + pressure
-                                                  + kill_rate * antigen / p[P.kills_per_effector])
+    return kill_rate, 1.0 + p[P.inflammatory_killing_gain] * _hill(il6_excess, p[P.inflammatory_killing_il6_half])
 
 
 @njit(cache=True, inline="always")
-def _car_t_chain(y, p, dy, birth, loss, stim, car_t, steroid, btk, car_t_removal):
-    """CD4 and CD8 CAR-T along the antigen-exposure chain (Kirouac 2023 Nat Biotechnol toggle structure):
-    activation, antigen-driven proliferation under a ceiling and IL-15 (Stein 2019 CPT:PSP kinetics), death,
-    senescence growing with each exposure and resting with a senescent share (Kay/Kenderian ASH 2022)."""
+def _site_kill(p, kill_rate, inflammation, pressure, access, targets):
+    """Per-target kill rate at one site (Kimmel 2021 Proc R Soc B saturating law) by the local effector:target
+    ratio: the effectors reaching the site (``access`` x pressure) meet its reachable targets (``access`` x
+    ``targets``), so a bulky node saturates its effectors while the blood, with few targets, clears."""
+    return inflammation * access * kill_rate * pressure / (p[P.kill_half_saturation] + pressure
+                                                           + kill_rate * targets / p[P.kills_per_effector])
+
+
+@njit(cache=True, inline="always")
+def _burst(p):
+    """Divisions in a first-exposure burst: the infused cells' fitness (saturating above a healthy donor's) and
+    the product's senescent share (which costs 4-1BB products, not CD28: Kay/Kenderian ASH 2022) set it."""
+    fitness = p[P.tcell_fitness]
+    half = p[P.burst_fitness_half]
+    senescence_cost = _pos(1.0 - p[P.senescence_burst_cost] * p[P.product_senescent_fraction])
+    return p[P.burst_divisions] * fitness * (1.0 + half) / (fitness + half) * senescence_cost
+
+
+@njit(cache=True, inline="always")
+def _car_t_chain(y, p, dy, birth, loss, stim, antigen, car_t, host, steroid, btk, car_t_removal):
+    """CD4 and CD8 CAR-T along the antigen-exposure chain (Kirouac 2023 Nat Biotechnol toggle structure).
+
+    Resting cells are activated by the targets they meet (per CAR-T cell) into effectors, which run a
+    programmed burst (Kaech & Ahmed 2001 Nat Immunol): they divide while antigen engages them, in a niche
+    shared with host T cells and boosted by lymphopenic IL-15, until their mean divisions since activation
+    approach the burst size set by fitness; then they contract. Effectors die, turn senescent under
+    stimulation (more with each exposure), or rest when antigen is gone (a completed exposure, a
+    co-stimulation-dependent share turning senescent). Resting cells renew with IL-15."""
     rest = 1.0 - stim
     il15_ratio = _pos(y[S.il15]) / p[P.il15_baseline]
-    ceiling = _pos(1.0 - car_t / p[P.car_t_capacity])
-    fitness = p[P.tcell_fitness]
-    expansion = (stim * fitness * p[P.costim_proliferation_factor] * ceiling
+    niche = _pos(1.0 - (car_t + host) / p[P.lymphoid_capacity])
+    expansion = (stim * p[P.costim_proliferation_factor] * niche
                  * (1.0 - p[P.corticosteroid_on_proliferation] * steroid)
                  * (1.0 + p[P.ibrutinib_tcell_gain] * btk)
                  * (1.0 + p[P.homeostatic_effector_gain] * _excess(il15_ratio, 1.0)))
-    renewal = p[P.memory_renewal] * fitness * il15_ratio * rest * ceiling
-    activation = p[P.activation_rate] * stim
+    renewal = p[P.memory_renewal] * il15_ratio * rest
+    activation = p[P.activation_rate] * _hill2(antigen / (car_t + 1.0), p[P.activation_antigen_per_car_t])
     resting_exit = p[P.rest_rate] * rest
     sen_fraction = p[P.rest_senescence_fraction]
+    burst = _burst(p)
     for lineage in range(2):
         base = lineage * _LINEAGE_SIZE
         growth = p[P.proliferation_cd4 + lineage] * expansion
@@ -199,10 +223,11 @@ def _car_t_chain(y, p, dy, birth, loss, stim, car_t, steroid, btk, car_t_removal
                        + car_t_removal)
         to_senescent = 0.0
         returning = 0.0  # effectors of the previous level coming to rest
-        fitness_k = 1.0
+        burst_k = burst
         for k in range(K):
             m = base + k
             e = base + K + k
+            d = _DIVISIONS_0 + lineage * K + k
             birth[m] = renewal
             loss[m] = memory_loss
             inflow_m = returning
@@ -210,13 +235,20 @@ def _car_t_chain(y, p, dy, birth, loss, stim, car_t, steroid, btk, car_t_removal
                 inflow_m += (1.0 - sen_fraction) * resting_exit * y[e]
             dy[m] = inflow_m + (renewal - memory_loss) * y[m]
 
+            # A steep (8th-power) end of the programme: full speed until the burst is nearly spent.
+            spent = _pos(y[d]) / (_pos(y[e]) + 1.0) / (burst_k + 1e-12)
+            spent2 = spent * spent
+            spent4 = spent2 * spent2
             sen_rate = p[P.senescence_rate] * (1.0 + k) * stim
-            birth[e] = growth * fitness_k
+            birth[e] = growth / (1.0 + spent4 * spent4)
             loss[e] = effector_death + sen_rate + resting_exit + car_t_removal
             dy[e] = activation * y[m] + (birth[e] - loss[e]) * y[e]
+            # Each division adds one to the dividing cell's count and to its daughter's; activated cells
+            # arrive with none. So the mean count grows at the division rate and is diluted by recruits.
+            dy[d] = birth[e] * _pos(y[e]) + (birth[e] - loss[e]) * y[d]
             to_senescent += (sen_rate + sen_fraction * resting_exit) * y[e]
             returning = (1.0 - sen_fraction) * resting_exit * y[e]
-            fitness_k *= 1.0 - p[P.exposure_fitness_loss]
+            burst_k *= 1.0 - p[P.exposure_fitness_loss]
         s = base + 2 * K
         birth[s] = p[P.senescent_proliferation] * growth
         loss[s] = p[P.senescent_death] + car_t_removal
@@ -224,13 +256,15 @@ def _car_t_chain(y, p, dy, birth, loss, stim, car_t, steroid, btk, car_t_removal
 
 
 @njit(cache=True, inline="always")
-def _cll(y, p, dy, birth, loss, per_target, btk, chemo):
+def _cll(y, p, dy, birth, loss, kill_rate, inflammation, pressure, btk, chemo):
     """CLL in blood, marrow and nodes, antigen-positive and -negative clones: logistic growth, homing and
-    egress (Wodarz 2014 Blood, ibrutinib redistribution), killing by site access, escape by antigen loss.
-    Returns the cells killed per day."""
-    access_blood = p[P.access_blood]
-    access_marrow = p[P.access_marrow]
-    access_node = p[P.access_node]
+    egress (Wodarz 2014 Blood, ibrutinib redistribution), killing by the local effector:target ratio of each
+    site, escape by antigen loss. Returns the cells killed per day."""
+    low = p[P.antigen_low_recognition]
+    kills = np.empty(3)
+    for site in range(3):  # blood, marrow, node: the recognised targets of each site saturate its effectors
+        targets = _pos(y[S.cll_pos_blood + site]) + low * _pos(y[S.cll_neg_blood + site])
+        kills[site] = _site_kill(p, kill_rate, inflammation, pressure, p[P.access_blood + site], targets)
     homing_block = 1.0 - p[P.ibrutinib_homing_block] * btk
     cll_total = 0.0
     for i in _CLL:
@@ -251,12 +285,10 @@ def _cll(y, p, dy, birth, loss, per_target, btk, chemo):
         loss[blood] = death + to_marrow + to_node
         loss[marrow] = death + p[P.cll_egress_marrow]
         loss[node] = death + p[P.cll_egress_node]
-        clone_kill = per_target if clone == 0 else per_target * p[P.antigen_low_recognition]
-        loss[blood] += access_blood * clone_kill
-        loss[marrow] += access_marrow * clone_kill
-        loss[node] += access_node * clone_kill
-        killed += clone_kill * (access_blood * _pos(y[blood]) + access_marrow * _pos(y[marrow])
-                                + access_node * _pos(y[node]))
+        recognition = 1.0 if clone == 0 else low
+        for site in range(3):
+            loss[blood + site] += recognition * kills[site]
+            killed += recognition * kills[site] * _pos(y[blood + site])
         if clone == 0:
             loss[blood] += escape
             loss[marrow] += escape
@@ -274,19 +306,20 @@ def _cll(y, p, dy, birth, loss, per_target, btk, chemo):
 
 
 @njit(cache=True, inline="always")
-def _normal_b_cells(y, p, dy, birth, loss, per_target, chemo):
+def _normal_b_cells(y, p, dy, birth, loss, kill_rate, inflammation, pressure, chemo):
     """Normal B cells: marrow production suppressed by marrow CLL, killed by a CD19 CAR in blood and as
     precursors in the marrow, depleted by flu/cy. Returns the cells killed per day."""
     access_b = p[P.target_on_normal_b] * p[P.access_normal_b]
     normal_b = _pos(y[S.normal_b_cells])
+    per_target = _site_kill(p, kill_rate, inflammation, pressure, access_b, normal_b)
     marrow_cll = _pos(y[S.cll_pos_marrow]) + _pos(y[S.cll_neg_marrow])
     b = S.normal_b_cells
     birth[b] = 0.0
-    loss[b] = p[P.b_cell_death] + p[P.b_cell_ld_sensitivity] * chemo + access_b * per_target
+    loss[b] = p[P.b_cell_death] + p[P.b_cell_ld_sensitivity] * chemo + per_target
     production = p[P.b_cell_production] / (1.0 + marrow_cll / p[P.b_cell_marrow_suppression])
-    precursor_survival = 1.0 / (1.0 + access_b * per_target * p[P.b_cell_precursor_residence])
+    precursor_survival = 1.0 / (1.0 + per_target * p[P.b_cell_precursor_residence])
     dy[b] = production * precursor_survival - loss[b] * y[b]
-    return access_b * per_target * normal_b
+    return per_target * normal_b
 
 
 @njit(cache=True, inline="always")
@@ -308,19 +341,20 @@ def _host_cells(y, p, dy, host, car_t, chemo):
 
 
 @njit(cache=True, inline="always")
-def _cytokines(y, p, dy, engaged, contact, killed, steroid, btk, il6r_blocked, il6_excess, il1_excess,
+def _cytokines(y, p, dy, car_t, engaged, contact, killed, steroid, btk, il6r_blocked, il6_excess, il1_excess,
                il6_free_excess, ifng_excess):
     """IFN-gamma from engaged CAR-T; macrophage activation by tumour death, CAR-T contact, IFN-gamma and IL-1,
     then tolerance (Santurio 2025 PLOS Comput Biol); IL-6 partly cleared through its receptor, so tocilizumab
     raises free IL-6; CRP; endothelial activation; CNS inflammation behind the opened barrier (Gust 2017)."""
     dy[S.ifng] = (p[P.ifng_clearance] * (p[P.ifng_baseline] - y[S.ifng])
                   + p[P.ifng_production] * (1.0 - steroid) * engaged * 1e-9)
-    # Steep (Hill 2-3) CAR-T-driven terms: macrophages need a massive expansion to be activated, so
-    # CRS coincides with the peak while years of low-level persistence leave cytokines at baseline.
+    # Steep (Hill 2-3) CAR-T-driven terms: macrophages need billions of engaged CAR-T, so CRS comes with
+    # the expansion while years of low-level persistence leave cytokines at baseline.
     drive = (p[P.macrophage_activation_by_killing] * _hill2(killed, p[P.killing_half_activation])
-             + p[P.macrophage_activation_by_contact] * _hill3(contact, p[P.contact_half_activation])
-             + p[P.macrophage_activation_by_ifng] * _hill3(ifng_excess, p[P.ifng_half_activation])
-             + p[P.macrophage_activation_by_il1] * _hill(il1_excess, p[P.il1_half_activation]))
+             + p[P.macrophage_activation_by_contact] * _hill(contact, p[P.contact_half_activation])
+             + p[P.macrophage_activation_by_ifng] * _hill3(ifng_excess, p[P.ifng_half_activation]))
+    # IL-1 amplifies what CAR-T start and cannot sustain a storm on its own (no loop without CAR-T).
+    drive *= (1.0 + p[P.il1_amplification] * _hill(il1_excess, p[P.il1_half_activation]))
     drive *= p[P.cytokine_propensity] * (1.0 - steroid) * (1.0 - p[P.ibrutinib_cytokine_block] * btk)
     activated = y[S.macrophage_activation]
     tolerant = y[S.macrophage_tolerance]
@@ -343,6 +377,7 @@ def _cytokines(y, p, dy, engaged, contact, killed, steroid, btk, il6r_blocked, i
     # (which hardly crosses the barrier) does not block it.
     neuro = y[S.neuroinflammation]
     neuro_drive = (p[P.neurotoxicity_by_endothelium] * _pos(endo) * _pos(endo)
+                   + p[P.neurotoxicity_by_car_t] * _hill(car_t, p[P.neurotoxicity_car_t_half]) * _pos(endo)
                    + p[P.neurotoxicity_by_il6] * _hill(il6_free_excess, p[P.neurotoxicity_il6_half])
                    + p[P.neurotoxicity_by_il1] * _hill(il1_excess, p[P.il1_half_activation])) * (1.0 - steroid)
     dy[S.neuroinflammation] = neuro_drive * (1.0 - neuro) - p[P.neurotoxicity_recovery] * neuro
@@ -379,13 +414,13 @@ def derivatives(y, p, dy, birth, loss):
     car_t, pressure, engaged, contact = _engagement(y, p, stim)
     il6_excess, il1_excess, il6_free_excess, _ = cytokine_signals(y, p)
     ifng_excess = _excess(_pos(y[S.ifng]), p[P.ifng_baseline])
-    per_target = _killing(p, steroid, il6_excess, pressure, antigen)
-    _car_t_chain(y, p, dy, birth, loss, stim, car_t, steroid, btk, car_t_removal)
-    cll_killed = _cll(y, p, dy, birth, loss, per_target, btk, chemo)
-    b_cells_killed = _normal_b_cells(y, p, dy, birth, loss, per_target, chemo)
+    kill_rate, inflammation = _killing(p, steroid, il6_excess)
+    _car_t_chain(y, p, dy, birth, loss, stim, antigen, car_t, host, steroid, btk, car_t_removal)
+    cll_killed = _cll(y, p, dy, birth, loss, kill_rate, inflammation, pressure, btk, chemo)
+    b_cells_killed = _normal_b_cells(y, p, dy, birth, loss, kill_rate, inflammation, pressure, chemo)
     killed = cll_killed + b_cells_killed
     _host_cells(y, p, dy, host, car_t, chemo)
-    _cytokines(y, p, dy, engaged, contact, killed, steroid, btk, il6r_blocked, il6_excess, il1_excess,
+    _cytokines(y, p, dy, car_t, engaged, contact, killed, steroid, btk, il6r_blocked, il6_excess, il1_excess,
                il6_free_excess, ifng_excess)
     _drugs(y, p, dy, chemo)
 

@@ -58,9 +58,9 @@ _DEX = "[A] dexamethasone one-compartment PK with an Emax effect"
 
 PARAMETER_TABLE: tuple[Parameter, ...] = (
     # ---- CAR-T, per lineage ----------------------------------------------------------------
-    Parameter("proliferation_cd4", "1/day", 0.7, 0.1, 3.0, f"[M] {_STEIN} doubling 0.78 d",
+    Parameter("proliferation_cd4", "1/day", 1.0, 0.1, 3.0, f"[M] {_STEIN} doubling 0.78 d",
               "maximal antigen-driven proliferation rate of CD4 effectors"),
-    Parameter("proliferation_cd8", "1/day", 0.9, 0.1, 3.0, f"[M] {_STEIN} doubling 0.78 d",
+    Parameter("proliferation_cd8", "1/day", 1.2, 0.1, 3.0, f"[M] {_STEIN} doubling 0.78 d",
               "maximal antigen-driven proliferation rate of CD8 effectors"),
     Parameter("memory_death_cd4", "1/day", 0.0105, 1e-4, 0.2,
               "[M] Melenhorst 2022 Nature: CD4 CAR-T persist a decade; net slope ~ -5e-4/day",
@@ -79,11 +79,33 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
     Parameter("resting_cytotoxicity", "1", 0.3, 0.0, 1.0,
               "[A] Melenhorst 2022 Nature: persisting CD4 CAR-T remain cytolytic years later",
               "killing weight of a resting CAR-T relative to an effector of its lineage"),
-    Parameter("memory_renewal", "1/day", 0.01, 0.0, 0.1, f"[A] {_KIRO} structure (mu_M)",
-              "homeostatic self-renewal of resting CAR-T at baseline IL-15, without antigen"),
+    Parameter("memory_renewal", "1/day", 0.01, 0.0, 0.1,
+              f"[A] {_KIRO} structure (mu_M); with memory_death_cd8 it gives the slow terminal decline of "
+              f"stein2019_terminal_half_life (net ~0.003/day), CD4 nearly self-sustaining (Melenhorst 2022 Nature)",
+              "homeostatic self-renewal of resting CAR-T at baseline IL-15, without antigen (scales with IL-15)"),
     Parameter("activation_rate", "1/day", 1.0, 0.01, 10.0,
               f"[A] memory-to-effector toggle of {_KIRO} and Stein 2019 CPT:PSP (k_act)",
-              "activation of resting CAR-T at full antigen engagement"),
+              "activation of resting CAR-T with targets in excess"),
+    Parameter("activation_antigen_per_car_t", "cells/cell", 1.0, 0.01, 100.0,
+              "[A] a resting T cell needs to meet its antigen to be triggered: activation grows steeply (Hill 2) "
+              "with accessible targets per CAR-T cell, half-maximal at one target per CAR-T, so the few B cells "
+              "of an aplastic marrow do not keep recruiting the memory pool",
+              "accessible antigen-positive targets per CAR-T cell giving half-maximal activation of resting cells"),
+    Parameter("burst_divisions", "divisions", 12.0, 2.0, 30.0,
+              "[A] Kaech & Ahmed 2001 Nat Immunol: once activated, T cells run a programme of 7-10+ divisions "
+              "that goes on without further antigen; calibrated to kalos2011_expansion_fold and kymriah_all_tmax",
+              "divisions of an activated effector's burst at healthy-donor fitness, first exposure"),
+    Parameter("burst_fitness_half", "1", 0.5, 0.05, 5.0,
+              "[A] Kirouac 2023 Nat Biotechnol: patients differ in expansion capacity; the burst saturates "
+              "for fitter-than-donor cells",
+              "T-cell fitness giving half the saturating burst (the burst is burst_divisions at fitness 1)"),
+    Parameter("product_senescent_fraction", "1", 0.1, 0.0, 1.0,
+              "set per patient from the infused product (cartsim.product)",
+              "senescent share of the infused product"),
+    Parameter("senescence_burst_cost", "1", 1.5, 0.0, 5.0,
+              f"[A] {_KAY}: a senescence signature of 4-1BB products goes with non-response (their effectors "
+              f"expand less), not so in CD28 products",
+              "relative loss of burst per unit senescent share of the product", constructs={"CD28": 0.0}),
     Parameter("rest_rate", "1/day", 0.003, 0.0, 1.0,
               "[A] calibrated to stein2019_model_params: ~1% of the peak enters the slow phase",
               "return of effectors to rest when antigen is gone (completes one exposure)"),
@@ -91,12 +113,14 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               f"[A] calibrated to porter2015_bcell_aplasia_crs_in_responders: CAR-T sustained on B-cell "
               f"antigen must hold B cells at aplasia; {_KIRO} fitted TK50 1e9-1e11",
               "accessible antigen-positive cells giving half-maximal CAR-T engagement"),
-    Parameter("car_t_capacity", "cells", 6.96e10, 1e9, 1e12, f"[V] {_KIMMEL} (K_C)",
-              "physiological ceiling of whole-body CAR-T: proliferation stops as it is approached"),
+    Parameter("lymphoid_capacity", "cells", 5e11, 1e11, 5e12,
+              "[M] Blum & Pabst 2007 Immunol Lett: ~5e11 lymphocytes in an adult's lymphoid organs and blood",
+              "lymphocyte niche that CAR-T share with host T cells: effector proliferation falls as CAR-T plus "
+              "host T cells fill it"),
     Parameter("homeostatic_effector_gain", "1", 0.1, 0.0, 2.0, "[A] Kimmel 2021 lymphodepletion niche",
               "extra effector proliferation per unit of IL-15 above baseline (relative)"),
     Parameter("tcell_fitness", "1", 1.0, 0.05, 3.0, f"[A] {_KIRO}: responders differ in expansion capacity",
-              "patient T-cell fitness; multiplies proliferation and memory renewal"),
+              "T-cell fitness of the infused cells (1 = healthy donor): sets the size of the burst, not its pace"),
     # ---- co-stimulatory domain (product) -------------------------------------------------------
     Parameter("costim_proliferation_factor", "1", 1.0, 0.2, 3.0,
               "[A] 4-1BB reference; CD28 products expand faster and peak earlier (CD28 signalling favours "
@@ -157,19 +181,21 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
     Parameter("cll_capacity", "cells", 5e12, 1e11, 1e14,
               "[A] above the largest burdens seen in R/R CLL (cll_tumor_burden: up to 3e12 cells)",
               "whole-body CLL burden at which proliferation stops (logistic)"),
-    Parameter("cll_homing_marrow", "1/day", 0.1, 0.0, 2.0, "[M] Wodarz 2014 Blood (ibrutinib redistribution)",
-              "homing of blood CLL to marrow"),
-    Parameter("cll_homing_node", "1/day", 0.3, 0.0, 2.0, "[M] Wodarz 2014 Blood",
-              "homing of blood CLL to nodes"),
-    Parameter("cll_egress_marrow", "1/day", 0.0667, 0.0, 100.0,
-              "[A] set per patient so the initial distribution is at trafficking equilibrium (the range bounds an "
-              "override, not the per-patient value)", "egress of marrow CLL to blood"),
-    Parameter("cll_egress_node", "1/day", 0.15, 0.0, 100.0,
-              "[A] set per patient so the initial distribution is at trafficking equilibrium (the range bounds an "
-              "override, not the per-patient value)", "egress of node CLL to blood"),
+    Parameter("cll_homing_marrow", "1/day", 0.03, 0.0, 100.0,
+              "[A] set per patient so the initial distribution is at trafficking equilibrium with the measured "
+              "egress (the range bounds an override, not the per-patient value)", "homing of blood CLL to marrow"),
+    Parameter("cll_homing_node", "1/day", 0.03, 0.0, 100.0,
+              "[A] set per patient so the initial distribution is at trafficking equilibrium with the measured "
+              "egress (the range bounds an override, not the per-patient value)", "homing of blood CLL to nodes"),
+    Parameter("cll_egress_marrow", "1/day", 0.006, 0.0, 2.0,
+              "[V] Wodarz 2014 Blood: with homing blocked by ibrutinib, 23.3% of the tissue CLL burden "
+              "redistributes into the blood over the first weeks (about 0.6%/day over six weeks); tissue "
+              "disease falls by death more than by egress", "egress of marrow CLL to blood"),
+    Parameter("cll_egress_node", "1/day", 0.006, 0.0, 2.0, "[V] Wodarz 2014 Blood (as cll_egress_marrow)",
+              "egress of node CLL to blood"),
     Parameter("access_blood", "1", 1.0, 0.0, 1.0, "[A] site access weight (w_PB)", "CAR-T access to blood CLL"),
     Parameter("access_marrow", "1", 0.7, 0.0, 1.0, "[A] site access weight (w_BM)", "CAR-T access to marrow CLL"),
-    Parameter("access_node", "1", 0.3, 0.0, 1.0,
+    Parameter("access_node", "1", 0.15, 0.0, 1.0,
               "[A] site access weight (w_LN); nodal disease responds less than blood and marrow",
               "CAR-T access to nodal CLL"),
     Parameter("access_normal_b", "1", 0.7, 0.0, 1.0, "[A]", "CAR-T access to normal B cells"),
@@ -220,7 +246,9 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
     # ---- host T cells and IL-15 --------------------------------------------------------------------
     Parameter("host_t_capacity", "cells", 2.5e11, 1e10, 1e12, f"[V] {_KIMMEL} (K_N)",
               "homeostatic capacity of host T cells"),
-    Parameter("host_t_regrowth", "1/day", 0.17, 0.001, 2.0, f"[V] {_KIMMEL} (r_N)",
+    Parameter("host_t_regrowth", "1/day", 0.05, 0.001, 2.0,
+              f"[A] host T cells recover over one to three months after flu/cy (half way by about a month); "
+              f"{_KIMMEL}'s r_N = 0.17/day would restore 84% by day 14 and end the lymphopenic IL-15 window early",
               "Gompertz recovery rate of host T cells"),
     Parameter("host_t_ld_sensitivity", "1/day", 0.8, 0.0, 5.0,
               "[A] calibrated: three standard flu/cy doses leave ~5% of host T cells (Kimmel 2021 Proc R Soc B)",
@@ -250,27 +278,30 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
     Parameter("ifng_clearance", "1/day", 7.0, 1.0, 50.0, "[A] half-life of hours", "IFN-gamma clearance"),
     Parameter("senescent_secretion", "1", 0.5, 0.0, 2.0, f"[A] {_KAY}: inflamm-aging secretome",
               "cytokine output of a senescent cell relative to an engaged effector"),
-    Parameter("macrophage_activation_by_killing", "1/day", 2.5, 0.0, 20.0,
-              f"[A] {_SANT} (DAMPs); Liu 2020 Sci Immunol: pyroptosis of killed targets drives CRS; made the "
-              "main driver so CRS severity grows with tumour burden (Teachey 2016; il6_peak_severe_vs_mild)",
-              "macrophage activation at saturating tumour-cell death"),
+    Parameter("macrophage_activation_by_killing", "1/day", 0.5, 0.0, 20.0,
+              f"[A] {_SANT} (DAMPs); Liu 2020 Sci Immunol: pyroptosis of killed targets adds to CRS, secondary "
+              "to CAR-T contact", "macrophage activation at saturating tumour-cell death"),
     Parameter("killing_half_activation", "cells/day", 1e11, 1e6, 1e13,
-              f"[A] {_SANT}; calibrated so grade >= 3 CRS needs > 1e11 CLL cells (il6_peak_severe_vs_mild)",
+              f"[A] {_SANT}; mass killing of a large burden adds to the storm (Teachey 2016 Cancer Discov)",
               "tumour kill rate giving half-maximal DAMP activation"),
-    Parameter("macrophage_activation_by_contact", "1/day", 0.05, 0.0, 20.0,
-              f"[A] {_SANT}: CD40-CD40L contact drives IL-6; kept small here because CAR-T expansion "
-              "reaches its ceiling at any CLL burden and CRS must still track the burden",
-              "activation by engaged CAR-T contact"),
-    Parameter("contact_half_activation", "cells", 2e10, 1e6, 1e12,
-              f"[A] {_SANT}; CRS coincides with peak expansion, not with years of persistence",
-              "engaged CAR-T (CD4 counting double) giving half-maximal contact activation"),
+    Parameter("macrophage_activation_by_contact", "1/day", 1.0, 0.0, 20.0,
+              f"[A] {_SANT}: CD40-CD40L contact of activated CAR-T with monocytes is the main driver of IL-6 "
+              "(Hanson 2016 / Giavridis 2018 Nat Med: CAR-T activation, not tumour lysis, starts CRS); "
+              "calibrated to ctl019_cll_crs_timing", "activation by engaged CAR-T contact"),
+    Parameter("contact_half_activation", "cells", 3e11, 1e6, 1e12,
+              f"[A] {_SANT}; engaged CAR-T of the first days' expansion (CD4 counting double), so CRS starts "
+              "within the first week and years of low-level persistence leave cytokines at baseline",
+              "engaged CAR-T (CD4 counting double) giving half-maximal contact activation (Hill 2)"),
     Parameter("macrophage_activation_by_ifng", "1/day", 0.05, 0.0, 20.0,
               "[M] Teachey 2016; Giavridis 2018; [A] small for the same reason as the contact drive",
               "IFN-gamma priming of macrophages"),
     Parameter("ifng_half_activation", "pg/mL", 100.0, 1.0, 1e4, f"[A] {_SANT} (macrophage activation)",
               "IFN-gamma for half activation"),
-    Parameter("macrophage_activation_by_il1", "1/day", 0.5, 0.0, 20.0, "[M] Giavridis 2018, Norelli 2018",
-              "IL-1 autocrine amplification"),
+    Parameter("il1_amplification", "1", 1.0, 0.0, 10.0,
+              "[M] Giavridis 2018 Nat Med, Norelli 2018 Nat Med: monocyte IL-1 amplifies CRS; [A] it multiplies "
+              "the CAR-T-driven activation instead of adding a drive of its own, so that no IL-1 loop can "
+              "sustain a storm without CAR-T",
+              "relative gain of macrophage activation at saturating IL-1 signalling"),
     Parameter("il1_half_activation", "pg/mL", 20.0, 0.1, 1e4, "[A]", "IL-1 signalling for half activation"),
     Parameter("macrophage_deactivation", "1/day", 0.5, 0.01, 10.0, f"[A] {_SANT} (k_off)",
               "return of activated macrophages to rest"),
@@ -283,7 +314,7 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
     Parameter("cytokine_propensity", "1", 1.0, 0.05, 10.0, "[A] patient-level CRS susceptibility",
               "patient multiplier on macrophage activation"),
     Parameter("il6_baseline", "pg/mL", 5.0, 0.5, 20.0, "[V] il6_baseline target (1-7 pg/mL)", "steady-state IL-6"),
-    Parameter("il6_production", "pg/mL/day", 6e4, 0.0, 1e6,
+    Parameter("il6_production", "pg/mL/day", 3e4, 0.0, 1e6,
               "[A] calibrated to il6_peak_severe_vs_mild (1e3-1e4 pg/mL in severe CRS)",
               "IL-6 production at full macrophage activation"),
     Parameter("il6_clearance", "1/day", 2.0, 0.1, 50.0, f"[A] {_SANT} (IL-6)", "non-receptor IL-6 clearance"),
@@ -316,7 +347,7 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
     Parameter("neurotoxicity_by_endothelium", "1/day", 0.5, 0.0, 20.0,
               "[M] Gust 2017 Cancer Discov: ICANS follows endothelial activation and blood-brain-barrier "
               "disruption", "CNS inflammation driven by endothelial activation (squared: a barrier threshold)"),
-    Parameter("neurotoxicity_by_il6", "1/day", 1.0, 0.0, 20.0,
+    Parameter("neurotoxicity_by_il6", "1/day", 0.3, 0.0, 20.0,
               "[M] free IL-6 reaches the CSF, where tocilizumab (which hardly crosses the barrier) does not "
               "block it, so prophylactic tocilizumab does not prevent ICANS (Lee 2019 BBMT; Neelapu 2018 "
               "Nat Rev Clin Oncol; Locke 2017 ZUMA-1 cohort 3)", "CNS inflammation driven by free serum IL-6"),
@@ -326,6 +357,13 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
     Parameter("neurotoxicity_by_il1", "1/day", 0.3, 0.0, 20.0,
               "[M] Norelli 2018 Nat Med: IL-1 blockade (anakinra) prevents neurotoxicity in mice",
               "CNS inflammation driven by IL-1 signalling"),
+    Parameter("neurotoxicity_by_car_t", "1/day", 1.0, 0.0, 20.0,
+              "[M] Gust 2017 Cancer Discov: neurotoxicity follows CAR-T expansion and endothelial activation; "
+              "CAR-T cross the disrupted blood-brain barrier into the CSF (Santomasso 2018 Cancer Discov)",
+              "CNS inflammation driven by expanded CAR-T across the activated endothelium"),
+    Parameter("neurotoxicity_car_t_half", "cells", 5e10, 1e7, 1e12,
+              "[A] a large expansion (peak above ~1e10 CAR-T) goes with neurotoxicity (Gust 2017)",
+              "whole-body CAR-T giving half-maximal CNS trafficking"),
     Parameter("neurotoxicity_recovery", "1/day", 0.3, 0.01, 10.0, "[A] ICANS lasts days to about a week",
               "resolution of CNS inflammation"),
     # ---- drugs --------------------------------------------------------------------------------------
@@ -452,6 +490,8 @@ N_PARAMS = len(PARAMETER_TABLE)
 PARAMETERS = {p.name: p for p in PARAMETER_TABLE}
 #: Per-lineage parameters: the kernel reads the CD8 value at the CD4 index + 1.
 LINEAGE_PARAMETERS = ("proliferation", "memory_death", "effector_death", "cytotoxicity")
+#: The kernel reads a site's access weight at access_blood + site (blood, marrow, node).
+assert Param.access_node == Param.access_marrow + 1 == Param.access_blood + 2
 for _stem in LINEAGE_PARAMETERS:
     assert Param[f"{_stem}_cd8"] == Param[f"{_stem}_cd4"] + 1, f"{_stem}_cd4/_cd8 must be adjacent"
 

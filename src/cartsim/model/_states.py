@@ -33,7 +33,7 @@ Baseline = float | str | Callable[[Mapping[str, float]], float]
 @dataclass(frozen=True)
 class StateInfo:
     name: str
-    kind: str  # car_t, cll, normal_cell, host_cell, cytokine, inflammation, drug, chemotherapy
+    kind: str  # car_t, car_t_divisions, cll, normal_cell, host_cell, cytokine, inflammation, drug, chemotherapy
     units: str
     description: str
     baseline: Baseline = 0.0
@@ -61,6 +61,16 @@ def _car_t(lineage: str) -> list[StateInfo]:
                           f"{name} CAR-T, senescent (little division, pro-inflammatory)",
                           stochastic=True, lineage=lineage, phenotype="senescent"))
     return rows
+
+
+def _divisions(lineage: str) -> list[StateInfo]:
+    # The burst's bookkeeping: deterministic even when the stochastic layer takes the effectors, because it
+    # is read only as a mean per effector (divisions / effectors), which a birth-death jump hardly moves.
+    return [StateInfo(f"{lineage}_effector_{k}_divisions", "car_t_divisions", "cell-divisions",
+                      f"{lineage.upper()} CAR-T effectors in exposure {k + 1}: divisions since activation, summed "
+                      f"over the cells (divided by the effectors: the mean burst spent)",
+                      lineage=lineage, phenotype="effector", exposure=k, typical=1e6, atol=1e-5)
+            for k in range(EXPOSURE_LEVELS)]
 
 
 _WHERE = {"blood": "peripheral blood", "marrow": "bone marrow", "node": "lymph nodes and spleen"}
@@ -96,6 +106,7 @@ STATE_TABLE: tuple[StateInfo, ...] = tuple(
         StateInfo("normal_b_cells", "normal_cell", "cells", "normal (CD19+, ROR1-) B cells, whole body",
                   baseline=PATIENT, stochastic=True),
         # ---- deterministic-only states below ----
+        *_divisions("cd4"), *_divisions("cd8"),
         StateInfo("host_t_cells", "host_cell", "cells", "host (non-CAR) T cells, whole body",
                   baseline="host_t_capacity", typical=1e9, atol=1e-2),
         StateInfo("neutrophil_precursors", "host_cell", "cells", "proliferating marrow neutrophil precursors",
@@ -140,6 +151,10 @@ def states_where(**attributes) -> tuple[int, ...]:
 N_CELL_STATES = len(states_where(stochastic=True))
 assert states_where(stochastic=True) == tuple(range(N_CELL_STATES)), "stochastic states must come first"
 CAR_T_STATES = states_where(kind="car_t")
+#: Each lineage's effector division counts, CD4 then CD8, by exposure: the kernel reads lineage * K + k.
+DIVISION_STATES = states_where(kind="car_t_divisions")
+assert DIVISION_STATES == tuple(range(State.cd4_effector_0_divisions,
+                                      State.cd4_effector_0_divisions + len(LINEAGES) * EXPOSURE_LEVELS))
 CLL_STATES = states_where(kind="cll")
 #: One lineage's exposure chain, in the kernel's layout: resting 0..K-1, effector 0..K-1, senescent.
 LINEAGE_STATES = {lineage: states_where(kind="car_t", lineage=lineage) for lineage in LINEAGES}
