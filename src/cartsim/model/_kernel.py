@@ -211,7 +211,10 @@ def _car_t_chain(y, p, dy, birth, loss, stim, antigen, car_t, host, steroid, btk
                  * (1.0 + p[P.ibrutinib_tcell_gain] * btk)
                  * (1.0 + p[P.homeostatic_effector_gain] * _excess(il15_ratio, 1.0)))
     renewal = p[P.memory_renewal] * il15_ratio * rest
-    activation = p[P.activation_rate] * _hill2(antigen / (car_t + 1.0), p[P.activation_antigen_per_car_t])
+    # A steep (4th-power) trigger: T-cell activation is all-or-none per cell once enough targets are met.
+    targets_met = _hill2(antigen / (car_t + 1.0), p[P.activation_antigen_per_car_t])
+    activation = p[P.activation_rate] * targets_met * targets_met / (targets_met * targets_met
+                                                                      + (1.0 - targets_met) ** 2)
     resting_exit = p[P.rest_rate] * rest
     sen_fraction = p[P.rest_senescence_fraction]
     burst = _burst(p)
@@ -228,26 +231,30 @@ def _car_t_chain(y, p, dy, birth, loss, stim, antigen, car_t, host, steroid, btk
             m = base + k
             e = base + K + k
             d = _DIVISIONS_0 + lineage * K + k
-            birth[m] = renewal
-            loss[m] = memory_loss
-            inflow_m = returning
-            if k == K - 1:  # the top level also receives its own rested effectors
-                inflow_m += (1.0 - sen_fraction) * resting_exit * y[e]
-            dy[m] = inflow_m + (renewal - memory_loss) * y[m]
-
             # A steep (8th-power) end of the programme: full speed until the burst is nearly spent.
             spent = _pos(y[d]) / (_pos(y[e]) + 1.0) / (burst_k + 1e-12)
             spent2 = spent * spent
             spent4 = spent2 * spent2
+            ended = spent4 * spent4 / (1.0 + spent4 * spent4)  # how far the programme is over
             sen_rate = p[P.senescence_rate] * (1.0 + k) * stim
-            birth[e] = growth / (1.0 + spent4 * spent4)
-            loss[e] = effector_death + sen_rate + resting_exit + car_t_removal
+            # Programmed contraction (Kaech & Ahmed 2001): once the burst is over most effectors die and a
+            # few come to rest as memory, whether or not antigen is left; without antigen all may rest.
+            to_rest = resting_exit + p[P.memory_formation] * ended
+            birth[e] = growth * (1.0 - ended)
+            loss[e] = effector_death + p[P.contraction_death] * ended + sen_rate + to_rest + car_t_removal
             dy[e] = activation * y[m] + (birth[e] - loss[e]) * y[e]
             # Each division adds one to the dividing cell's count and to its daughter's; activated cells
             # arrive with none. So the mean count grows at the division rate and is diluted by recruits.
             dy[d] = birth[e] * _pos(y[e]) + (birth[e] - loss[e]) * y[d]
-            to_senescent += (sen_rate + sen_fraction * resting_exit) * y[e]
-            returning = (1.0 - sen_fraction) * resting_exit * y[e]
+
+            birth[m] = renewal
+            loss[m] = memory_loss
+            inflow_m = returning
+            if k == K - 1:  # the top level also receives its own rested effectors
+                inflow_m += (1.0 - sen_fraction) * to_rest * y[e]
+            dy[m] = inflow_m + (renewal - memory_loss) * y[m]
+            to_senescent += (sen_rate + sen_fraction * to_rest) * y[e]
+            returning = (1.0 - sen_fraction) * to_rest * y[e]
             burst_k *= 1.0 - p[P.exposure_fitness_loss]
         s = base + 2 * K
         birth[s] = p[P.senescent_proliferation] * growth

@@ -58,11 +58,11 @@ _DEX = "[A] dexamethasone one-compartment PK with an Emax effect"
 
 PARAMETER_TABLE: tuple[Parameter, ...] = (
     # ---- CAR-T, per lineage ----------------------------------------------------------------
-    Parameter("proliferation_cd4", "1/day", 1.0, 0.1, 3.0, f"[M] {_STEIN} doubling 0.78 d",
+    Parameter("proliferation_cd4", "1/day", 1.3, 0.1, 3.0, f"[M] {_STEIN} doubling 0.78 d",
               "maximal antigen-driven proliferation rate of CD4 effectors"),
-    Parameter("proliferation_cd8", "1/day", 1.2, 0.1, 3.0, f"[M] {_STEIN} doubling 0.78 d",
+    Parameter("proliferation_cd8", "1/day", 1.5, 0.1, 3.0, f"[M] {_STEIN} doubling 0.78 d",
               "maximal antigen-driven proliferation rate of CD8 effectors"),
-    Parameter("memory_death_cd4", "1/day", 0.0105, 1e-4, 0.2,
+    Parameter("memory_death_cd4", "1/day", 0.0115, 1e-4, 0.2,
               "[M] Melenhorst 2022 Nature: CD4 CAR-T persist a decade; net slope ~ -5e-4/day",
               "death rate of resting CD4 CAR-T"),
     Parameter("memory_death_cd8", "1/day", 0.013, 1e-4, 0.2, f"[M] {_STEIN}: terminal slope beta 0.0032/day",
@@ -95,6 +95,13 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               "[A] Kaech & Ahmed 2001 Nat Immunol: once activated, T cells run a programme of 7-10+ divisions "
               "that goes on without further antigen; calibrated to kalos2011_expansion_fold and kymriah_all_tmax",
               "divisions of an activated effector's burst at healthy-donor fitness, first exposure"),
+    Parameter("contraction_death", "1/day", 0.5, 0.0, 2.0,
+              "[A] Kaech & Ahmed 2001 Nat Immunol: programmed contraction after the burst, with or without "
+              "antigen; calibrated to stein2019_initial_decline_half_life",
+              "extra death of effectors whose burst is over"),
+    Parameter("memory_formation", "1/day", 0.04, 0.0, 1.0,
+              "[M] Kaech & Ahmed 2001 Nat Immunol: 5-10% of the expanded effectors survive contraction as memory",
+              "return to rest (memory) of effectors whose burst is over, even with antigen left"),
     Parameter("burst_fitness_half", "1", 0.5, 0.05, 5.0,
               "[A] Kirouac 2023 Nat Biotechnol: patients differ in expansion capacity; the burst saturates "
               "for fitter-than-donor cells",
@@ -113,7 +120,7 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               f"[A] calibrated to porter2015_bcell_aplasia_crs_in_responders: CAR-T sustained on B-cell "
               f"antigen must hold B cells at aplasia; {_KIRO} fitted TK50 1e9-1e11",
               "accessible antigen-positive cells giving half-maximal CAR-T engagement"),
-    Parameter("lymphoid_capacity", "cells", 5e11, 1e11, 5e12,
+    Parameter("lymphoid_capacity", "cells", 3e11, 1e11, 5e12,
               "[M] Blum & Pabst 2007 Immunol Lett: ~5e11 lymphocytes in an adult's lymphoid organs and blood",
               "lymphocyte niche that CAR-T share with host T cells: effector proliferation falls as CAR-T plus "
               "host T cells fill it"),
@@ -153,7 +160,7 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               constructs={"CD28": 1.0}),
     Parameter("senescent_proliferation", "1", 0.05, 0.0, 1.0, "[A] senescent cells divide little",
               "proliferation of senescent cells relative to effectors"),
-    Parameter("senescent_death", "1/day", 0.07, 0.001, 1.0, "[M] Paixao 2022 Cancers (mu_E scale)",
+    Parameter("senescent_death", "1/day", 0.2, 0.001, 1.0, "[M] Paixao 2022 Cancers (mu_E scale)",
               "death rate of senescent CAR-T"),
     # ---- product -------------------------------------------------------------------------------
     Parameter("target_on_normal_b", "1", 1.0, 0.0, 1.0,
@@ -246,7 +253,7 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
     # ---- host T cells and IL-15 --------------------------------------------------------------------
     Parameter("host_t_capacity", "cells", 2.5e11, 1e10, 1e12, f"[V] {_KIMMEL} (K_N)",
               "homeostatic capacity of host T cells"),
-    Parameter("host_t_regrowth", "1/day", 0.05, 0.001, 2.0,
+    Parameter("host_t_regrowth", "1/day", 0.08, 0.001, 2.0,
               f"[A] host T cells recover over one to three months after flu/cy (half way by about a month); "
               f"{_KIMMEL}'s r_N = 0.17/day would restore 84% by day 14 and end the lymphopenic IL-15 window early",
               "Gompertz recovery rate of host T cells"),
