@@ -449,10 +449,10 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
     Parameter("post_progression_median_survival", "months", 24.0, 3.0, 120.0,
               "[A] next-line therapy after CAR-T failure (BTKi or venetoclax retreatment, non-covalent BTKi, "
               "allo-SCT), exponential survival from iwCLL progression. 24 months is what reconciles "
-              "Liang 2023 Blood Adv (CD19 CAR-T in R/R CLL, n=47): median PFS 8.9 months, 6-year PFS 17.8%, "
-              "6-year OS 31.2% [V] (an exponential PFS with a plateau at 17.8% gives ~23 months). Low bound: "
-              "CLL resistant to both BTKi and venetoclax, median OS 3.6 months after progression on the "
-              "second (Lew 2021 Blood Adv, n=17) [V]",
+              "Liang 2023 Blood Adv 7:6990 (CD19 CAR-T in R/R CLL, n=47): median PFS 8.9 months, 6-year PFS "
+              "17.8%, 6-year OS 31.2% [V] abstract (an exponential PFS with a plateau at 17.8% gives ~23 "
+              "months). Low bound: CLL resistant to both BTKi and venetoclax, median OS 3.6 months after "
+              "progression on the second (Lew 2021 Blood Adv, n=17; number [V] from a summary of the paper)",
               "median CLL survival from progression (iwCLL PD), when the CLL death hazard becomes the constant "
               "ln 2 / this median", group="hazard"),
 )
