@@ -234,9 +234,9 @@ def run_clinical(batch: Batch, care: Care, *, record_days: np.ndarray | None = N
             visit_obs[k], visit_grades[0, k], visit_grades[1, k] = obs, crs, icans
         # ---- deaths over the interval just integrated --------------------------------------------------
         if np.any(dt > 0):
-            cause, fraction = first_death(track.cumulative_hazard,
-                                          hazards(obs, crs, icans, p, age + day / 365.25) * dt[:, None],
-                                          track.thresholds)
+            # Progression found at an earlier assessment switches the CLL hazard to the post-progression one.
+            hazard = hazards(obs, crs, icans, p, age + day / 365.25, track.e["progressed"])
+            cause, fraction = first_death(track.cumulative_hazard, hazard * dt[:, None], track.thresholds)
             dead = live & (cause != NO_DEATH)
             if dead.any():
                 _die(track, dead, cause, day - dt * (1.0 - fraction))

@@ -5,6 +5,16 @@ its seed (independent of its position in a batch). The clinical clock adds the
 cause's hazard over each interval between visits; the patient dies of the
 first cause whose cumulative hazard crosses its threshold. This is the exact
 competing-risks draw for hazards that are constant between visits.
+
+The CLL hazard has two regimes. Until iwCLL progression it rises with the
+burden and saturates (disease_death_rate, disease_death_burden). From
+progression on, the patient is taken to receive next-line therapy, and the CLL
+hazard is the constant one of an exponential post-progression survival
+(post_progression_median_survival). It is a constant hazard, so the draw stays
+exact, and the patient keeps its CLL threshold: by the memorylessness of the
+exponential, the hazard still to accumulate after progression is again
+Exponential(1), so post-progression survival has exactly the set median and
+takes no new random draw.
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ NO_DEATH = -1
 #: Blood counts that define the states raising the infection risk.
 SEVERE_NEUTROPENIA_PER_UL = 500.0
 _DAYS_PER_YEAR = 365.25
+_DAYS_PER_MONTH = _DAYS_PER_YEAR / 12
 
 def death_thresholds(seeds: np.ndarray) -> np.ndarray:
     """Exponential(1) thresholds ``[n, len(CAUSES)]``, one per cause, from each patient's seed."""
@@ -31,9 +42,20 @@ def death_thresholds(seeds: np.ndarray) -> np.ndarray:
     return np.stack(columns, axis=1)
 
 
+def disease_hazard(tumor_cells: np.ndarray, progressed: np.ndarray, params: np.ndarray) -> np.ndarray:
+    """CLL death hazard per day: saturating in the burden before progression, the post-progression
+    (next-line therapy) hazard after it."""
+    p = params
+    burden = tumor_cells / (tumor_cells + p[:, Param.disease_death_burden])
+    before = p[:, Param.disease_death_rate] / _DAYS_PER_YEAR * burden
+    after = np.log(2.0) / (p[:, Param.post_progression_median_survival] * _DAYS_PER_MONTH)
+    return np.where(progressed, after, before)
+
+
 def hazards(obs: np.ndarray, crs: np.ndarray, icans: np.ndarray, params: np.ndarray,
-            age_years: np.ndarray) -> np.ndarray:
-    """Death hazards per day ``[n, len(CAUSES)]`` at a visit, from observables and grades."""
+            age_years: np.ndarray, progressed: np.ndarray) -> np.ndarray:
+    """Death hazards per day ``[n, len(CAUSES)]`` at a visit, from observables, grades and whether each
+    patient has progressed (iwCLL PD) at an earlier assessment."""
     p = params
     infection = p[:, Param.infection_death_rate] / _DAYS_PER_YEAR
     infection = infection * np.where(obs[:, Obs["neutrophils_per_ul"]] < SEVERE_NEUTROPENIA_PER_UL,
@@ -42,13 +64,11 @@ def hazards(obs: np.ndarray, crs: np.ndarray, icans: np.ndarray, params: np.ndar
                                      p[:, Param.b_cell_aplasia_infection_factor], 1.0)
     background = (p[:, Param.background_mortality_at_70] / _DAYS_PER_YEAR
                   * 2.0 ** ((age_years - 70.0) / p[:, Param.mortality_doubling_years]))
-    disease = (p[:, Param.disease_death_rate] / _DAYS_PER_YEAR
-               * obs[:, Obs["tumor_cells"]] / p[:, Param.disease_death_burden])
     out = np.empty((obs.shape[0], len(CAUSES)))
     out[:, _CRS] = np.where(crs >= 4, p[:, Param.crs_grade4_death_rate], 0.0)
     out[:, _ICANS] = np.where(icans >= 4, p[:, Param.icans_grade4_death_rate], 0.0)
     out[:, _INFECTION] = infection
-    out[:, _CLL] = disease
+    out[:, _CLL] = disease_hazard(obs[:, Obs["tumor_cells"]], progressed, p)
     out[:, _OTHER] = background
     return out
 

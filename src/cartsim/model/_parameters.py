@@ -481,12 +481,25 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               "all-cause background death hazard at age 70", group="hazard"),
     Parameter("mortality_doubling_years", "years", 8.0, 4.0, 15.0, "[M] Gompertz law: mortality doubles every ~8 years",
               "years over which the background death hazard doubles", group="hazard"),
-    Parameter("disease_death_rate", "1/year", 0.5, 0.0, 10.0,
-              "[A] R/R CLL after BTKi and venetoclax: median survival about a year (double-refractory CLL)",
-              "CLL death hazard at a burden of disease_death_burden", group="hazard"),
+    Parameter("disease_death_rate", "1/year", 1.0, 0.0, 10.0,
+              "[A] R/R CLL after BTKi and venetoclax: median survival about a year (double-refractory CLL) at "
+              "an advanced burden (half this maximum at disease_death_burden); the hazard saturates because "
+              "survival of the most advanced CLL is short but bounded, Binet stage C median ~2 years [M] "
+              "(Binet 1981 Cancer)",
+              "CLL death hazard before progression at a saturating burden (hazard = rate * B / (B + "
+              "disease_death_burden))", group="hazard"),
     Parameter("disease_death_burden", "cells", 1e12, 1e10, 1e13, "[A] advanced R/R CLL burden (cll_tumor_burden)",
-              "CLL burden at which the disease death hazard is disease_death_rate (hazard proportional to burden)",
+              "CLL burden at which the disease death hazard before progression is half disease_death_rate",
               group="hazard"),
+    Parameter("post_progression_median_survival", "months", 24.0, 3.0, 120.0,
+              "[A] next-line therapy after CAR-T failure (BTKi or venetoclax retreatment, non-covalent BTKi, "
+              "allo-SCT), exponential survival from iwCLL progression. 24 months is what reconciles "
+              "Liang 2023 Blood Adv 7:6990 (CD19 CAR-T in R/R CLL, n=47): median PFS 8.9 months, 6-year PFS "
+              "17.8%, 6-year OS 31.2% [V] abstract (an exponential PFS with a plateau at 17.8% gives ~23 "
+              "months). Low bound: CLL resistant to both BTKi and venetoclax, median OS 3.6 months after "
+              "progression on the second (Lew 2021 Blood Adv, n=17; number [V] from a summary of the paper)",
+              "median CLL survival from progression (iwCLL PD), when the CLL death hazard becomes the constant "
+              "ln 2 / this median", group="hazard"),
 )
 
 Param = IntEnum("Param", [(p.name, i) for i, p in enumerate(PARAMETER_TABLE)])
