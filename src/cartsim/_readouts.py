@@ -143,7 +143,10 @@ def car_t_kinetics(days: np.ndarray, copies: np.ndarray) -> dict[str, np.ndarray
     early = d <= AUC_DAYS
     level = np.where(quantified, c, 0.0)[..., early]
     both = sampled[..., early][..., 1:] & sampled[..., early][..., :-1]
-    area = np.where(both, 0.5 * (level[..., 1:] + level[..., :-1]) * np.diff(d[early]), 0.0).sum(axis=-1)
+    trapezoids = np.where(both, 0.5 * (level[..., 1:] + level[..., :-1]) * np.diff(d[early]), 0.0)
+    area = np.zeros(detected.shape)
+    for j in range(trapezoids.shape[-1]):  # in day order: the same sum for a patient alone or in any batch
+        area += trapezoids[..., j]
     return {
         "car_t_cmax_copies_per_ug": np.where(detected, cmax, np.nan),
         "car_t_tmax_days": np.where(detected, d[peak], np.nan),
