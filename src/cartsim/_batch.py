@@ -181,13 +181,13 @@ def _infusion_slots(treatment: Treatment, made: Products) -> list[tuple[float, i
     product in every lineage and phenotype (one fraction of 1 on day 0 unless the dose is split)."""
     k = treatment.product.prior_exposures
     infusion = treatment.product.infusion
+    effector = 1.0 - made.memory_fraction - made.senescent_fraction
     slots = []
     for day, fraction in zip(infusion.days, infusion.fractions):
         # A fraction of 1 multiplies nothing: a single infusion's amounts are exactly the product's.
         dose = made.dose_cells if fraction == 1.0 else made.dose_cells * fraction
         for lineage, share in (("cd4", made.cd4_fraction), ("cd8", 1.0 - made.cd4_fraction)):
             cells = dose * share
-            effector = 1.0 - made.memory_fraction - made.senescent_fraction
             slots += [(day, State[f"{lineage}_resting_{k}"], cells * made.memory_fraction),
                       (day, State[f"{lineage}_effector_{k}"], cells * effector),
                       (day, State[f"{lineage}_senescent"], cells * made.senescent_fraction)]

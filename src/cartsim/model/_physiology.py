@@ -42,7 +42,7 @@ SEIZURE_CUTS = (0.6, 0.8)  # rapidly resolving, prolonged
 MOTOR_CUT = 0.85  # deep focal motor weakness
 EDEMA_CUTS = (0.7, 0.85)  # focal, diffuse
 
-#: [M] Lower limits of quantification of the CAR-T assays of blood. qPCR: 50 transgene copies per ug of
+#: Lower limits of quantification of the CAR-T assays of blood. qPCR: [M] 50 transgene copies per ug of
 #: genomic DNA (the tisagenlecleucel assay: Mueller 2017 Blood; Kymriah prescribing information, section 12.3).
 #: Flow: [A] about 1 CAR+ cell per uL (some 20 CAR+ events among 1e5 leukocytes acquired, at ~5000 leukocytes/uL).
 QPCR_LLOQ_COPIES_PER_UG = 50.0

@@ -105,7 +105,7 @@ def arm_endpoints(patients: pd.DataFrame) -> dict[str, dict]:
     return result
 
 
-#: The cellular-kinetics columns summarised for responders and non-responders (see cartsim._readouts.car_t_kinetics).
+#: The cellular-kinetics columns summarised for responders and non-responders (cartsim._readouts.car_t_kinetics).
 KINETICS_COLUMNS = ("car_t_cmax_copies_per_ug", "car_t_tmax_days", "car_t_auc28_copies_days_per_ug")
 
 

@@ -96,15 +96,16 @@ def simulate_patients(trial: Trial, arm: Arm, patients: pd.DataFrame,
     for name, values in outcome.endpoints.items():
         frame[name] = values
     states = outcome.record.states
-    kinetics = kinetics_of(daily, states[:, np.searchsorted(days, daily)], batch.params, outcome.endpoints["os_days"])
+    kinetics = kinetics_of(daily, states[:, np.searchsorted(days, daily)], batch.params,
+                           outcome.endpoints["os_days"])
     for name, values in kinetics.items():
         frame[name] = values
     return frame, (None if record_days is None else states[:, np.searchsorted(days, asked)])
 
 
 def kinetics_of(days: np.ndarray, states: np.ndarray, params: np.ndarray, os_days: np.ndarray) -> dict:
-    """Each patient's CAR-T cellular kinetics (:func:`cartsim._readouts.car_t_kinetics` of qPCR copies/ug) from its
-    daily ``states[patient, day]`` under ``params[patient]``; no sample after death (``os_days``)."""
+    """Each patient's CAR-T cellular kinetics (:func:`cartsim._readouts.car_t_kinetics` of qPCR copies/ug)
+    from its daily ``states[patient, day]`` under ``params[patient]``; no sample after death (``os_days``)."""
     copies = car_t_copies_per_ug(states, params[:, None, :])
     copies[days[None, :] > os_days[:, None]] = np.nan
     return car_t_kinetics(days, copies)
