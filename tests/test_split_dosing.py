@@ -70,13 +70,14 @@ def test_the_fractions_reach_the_patient_on_their_days():
 
 @pytest.mark.parametrize("infusion, named, expected", [
     ({"days": [0, 1, 2], "fractions": [0.1, 0.3, 0.5]}, "product.infusion.fractions", "add up to 1"),
-    ({"days": [0, 1], "fractions": [1.1, -0.1]}, "product.infusion.fractions", "fractions[0] = 1.1"),
-    ({"days": [0, 1], "fractions": [0.0, 1.0]}, "product.infusion.fractions", "must be > 0"),
+    ({"days": [0, 1], "fractions": [1.1, -0.1]}, "product.infusion.fractions.0", "less than or equal to 1"),
+    ({"days": [0, 1], "fractions": [0.0, 1.0]}, "product.infusion.fractions.0", "greater than 0"),
+    ({"days": [0, 1], "fractions": [0.5, float("nan")]}, "product.infusion.fractions.1", "less than or equal to 1"),
     ({"days": [0, 2, 1], "fractions": [0.1, 0.3, 0.6]}, "product.infusion.days", "must not decrease"),
-    ({"days": [-1, 0], "fractions": [0.5, 0.5]}, "product.infusion.days", "days[0] = -1"),
+    ({"days": [-1, 0], "fractions": [0.5, 0.5]}, "product.infusion.days.0", "greater than or equal to 0"),
     ({"days": [0, 1], "fractions": [0.1, 0.3, 0.6]}, "product.infusion", "one day per fraction"),
-    ({"days": list(range(11)), "fractions": [1 / 11] * 11}, "product.infusion.days", "1 to 10 entries"),
-    ({"days": [], "fractions": []}, "product.infusion.days", "1 to 10 entries"),
+    ({"days": list(range(11)), "fractions": [1 / 11] * 11}, "product.infusion.days", "at most 10"),
+    ({"days": [], "fractions": []}, "product.infusion.days", "at least 1"),
     ({"days": [0, "x"], "fractions": [0.5, 0.5]}, "product.infusion.days.1", "valid number"),
     ({"day": [0]}, "product.infusion.day", "Extra inputs"),
 ])

@@ -64,36 +64,25 @@ class Infusion(StrictModel):
     (CTL019: 10%, 30% and 60% on three days, Porter 2011 NEJM, Frey 2020 JCO). Each fraction is that share
     of the whole product, with its phenotype and CD4:CD8 mix; the fractions add up to the released dose."""
 
-    days: tuple[float, ...] = Field((0.0,), description="infusion day of each fraction (day 0 is the first "
-                                                        "infusion; non-decreasing, >= 0)")
-    fractions: tuple[float, ...] = Field((1.0,), description="share of the released dose given on each of "
-                                                             "days (each > 0, adding up to 1)")
-
-    @field_validator("days", "fractions")
-    @classmethod
-    def _bounded(cls, values, info):
-        if not 1 <= len(values) <= MAX_INFUSION_FRACTIONS:
-            raise ValueError(f"{info.field_name} needs 1 to {MAX_INFUSION_FRACTIONS} entries, got {len(values)}")
-        return values
+    days: tuple[Annotated[float, Field(ge=0, le=MAX_FOLLOW_UP_DAYS)], ...] = Field(
+        (0.0,), min_length=1, max_length=MAX_INFUSION_FRACTIONS,
+        description="infusion day of each fraction (day 0 is the first infusion; non-decreasing)")
+    fractions: tuple[Annotated[float, Field(gt=0, le=1)], ...] = Field(
+        (1.0,), min_length=1, max_length=MAX_INFUSION_FRACTIONS,
+        description="share of the released dose given on each of days (adding up to 1)")
 
     @field_validator("days")
     @classmethod
     def _ordered(cls, days):
-        for i, day in enumerate(days):
-            if not 0 <= day <= MAX_FOLLOW_UP_DAYS:
-                raise ValueError(f"days[{i}] = {day:g} must be within [0, {MAX_FOLLOW_UP_DAYS}] (day 0 is the "
-                                 "first infusion)")
-            if i and day < days[i - 1]:
-                raise ValueError(f"days must not decrease: days[{i}] = {day:g} after days[{i - 1}] = "
+        for i in range(1, len(days)):
+            if days[i] < days[i - 1]:
+                raise ValueError(f"days must not decrease: days[{i}] = {days[i]:g} after days[{i - 1}] = "
                                  f"{days[i - 1]:g}")
         return days
 
     @field_validator("fractions")
     @classmethod
     def _shares_of_one(cls, fractions):
-        for i, share in enumerate(fractions):
-            if not 0 < share <= 1:
-                raise ValueError(f"fractions[{i}] = {share:g} must be > 0 and <= 1")
         if abs(sum(fractions) - 1.0) > 1e-9:
             raise ValueError(f"fractions are shares of one dose and must add up to 1 (within 1e-9); got "
                              f"{sum(fractions):.12g}")
