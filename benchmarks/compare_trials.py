@@ -6,7 +6,9 @@ file with the same seed before and after the change, then compare the two output
     PYTHONPATH=src .venv/bin/python benchmarks/compare_trials.py /tmp/before /tmp/after
 
 Exits 1, naming the first differing column, unless every patient row is exactly equal (chunk layout, worker
-count and file order do not matter: rows are compared by arm and patient).
+count and file order do not matter: rows are compared by arm and patient). With ``--shared-columns`` a change
+that only adds columns (a new endpoint) passes when every column both tables have is equal; the added ones
+are named.
 """
 
 from __future__ import annotations
@@ -31,8 +33,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("reference", type=Path)
     parser.add_argument("candidate", type=Path)
+    parser.add_argument("--shared-columns", action="store_true",
+                        help="compare only the columns both tables have (the candidate may add endpoints)")
     args = parser.parse_args()
     reference, candidate = patient_table(args.reference), patient_table(args.candidate)
+    if args.shared_columns:
+        added = [name for name in candidate.columns if name not in reference.columns]
+        candidate = candidate[[name for name in candidate.columns if name in reference.columns]]
+        reference = reference[list(candidate.columns)]
+        if added:
+            print(f"columns only in the candidate (not compared): {', '.join(added)}")
     try:
         pd.testing.assert_frame_equal(reference, candidate, check_exact=True)
     except AssertionError as difference:

@@ -171,6 +171,7 @@ RESPONDS = {
     "hemoglobin_g_dl": ("cll_neg_marrow", -1), "mrd_blood": ("cll_pos_blood", +1),
     "mrd_marrow": ("cll_pos_marrow", +1), "normal_b_per_ul": ("normal_b_cells", +1),
     "tumor_cells": ("cll_neg_marrow", +1), "car_t_cells": ("cd8_effector_1", +1),
+    "car_t_copies_per_ug": ("cd4_resting_0", +1), "car_t_flow_per_ul": ("cd8_senescent", +1),
     "il6_pg_ml": ("il6", +1), "il6_signal_pg_ml": ("il6", +1),
 }
 

@@ -177,21 +177,33 @@ def initial_states(patients: Mapping[str, np.ndarray], params: np.ndarray) -> np
     return y
 
 
+def _infusion_slots(treatment: Treatment, made: Products) -> list[tuple[float, int, np.ndarray]]:
+    """The CAR-T infusion's slots: each fraction of ``product.infusion`` on its day, that share of the released
+    product in every lineage and phenotype (one fraction of 1 on day 0 unless the dose is split)."""
+    k = treatment.product.prior_exposures
+    infusion = treatment.product.infusion
+    effector = 1.0 - made.memory_fraction - made.senescent_fraction
+    slots = []
+    for day, fraction in zip(infusion.days, infusion.fractions):
+        # A fraction of 1 multiplies nothing: a single infusion's amounts are exactly the product's.
+        dose = made.dose_cells if fraction == 1.0 else made.dose_cells * fraction
+        for lineage, share in (("cd4", made.cd4_fraction), ("cd8", 1.0 - made.cd4_fraction)):
+            cells = dose * share
+            slots += [(day, State[f"{lineage}_resting_{k}"], cells * made.memory_fraction),
+                      (day, State[f"{lineage}_effector_{k}"], cells * effector),
+                      (day, State[f"{lineage}_senescent"], cells * made.senescent_fraction)]
+    return slots
+
+
 def _dose_slots(treatment: Treatment, params: np.ndarray, made: Products) -> list[tuple[float, int, np.ndarray]]:
     """(day, state, amount per patient) of one treatment's doses, in the order they are given on a day:
-    lymphodepletion, the CAR-T infusion at day 0 and the drug schedule. An amount of 0 is no dose (no
-    lymphodepletion nor cells when manufacturing failed)."""
+    lymphodepletion, the CAR-T infusion (day 0, or the days of a split dose) and the drug schedule. An
+    amount of 0 is no dose (no lymphodepletion nor cells when manufacturing failed)."""
     slots = []
     if treatment.lymphodepletion.regimen == "flu_cy":
         intensity = np.where(made.failed, 0.0, treatment.lymphodepletion.intensity)
         slots += [(day, State.lymphodepletion, intensity) for day in treatment.lymphodepletion.days]
-    k = treatment.product.prior_exposures
-    for lineage, share in (("cd4", made.cd4_fraction), ("cd8", 1.0 - made.cd4_fraction)):
-        cells = made.dose_cells * share
-        effector = 1.0 - made.memory_fraction - made.senescent_fraction
-        slots += [(0.0, State[f"{lineage}_resting_{k}"], cells * made.memory_fraction),
-                  (0.0, State[f"{lineage}_effector_{k}"], cells * effector),
-                  (0.0, State[f"{lineage}_senescent"], cells * made.senescent_fraction)]
+    slots += _infusion_slots(treatment, made)
     for given in treatment.schedule:
         state, volume = DRUG_STATES[given.drug]
         slots += [(day, state, given.dose / params[:, Param[volume]]) for day in given.days]

@@ -49,11 +49,12 @@ class SimulationResult:
     summary: dict
     visits: pd.DataFrame = field(repr=False)
     events: list[dict] = field(repr=False)
+    params: np.ndarray | None = field(default=None, repr=False)  # the patient's parameters (None: the table's)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per day: every state plus the derived readouts."""
         frame = pd.DataFrame(self.values, columns=list(STATE_NAMES))
-        for name, series in derived_readouts(self.values).items():
+        for name, series in derived_readouts(self.values, self.params).items():
             frame[name] = series
         frame.insert(0, "day", self.days)
         return frame
@@ -124,5 +125,7 @@ def simulate(scenario: Scenario | str | Path) -> SimulationResult:
     visits["crs_grade"] = record.crs[:, 0]
     visits["icans_grade"] = record.icans[:, 0]
     visits = visits[visits["day"] <= clinical["os_days"]].reset_index(drop=True)
-    summary = {**summarise(days, values), **clinical, **batch.products[0].summary()}
-    return SimulationResult(scenario, days, values, summary, visits, outcome.events[0])
+    split = len(scenario.product.infusion.days) > 1
+    infused = float(batch.products.dose_cells[0] * batch.products.infused[0]) if split else None
+    summary = {**summarise(days, values, batch.params[0], infused), **clinical, **batch.products[0].summary()}
+    return SimulationResult(scenario, days, values, summary, visits, outcome.events[0], batch.params[0])

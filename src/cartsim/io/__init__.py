@@ -13,6 +13,7 @@ from ._scenario import MAX_SCHEDULED_DOSES as MAX_SCHEDULED_DOSES
 from ._scenario import MAX_VISITS as MAX_VISITS
 from ._scenario import ClinicalSettings as ClinicalSettings
 from ._scenario import DrugDose as DrugDose
+from ._scenario import Infusion as Infusion
 from ._scenario import Lymphodepletion as Lymphodepletion
 from ._scenario import Patient as Patient
 from ._scenario import Product as Product
@@ -21,6 +22,7 @@ from ._scenario import SimulationSettings as SimulationSettings
 from ._scenario import Treatment as Treatment
 from ._scenario import Tumor as Tumor
 from ._scenario import VisitSegment as VisitSegment
+from ._scenario import check_infusion_ends as check_infusion_ends
 from ._scenario import check_schedule_ends as check_schedule_ends
 from ._scenario import load_scenario as load_scenario
 from ._scenario import parse_yaml_text as parse_yaml_text

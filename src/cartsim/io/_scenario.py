@@ -55,6 +55,47 @@ class Patient(StrictModel):
     prior_btki: bool = Field(True, description="prior BTK inhibitor (ibrutinib) exposure")
 
 
+#: The most fractions a split dose may have (CTL019 in CLL and adult ALL was given in three: Frey 2020 JCO).
+MAX_INFUSION_FRACTIONS = 10
+
+
+class Infusion(StrictModel):
+    """When the released product is infused: once on day 0, or split into fractions on successive days
+    (CTL019: 10%, 30% and 60% on three days, Porter 2011 NEJM, Frey 2020 JCO). Each fraction is that share
+    of the whole product, with its phenotype and CD4:CD8 mix; the fractions add up to the released dose."""
+
+    days: tuple[Annotated[float, Field(ge=0, le=MAX_FOLLOW_UP_DAYS)], ...] = Field(
+        (0.0,), min_length=1, max_length=MAX_INFUSION_FRACTIONS,
+        description="infusion day of each fraction (day 0 is the first infusion; non-decreasing)")
+    fractions: tuple[Annotated[float, Field(gt=0, le=1)], ...] = Field(
+        (1.0,), min_length=1, max_length=MAX_INFUSION_FRACTIONS,
+        description="share of the released dose given on each of days (adding up to 1)")
+
+    @field_validator("days")
+    @classmethod
+    def _ordered(cls, days):
+        for i in range(1, len(days)):
+            if days[i] < days[i - 1]:
+                raise ValueError(f"days must not decrease: days[{i}] = {days[i]:g} after days[{i - 1}] = "
+                                 f"{days[i - 1]:g}")
+        return days
+
+    @field_validator("fractions")
+    @classmethod
+    def _shares_of_one(cls, fractions):
+        if abs(sum(fractions) - 1.0) > 1e-9:
+            raise ValueError(f"fractions are shares of one dose and must add up to 1 (within 1e-9); got "
+                             f"{sum(fractions):.12g}")
+        return fractions
+
+    @model_validator(mode="after")
+    def _one_day_per_fraction(self):
+        if len(self.days) != len(self.fractions):
+            raise ValueError(f"infusion needs one day per fraction: days has {len(self.days)} entries, "
+                             f"fractions {len(self.fractions)}")
+        return self
+
+
 class Product(StrictModel):
     """The product as specified; for an autologous product the manufacturing stage
     (:mod:`cartsim.product`) turns the specification and the patient into the cells infused."""
@@ -86,6 +127,8 @@ class Product(StrictModel):
                                                                      "CAR T-cell overview, cancer.gov)")
     transduction_efficiency: float = Field(0.3, gt=0, le=1, description="typical CAR+ share after transduction")
     gvhd_risk: float = Field(0.0, ge=0, le=1, description="probability of acute GvHD (allogeneic cells)")
+    infusion: Infusion = Field(Infusion(), description="one infusion on day 0, or a split dose: "
+                                                       "{days: [0, 1, 2], fractions: [0.1, 0.3, 0.6]}")
 
     @model_validator(mode="before")
     @classmethod
@@ -228,6 +271,14 @@ def check_schedule_ends(schedule: tuple[DrugDose, ...], days: float, field: str)
                              f"follow-up ({field} = {days:g})")
 
 
+def check_infusion_ends(product: Product, days: float, field: str) -> None:
+    """Refuse a fraction of the product infused after the end of follow-up (``days``, named by ``field``)."""
+    last = product.infusion.days[-1]
+    if last > days:
+        raise ValueError(f"product.infusion.days gives a fraction on day {last:g}, after the end of follow-up "
+                         f"({field} = {days:g})")
+
+
 class SimulationSettings(StrictModel):
     days: int = Field(3650, ge=1, le=MAX_FOLLOW_UP_DAYS, description="follow-up after infusion")
     seed: int = Field(0, ge=0, lt=2**63)
@@ -302,6 +353,7 @@ class Scenario(Treatment):
     @model_validator(mode="after")
     def _within_follow_up(self):
         check_schedule_ends(self.schedule, self.simulation.days, "simulation.days")
+        check_infusion_ends(self.product, self.simulation.days, "simulation.days")
         self.clinical.check_follow_up(self.simulation.days, "simulation.days")
         return self
 

@@ -18,11 +18,13 @@ from ._parameters import default_parameters as default_parameters
 from ._physiology import BLOOD_LYMPHOCYTE_SHARE as BLOOD_LYMPHOCYTE_SHARE
 from ._physiology import BLOOD_UL as BLOOD_UL
 from ._physiology import N_OBSERVABLES as N_OBSERVABLES
+from ._physiology import nucleated_blood_cells as nucleated_blood_cells
 from ._physiology import OBSERVABLE_TABLE as OBSERVABLE_TABLE
 from ._physiology import OBSERVABLES as OBSERVABLES
 from ._physiology import Obs as Obs
 from ._physiology import Observable as Observable
 from ._physiology import observe as observe
+from ._physiology import transgene_copies_per_ug as transgene_copies_per_ug
 from ._states import CAR_T_STATES as CAR_T_STATES
 from ._states import CLL_STATES as CLL_STATES
 from ._states import EXPOSURE_LEVELS as EXPOSURE_LEVELS

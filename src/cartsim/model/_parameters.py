@@ -461,6 +461,16 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
     Parameter("hemoglobin_marrow_loss", "1", 0.4, 0.0, 1.0,
               "[A] anaemia deepens with marrow infiltration (Binet/Rai staging)",
               "fractional haemoglobin loss at full marrow infiltration", group="observable"),
+    # Blood qPCR of the CAR transgene reports copies per ug of genomic DNA: CAR+ cells' share of the nucleated
+    # blood cells, times the vector copies each carries, times the diploid genomes in 1 ug of DNA.
+    Parameter("genomes_per_ug_dna", "cells/ug", 1.5e5, 1.4e5, 1.7e5,
+              "[M] a diploid human genome weighs about 6.6 pg (2 x 3.1e9 bp x 650 Da), so 1 ug of genomic DNA "
+              "holds ~1.5e5 cells' genomes (used to convert qPCR copies/ug to cells, Kunz 2020 Mol Ther Methods "
+              "Clin Dev)", "diploid genomes (nucleated cells) in 1 ug of genomic DNA", group="observable"),
+    Parameter("car_vector_copies_per_cell", "copies/cell", 2.0, 1.0, 5.0,
+              "[A] lentiviral CAR products carry about 1-3 integrated vector copies per transduced cell; "
+              "regulators expect under 5 (Kunz 2020 Mol Ther Methods Clin Dev measure VCN by qPCR)",
+              "vector (transgene) copies per CAR+ cell (VCN)", group="observable"),
     Parameter("crs_grade4_death_rate", "1/day", 0.05, 0.0, 2.0,
               "[A] CRS deaths occur in <1-2% of CAR-T recipients, almost all after grade 4 CRS (Lee 2019 BBMT)",
               "death hazard while CRS is grade 4", group="hazard"),

@@ -42,12 +42,22 @@ SEIZURE_CUTS = (0.6, 0.8)  # rapidly resolving, prolonged
 MOTOR_CUT = 0.85  # deep focal motor weakness
 EDEMA_CUTS = (0.7, 0.85)  # focal, diffuse
 
+#: Lower limits of quantification of the CAR-T assays of blood. qPCR: [M] 50 transgene copies per ug of
+#: genomic DNA (the tisagenlecleucel assay: Mueller 2017 Blood; Kymriah prescribing information, section 12.3).
+#: Flow: [A] about 1 CAR+ cell per uL (some 20 CAR+ events among 1e5 leukocytes acquired, at ~5000 leukocytes/uL).
+QPCR_LLOQ_COPIES_PER_UG = 50.0
+FLOW_LLOQ_CELLS_PER_UL = 1.0
+
+
 @dataclass(frozen=True)
 class Observable:
     name: str
     units: str
     instrument: str  # what measures it in the clinic or the lab
     description: str
+    #: The assay's lower limit of quantification: a measurement below it is reported as "below LLOQ", not as
+    #: a number (the observer itself gives the model's value; the readouts apply the limit).
+    lloq: float | None = None
 
 
 OBSERVABLE_TABLE: tuple[Observable, ...] = (
@@ -79,6 +89,11 @@ OBSERVABLE_TABLE: tuple[Observable, ...] = (
     Observable("normal_b_per_ul", "cells/uL", "flow cytometry of blood (CD19+)", "normal B cells (aplasia)"),
     Observable("tumor_cells", "cells", "model (whole-body burden; no single instrument)", "all CLL cells"),
     Observable("car_t_cells", "cells", "model (whole body; blood qPCR or flow sees 2%)", "all CAR-T cells"),
+    Observable("car_t_copies_per_ug", "copies/ug DNA", "qPCR of the CAR transgene in blood genomic DNA",
+               "CAR+ share of nucleated blood cells x vector copies per CAR+ cell x genomes per ug of DNA",
+               lloq=QPCR_LLOQ_COPIES_PER_UG),
+    Observable("car_t_flow_per_ul", "cells/uL", "flow cytometry of blood (CAR detection reagent)",
+               "CAR+ T cells per uL of blood", lloq=FLOW_LLOQ_CELLS_PER_UL),
     Observable("il6_pg_ml", "pg/mL", "serum immunoassay", "free serum IL-6 (rises under tocilizumab)"),
     Observable("il6_signal_pg_ml", "pg/mL", "none (model: IL-6 not bound by tocilizumab-blocked receptors)",
                "the part of free IL-6 that signals"),
@@ -93,6 +108,22 @@ O = Obs
 # Tuples are compile-time constants for numba.
 _CAR_T = CAR_T_STATES
 _CLL = CLL_STATES
+
+
+def nucleated_blood_cells(cll_blood, normal_lymphocytes, neutrophils):
+    """Nucleated cells in blood (5 L): CLL, normal lymphocytes (CAR-T among them), neutrophils and monocytes;
+    the denominator of blood MRD and of qPCR copies per ug of DNA (every nucleated cell gives its genome)."""
+    return cll_blood + normal_lymphocytes + neutrophils + MONOCYTES_PER_UL * BLOOD_UL
+
+
+def transgene_copies_per_ug(car_t_blood, nucleated_blood, vector_copies_per_cell, genomes_per_ug):
+    """qPCR copies per ug of blood genomic DNA of ``car_t_blood`` CAR+ cells among ``nucleated_blood`` cells."""
+    return car_t_blood / nucleated_blood * vector_copies_per_cell * genomes_per_ug
+
+
+# The same formulas compiled into the observer, and on arrays in the readouts.
+_nucleated = njit(cache=True, inline="always")(nucleated_blood_cells)
+_copies_per_ug = njit(cache=True, inline="always")(transgene_copies_per_ug)
 
 
 @njit(cache=True, inline="always")
@@ -149,7 +180,7 @@ def observe_patient(y, p, out):
     out[O.platelets_per_ul] = p[P.platelets_normal] * (1.0 - infiltration) ** 2 * math.sqrt(marrow_toxicity)
     out[O.hemoglobin_g_dl] = p[P.hemoglobin_normal] * (1.0 - p[P.hemoglobin_marrow_loss] * infiltration)
     # ---- MRD: CLL cells per leukocyte in blood, per nucleated cell in marrow
-    leukocytes = cll_blood + normal_lymphocytes + neutrophils + MONOCYTES_PER_UL * BLOOD_UL
+    leukocytes = _nucleated(cll_blood, normal_lymphocytes, neutrophils)
     out[O.mrd_blood] = cll_blood / leukocytes
     out[O.mrd_marrow] = infiltration
     out[O.normal_b_per_ul] = max(y[S.normal_b_cells], 0.0) * BLOOD_LYMPHOCYTE_SHARE / BLOOD_UL
@@ -158,6 +189,11 @@ def observe_patient(y, p, out):
         tumor += max(y[i], 0.0)
     out[O.tumor_cells] = tumor
     out[O.car_t_cells] = car_t
+    # ---- CAR-T as the clinic measures them in blood: qPCR of the transgene and flow cytometry
+    car_t_blood = car_t * BLOOD_LYMPHOCYTE_SHARE
+    out[O.car_t_copies_per_ug] = _copies_per_ug(car_t_blood, leukocytes, p[P.car_vector_copies_per_cell],
+                                                p[P.genomes_per_ug_dna])
+    out[O.car_t_flow_per_ul] = car_t_blood / BLOOD_UL
     out[O.il6_pg_ml] = max(y[S.il6], 0.0)
     out[O.il6_signal_pg_ml] = il6_signal
 

@@ -4,6 +4,7 @@ endpoints with confidence intervals, Kaplan-Meier curves, hazard ratios and the 
 from ._analysis import RATES as RATES
 from ._analysis import arm_endpoints as arm_endpoints
 from ._analysis import hazard_ratios as hazard_ratios
+from ._analysis import kinetics_by_response as kinetics_by_response
 from ._analysis import responder_analysis as responder_analysis
 from ._outputs import write_trial_outputs as write_trial_outputs
 from ._run import TrialError as TrialError

@@ -105,6 +105,45 @@ def arm_endpoints(patients: pd.DataFrame) -> dict[str, dict]:
     return result
 
 
+#: The cellular-kinetics columns summarised for responders and non-responders (cartsim._readouts.car_t_kinetics).
+KINETICS_COLUMNS = ("car_t_cmax_copies_per_ug", "car_t_tmax_days", "car_t_auc28_copies_days_per_ug")
+
+
+def _spread(values: pd.Series) -> dict:
+    """Median, interquartile range and range of ``values`` (NaN left out), JSON-ready; None without any."""
+    values = values.dropna().astype(float)
+    if values.empty:
+        return {"n": 0, "median": None, "iqr": [None, None], "range": [None, None]}
+    q1, median, q3 = values.quantile([0.25, 0.5, 0.75])
+    return {"n": int(values.size), "median": json_value(float(median)),
+            "iqr": [json_value(float(q1)), json_value(float(q3))],
+            "range": [json_value(float(values.min())), json_value(float(values.max()))]}
+
+
+def kinetics_by_response(patients: pd.DataFrame) -> dict[str, dict] | None:
+    """CAR-T cellular kinetics (qPCR copies/ug) per arm, for responders (best response CR, CRi or PR) and
+    non-responders (every other analysed patient given cells), as Mueller 2017 Blood report them.
+
+    Per group: ``n``, ``n_below_lloq`` (no sample at or above the qPCR LLOQ in days 0-90) and, for Cmax, Tmax
+    and AUC0-28d, the median, interquartile range and range. Cmax and Tmax are over the patients with a
+    quantifiable sample (their ``n`` says how many); the AUC counts samples below the LLOQ as 0, so it covers
+    every patient sampled. None for a patient table without the kinetics columns (a run of an earlier
+    cartsim)."""
+    if not set(KINETICS_COLUMNS) <= set(patients.columns):
+        return None
+    result = {}
+    for arm in arm_names(patients):
+        frame = analysed(patients[patients["arm"].astype(str) == arm])
+        frame = frame[~frame["manufacturing_failed"].astype(bool)]
+        responder = frame["best_response"].isin((CR, CRI, PR))
+        result[arm] = {}
+        for group, members in (("responders", frame[responder]), ("non_responders", frame[~responder])):
+            entry = {"n": len(members), "n_below_lloq": int(members["car_t_copies_below_lloq"].astype(bool).sum())}
+            entry.update({name: _spread(members[name]) for name in KINETICS_COLUMNS})
+            result[arm][group] = entry
+    return result
+
+
 def _cox(pair: pd.DataFrame, endpoint: str, arm: str) -> tuple[float | None, list, float | None]:
     """Hazard ratio of ``arm`` against the other arm of ``pair`` for ``endpoint``, its 95% Wald CI and p."""
     from scipy.stats import norm

@@ -1,5 +1,6 @@
-"""A finished trial's analysis: summary.json (endpoints per arm with 95% intervals, hazard ratios,
-responder analysis), Kaplan-Meier figures and the responder forest plot."""
+"""A finished trial's analysis: summary.json (endpoints per arm with 95% intervals, hazard ratios, CAR-T
+cellular kinetics of responders and non-responders, responder analysis), Kaplan-Meier figures and the
+responder forest plot."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pandas as pd
 
 from .._version import __version__
 from ..report import plot_km, plot_responders
-from ._analysis import arm_endpoints, hazard_ratios, responder_analysis
+from ._analysis import arm_endpoints, hazard_ratios, kinetics_by_response, responder_analysis
 from ._spec import Trial
 
 SUMMARY = "summary.json"
@@ -25,6 +26,9 @@ def write_trial_outputs(patients: pd.DataFrame, trial: Trial, out: str | Path) -
                "seed": trial.seed, "arms": arm_endpoints(patients)}
     if len(trial.arms) > 1:
         summary["hazard_ratios"] = hazard_ratios(patients)
+    kinetics = kinetics_by_response(patients)
+    if kinetics is not None:
+        summary["car_t_kinetics"] = kinetics
     try:
         responders = responder_analysis(patients)
     except ValueError as exc:  # too few responders or non-responders to fit: say so, keep the rest

@@ -44,6 +44,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from .._batch import Batch, build_patients
+from .._readouts import KINETICS_DAYS, car_t_copies_per_ug, car_t_kinetics
 from ..clinical import run_clinical
 from ..patient import sample_population
 from ._spec import Arm, Trial
@@ -81,14 +82,33 @@ def run_chunk(trial_json: str, chunk: Chunk) -> pd.DataFrame:
 def simulate_patients(trial: Trial, arm: Arm, patients: pd.DataFrame,
                       record_days: np.ndarray | None = None) -> tuple[pd.DataFrame, np.ndarray | None]:
     """Treat ``patients`` (rows of a population frame) in ``arm``: one row per patient (covariates, the
-    product, the clinical endpoints) and, with ``record_days``, the states ``[patient, day, state]``."""
+    product, the clinical endpoints, the CAR-T cellular kinetics of :func:`kinetics_of`) and, with
+    ``record_days``, the states ``[patient, day, state]``."""
     batch = arm_batch(arm, patients)
-    outcome = run_clinical(batch, trial.care(arm), record_days=record_days)
+    # The kinetics need the daily states of the first months; recording them does not change the
+    # integration (days between the solver's steps are interpolated).
+    daily = np.arange(0.0, min(KINETICS_DAYS, trial.follow_up_days) + 1.0)
+    asked = np.empty(0) if record_days is None else np.asarray(record_days, dtype=np.float64)
+    days = np.union1d(asked, daily)
+    outcome = run_clinical(batch, trial.care(arm), record_days=days)
     products = pd.DataFrame(batch.products.summary(), index=patients.index)
     frame = pd.concat([patients.assign(arm=arm.name), products], axis=1)
     for name, values in outcome.endpoints.items():
         frame[name] = values
-    return frame, (None if record_days is None else outcome.record.states)
+    states = outcome.record.states
+    kinetics = kinetics_of(daily, states[:, np.searchsorted(days, daily)], batch.params,
+                           outcome.endpoints["os_days"])
+    for name, values in kinetics.items():
+        frame[name] = values
+    return frame, (None if record_days is None else states[:, np.searchsorted(days, asked)])
+
+
+def kinetics_of(days: np.ndarray, states: np.ndarray, params: np.ndarray, os_days: np.ndarray) -> dict:
+    """Each patient's CAR-T cellular kinetics (:func:`cartsim._readouts.car_t_kinetics` of qPCR copies/ug)
+    from its daily ``states[patient, day]`` under ``params[patient]``; no sample after death (``os_days``)."""
+    copies = car_t_copies_per_ug(states, params[:, None, :])
+    copies[days[None, :] > os_days[:, None]] = np.nan
+    return car_t_kinetics(days, copies)
 
 
 def arm_batch(arm: Arm, patients: pd.DataFrame) -> Batch:

@@ -12,7 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ..clinical import Care
 from ..io import (MAX_FOLLOW_UP_DAYS, ClinicalSettings, Scenario, ScenarioError, SimulationSettings, StrictModel,
-                  Treatment, check_schedule_ends, read_yaml)
+                  Treatment, check_infusion_ends, check_schedule_ends, read_yaml)
 from ..patient import (DEFAULT_POPULATION, POPULATIONS, Population, load_parameter_set, patient_fields,
                        populations_of)
 from ..solver import SolverOptions
@@ -82,6 +82,7 @@ class Trial(StrictModel):
     def _within_follow_up(self):
         for arm in self.arms:
             check_schedule_ends(arm.schedule, self.follow_up_days, f"follow_up_days (arm '{arm.name}')")
+            check_infusion_ends(arm.product, self.follow_up_days, f"follow_up_days (arm '{arm.name}')")
         self.clinical.check_follow_up(self.follow_up_days, "follow_up_days")
         return self
 
