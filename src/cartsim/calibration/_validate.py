@@ -31,6 +31,9 @@ from ._targets import CalibrationError, Target
 
 #: CAR-T still detectable: at least this many cells in the whole body ([A] ~1 cell per uL of blood).
 DETECTABLE_CAR_T = 1e5
+#: Target bands of a published direction that must show (a difference of exactly 0 is no effect): strictly above,
+#: strictly below zero.
+HIGHER, LOWER = (math.ulp(0.0), math.inf), (-math.inf, -math.ulp(0.0))
 #: Undetectable MRD by flow cytometry (uMRD4, iwcll2018_umrd) and by IGH sequencing ([A] 1e-6, the depth of
 #: clonoSEQ-type assays; recalled, verify).
 UMRD_FLOW, UMRD_IGH_SEQUENCING = 1e-4, 1e-6
@@ -488,7 +491,7 @@ BLIND_COMPARATORS: dict[str, Comparator] = {
     "liang2023_peak_and_pfs": Comparator(
         ("fred_hutch",), _fred_hutch(_pfs_event_by_peak),
         "progression or death within a year, below- minus above-median CAR-T peak (published: higher peak, "
-        "longer PFS)", band=(0.0, 1.0)),
+        "longer PFS)", band=HIGHER),
     # Gauthier 2020 Blood: the same CAR-T with concurrent ibrutinib (n=19; 18 evaluable at 4 weeks).
     "gauthier2020_orr_4wk": Comparator(("gauthier",), _gauthier(_day28_response),
                                        "ORR (iwCLL 2018) at day 28 with concurrent ibrutinib", count=(15, 18)),
@@ -500,7 +503,7 @@ BLIND_COMPARATORS: dict[str, Comparator] = {
         "marrow CLL below 1e-4 (flow) at day 28 with concurrent ibrutinib", count=(13, 18)),
     "gauthier2020_lower_crs": Comparator(("gauthier",), _grade_difference,
                                          "mean CRS grade with minus without concurrent ibrutinib (published: lower)",
-                                         band=(-math.inf, 0.0)),
+                                         band=LOWER),
     "gauthier2020_equal_expansion": Comparator(
         ("gauthier",), _ibrutinib_peak_ratio,
         "median CAR-T peak ratio with / without ibrutinib (published: equivalent; band [A] 0.5-2)",
@@ -518,11 +521,11 @@ BLIND_COMPARATORS: dict[str, Comparator] = {
     # Hay 2017 Blood: predictors of CRS after the Fred Hutch CAR-T (133 adults with ALL, NHL or CLL).
     "hay2017_dose_predicts_crs": Comparator(("fred_hutch_dose",), _crs_dose_difference,
                                             "any-grade CRS at 2e6/kg minus 2e5/kg (published: higher dose, more CRS)",
-                                            band=(0.0, 1.0)),
+                                            band=HIGHER),
     "hay2017_marrow_burden_predicts_crs": Comparator(
         ("fred_hutch",), _fred_hutch(_crs_by_marrow_burden),
         "any-grade CRS above minus below the median marrow CLL at infusion (published: high marrow burden, "
-        "more CRS)", band=(0.0, 1.0)),
+        "more CRS)", band=HIGHER),
 }
 
 #: Blind targets without a comparator, and why.
