@@ -146,3 +146,22 @@ def test_blind_table_rows_are_marked_blind(tmp_path, blind):
     content = write_validation(table, tmp_path, blind=True)
     assert content["compared"] == 1 and (tmp_path / "blind_validation.png").stat().st_size > 0
 
+
+
+def test_a_published_direction_needs_the_effect_not_just_no_harm(monkeypatch, blind):
+    """A strict comparator (a published direction) does not agree with a difference of exactly zero."""
+    import cartsim.calibration._validate as validate
+
+    none = validate.Comparator((), lambda cohorts: (0.0, -0.1, 0.1), "no effect", band=validate.HIGHER, strict=True)
+    some = validate.Comparator((), lambda cohorts: (0.2, 0.1, 0.3), "an effect", band=validate.HIGHER, strict=True)
+    monkeypatch.setitem(validate.BLIND_COMPARATORS, "hay2017_dose_predicts_crs", none)
+    monkeypatch.setitem(validate.BLIND_COMPARATORS, "hay2017_marrow_burden_predicts_crs", some)
+    table = compare(blind, ids=["hay2017_dose_predicts_crs", "hay2017_marrow_burden_predicts_crs"]).set_index("id")
+    assert not table.loc["hay2017_dose_predicts_crs", "within"]
+    assert table.loc["hay2017_marrow_burden_predicts_crs", "within"]
+
+
+def test_a_shortened_cohort_keeps_its_drug_schedule_within_follow_up(blind):
+    """Concurrent ibrutinib runs to day 90; a 40-day comparison cuts the course at day 40."""
+    table = compare(blind, ids=["gauthier2020_equal_expansion"], days=40, patients=10)
+    assert table.iloc[0]["compared"]

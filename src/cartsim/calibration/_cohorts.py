@@ -91,13 +91,24 @@ class CohortResult:
         return CohortResult(self.frame[rows].reset_index(drop=True), self.states[rows], self.days)
 
 
+def _within_follow_up(arm: dict, days: int) -> dict:
+    """``arm`` with its scheduled doses cut at a shortened follow-up of ``days`` (a course ends there)."""
+    schedule = []
+    for dose in arm.get("schedule", ()):
+        if dose["day"] > days:
+            continue
+        schedule.append({**dose, "until_day": min(dose["until_day"], days)} if "until_day" in dose else dose)
+    return {**arm, "schedule": schedule} if "schedule" in arm else arm
+
+
 def simulate_cohort(cohort: Cohort, population: Population | None = None, days: int | None = None,
                     patients_per_arm: int | None = None) -> CohortResult:
     """Simulate ``cohort`` (optionally with a candidate ``population``, shorter follow-up or fewer patients)."""
     days = cohort.days if days is None else days
     n = cohort.patients_per_arm if patients_per_arm is None else patients_per_arm
+    arms = [_within_follow_up(arm, days) for arm in cohort.arms]
     trial = Trial.validated({"name": "cohort", "population": cohort.population, "patients_per_arm": n,
-                             "follow_up_days": days, "seed": cohort.seed, "arms": list(cohort.arms)})
+                             "follow_up_days": days, "seed": cohort.seed, "arms": arms})
     patients = sample_population(population or cohort.population, n, cohort.seed)
     record_days = RECORD_DAYS[RECORD_DAYS <= days]
     frames, states = [], []

@@ -31,9 +31,8 @@ from ._targets import CalibrationError, Target
 
 #: CAR-T still detectable: at least this many cells in the whole body ([A] ~1 cell per uL of blood).
 DETECTABLE_CAR_T = 1e5
-#: Target bands of a published direction that must show (a difference of exactly 0 is no effect): strictly above,
-#: strictly below zero.
-HIGHER, LOWER = (math.ulp(0.0), math.inf), (-math.inf, -math.ulp(0.0))
+#: Target bands of a published direction (with ``strict``: a difference of exactly 0 is no effect, not agreement).
+HIGHER, LOWER = (0.0, math.inf), (-math.inf, 0.0)
 #: Undetectable MRD by flow cytometry (uMRD4, iwcll2018_umrd) and by IGH sequencing ([A] 1e-6, the depth of
 #: clonoSEQ-type assays; recalled, verify).
 UMRD_FLOW, UMRD_IGH_SEQUENCING = 1e-4, 1e-6
@@ -167,6 +166,7 @@ class Comparator:
     The target interval is ``band`` when given (a published band or direction), else the Wilson
     interval of ``count`` (successes, n) when given, else the target's own interval around
     ``published`` (the number compared when the target's value is a mapping), see Target.interval.
+    ``strict``: the simulated value must lie inside the interval, not on its ends (a published direction).
     """
 
     cohorts: tuple[str, ...]
@@ -175,6 +175,7 @@ class Comparator:
     band: tuple[float, float] | None = None
     count: tuple[int, int] | None = None
     published: float | None = None
+    strict: bool = False
 
     def interval(self, target: Target) -> tuple[float, float]:
         if self.band is not None:
@@ -491,7 +492,7 @@ BLIND_COMPARATORS: dict[str, Comparator] = {
     "liang2023_peak_and_pfs": Comparator(
         ("fred_hutch",), _fred_hutch(_pfs_event_by_peak),
         "progression or death within a year, below- minus above-median CAR-T peak (published: higher peak, "
-        "longer PFS)", band=HIGHER),
+        "longer PFS)", band=HIGHER, strict=True),
     # Gauthier 2020 Blood: the same CAR-T with concurrent ibrutinib (n=19; 18 evaluable at 4 weeks).
     "gauthier2020_orr_4wk": Comparator(("gauthier",), _gauthier(_day28_response),
                                        "ORR (iwCLL 2018) at day 28 with concurrent ibrutinib", count=(15, 18)),
@@ -503,7 +504,7 @@ BLIND_COMPARATORS: dict[str, Comparator] = {
         "marrow CLL below 1e-4 (flow) at day 28 with concurrent ibrutinib", count=(13, 18)),
     "gauthier2020_lower_crs": Comparator(("gauthier",), _grade_difference,
                                          "mean CRS grade with minus without concurrent ibrutinib (published: lower)",
-                                         band=LOWER),
+                                         band=LOWER, strict=True),
     "gauthier2020_equal_expansion": Comparator(
         ("gauthier",), _ibrutinib_peak_ratio,
         "median CAR-T peak ratio with / without ibrutinib (published: equivalent; band [A] 0.5-2)",
@@ -521,11 +522,11 @@ BLIND_COMPARATORS: dict[str, Comparator] = {
     # Hay 2017 Blood: predictors of CRS after the Fred Hutch CAR-T (133 adults with ALL, NHL or CLL).
     "hay2017_dose_predicts_crs": Comparator(("fred_hutch_dose",), _crs_dose_difference,
                                             "any-grade CRS at 2e6/kg minus 2e5/kg (published: higher dose, more CRS)",
-                                            band=HIGHER),
+                                            band=HIGHER, strict=True),
     "hay2017_marrow_burden_predicts_crs": Comparator(
         ("fred_hutch",), _fred_hutch(_crs_by_marrow_burden),
         "any-grade CRS above minus below the median marrow CLL at infusion (published: high marrow burden, "
-        "more CRS)", band=HIGHER),
+        "more CRS)", band=HIGHER, strict=True),
 }
 
 #: Blind targets without a comparator, and why.
@@ -582,7 +583,7 @@ def compare(targets: dict[str, Target], population: Population | None = None, id
             continue
         low, high = comparator.interval(target)
         value, sim_low, sim_high = comparator.compute(cohorts)
-        within = None if value is None else bool(low <= value <= high)
+        within = None if value is None else bool(low < value < high if comparator.strict else low <= value <= high)
         row.update(compared=True, simulated_as=comparator.what, cohort=", ".join(comparator.cohorts),
                    target_low=low, target_high=high, simulated=value, simulated_low=sim_low,
                    simulated_high=sim_high, within=within)
