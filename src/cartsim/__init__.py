@@ -72,16 +72,18 @@ def simulate_batch(scenarios: Sequence[Scenario | str | Path], record_days=None)
 
 
 def validate(targets: str | Path | None = None, *, parameters: str | Path | None = None,
-             patients: int | None = None, progress: Callable[[str], None] | None = None):
+             patients: int | None = None, progress: Callable[[str], None] | None = None, blind: bool = False):
     """The validation table (a pandas DataFrame, one row per published target) of ``cartsim validate``.
 
     ``targets``: a targets YAML (default: the vendored copy); ``parameters``: a parameter-set file of
     ``cartsim calibrate`` (default: the shipped one); ``patients`` per cohort arm (default: each cohort's);
-    ``progress(cohort name)`` is called as each virtual cohort finishes.
+    ``progress(cohort name)`` is called as each virtual cohort finishes. ``blind``: compare the blind targets
+    instead (``targets`` then names a blind targets file, default the vendored blind.yaml), which are never fitted.
     """
-    from .calibration import compare, load_targets
+    from .calibration import compare, load_blind_targets, load_targets
     from .patient import DEFAULT_POPULATION
     from .patient import load_parameter_set, populations_of
 
     population = None if parameters is None else populations_of(load_parameter_set(parameters))[DEFAULT_POPULATION]
-    return compare(load_targets(targets), population, patients=patients, progress=progress)
+    loaded = load_blind_targets(targets) if blind else load_targets(targets)
+    return compare(loaded, population, patients=patients, progress=progress)

@@ -34,6 +34,17 @@ class Cohort:
 
 _CTL019 = {"preset": "tisa-cel", "dose_cells": 1.6e8}  # Porter 2015: CTL019 at its median dose (porter2015_dose)
 
+#: The Fred Hutch CD19 CAR-T of the blind studies (Turtle 2017 J Clin Oncol; Gauthier 2020 Blood; Liang 2023 Blood
+#: Adv; Hay 2017 Blood): 4-1BB, CD4 and CD8 CAR-T cells in a defined 1:1 composition, 2e6 CAR+ cells/kg (the dose
+#: level Turtle 2017 carried forward; recalled, verify), flu/cy. The 1e9 cap [A] leaves every weight at 2e6/kg.
+_FRED_HUTCH = {"costimulation": "4-1BB", "cd4_fraction": 0.5, "dose_cells_per_kg": 2e6, "dose_cells": 1e9}
+#: Gauthier 2020 Blood: ibrutinib 420 mg daily from at least 2 weeks before leukapheresis (which is vein-to-vein
+#: days before infusion) to at least 3 months after infusion.
+_CONCURRENT_IBRUTINIB = ({"drug": "ibrutinib", "day": -35.0, "dose": 420.0, "every_days": 1.0, "until_day": 90.0},)
+#: Geyer 2019 JCI Insight: 19-28z, CD19 CAR with CD28 co-stimulation; dose [A] 1e7 CAR+ cells/kg (the trial's dose
+#: levels were not found in the sources searched; recalled, verify).
+_MSKCC_19_28Z = {"costimulation": "CD28", "dose_cells_per_kg": 1e7, "dose_cells": 1e10}
+
 COHORTS: dict[str, Cohort] = {
     "porter": Cohort("CTL019 at the median dose of Porter 2015 (1.6e8 CAR+ cells) after flu/cy, standard care, "
                      "ten years", ({"name": "CTL019", "product": _CTL019},), 300, 3650, 2015),
@@ -49,6 +60,20 @@ COHORTS: dict[str, Cohort] = {
     "untreated": Cohort("no CAR-T (manufacturing off, zero dose), no lymphodepletion, one year",
                         ({"name": "untreated", "product": {"dose_cells": 0.0, "manufacturing": False},
                           "lymphodepletion": {"regimen": "none"}, "protocol": "none"},), 100, 365, 7),
+    # Cohorts of the blind studies (blind.yaml): compared by cartsim validate --blind, never fitted.
+    "fred_hutch": Cohort("Fred Hutch defined-composition 4-1BB CD19 CAR-T 2e6/kg after flu/cy in R/R CLL after "
+                         "ibrutinib (Turtle 2017 J Clin Oncol; long-term follow-up Liang 2023 Blood Adv), six and a "
+                         "half years", ({"name": "CD19 CAR-T", "product": _FRED_HUTCH},), 200, 2400, 2017),
+    "fred_hutch_dose": Cohort("the Fred Hutch CAR-T at 2e5 vs 2e6 CAR+ cells/kg (dose levels of Turtle 2017; the dose "
+                              "effect on CRS of Hay 2017 Blood), 120 days",
+                              ({"name": "2e5/kg", "product": {**_FRED_HUTCH, "dose_cells_per_kg": 2e5}},
+                               {"name": "2e6/kg", "product": _FRED_HUTCH}), 200, 120, 2018),
+    "gauthier": Cohort("the Fred Hutch CAR-T 2e6/kg with and without concurrent ibrutinib in the same patients "
+                       "(Gauthier 2020 Blood), one year",
+                       ({"name": "concurrent ibrutinib", "product": _FRED_HUTCH, "schedule": _CONCURRENT_IBRUTINIB},
+                        {"name": "no ibrutinib", "product": _FRED_HUTCH}), 200, 365, 2020),
+    "geyer": Cohort("MSKCC 19-28z (CD28) CD19 CAR-T after conditioning in R/R CLL (Geyer 2019 JCI Insight), 120 days",
+                    ({"name": "19-28z", "product": _MSKCC_19_28Z},), 200, 120, 2019),
 }
 
 
@@ -66,13 +91,24 @@ class CohortResult:
         return CohortResult(self.frame[rows].reset_index(drop=True), self.states[rows], self.days)
 
 
+def _within_follow_up(arm: dict, days: int) -> dict:
+    """``arm`` with its scheduled doses cut at a shortened follow-up of ``days`` (a course ends there)."""
+    schedule = []
+    for dose in arm.get("schedule", ()):
+        if dose["day"] > days:
+            continue
+        schedule.append({**dose, "until_day": min(dose["until_day"], days)} if "until_day" in dose else dose)
+    return {**arm, "schedule": schedule} if "schedule" in arm else arm
+
+
 def simulate_cohort(cohort: Cohort, population: Population | None = None, days: int | None = None,
                     patients_per_arm: int | None = None) -> CohortResult:
     """Simulate ``cohort`` (optionally with a candidate ``population``, shorter follow-up or fewer patients)."""
     days = cohort.days if days is None else days
     n = cohort.patients_per_arm if patients_per_arm is None else patients_per_arm
+    arms = [_within_follow_up(arm, days) for arm in cohort.arms]
     trial = Trial.validated({"name": "cohort", "population": cohort.population, "patients_per_arm": n,
-                             "follow_up_days": days, "seed": cohort.seed, "arms": list(cohort.arms)})
+                             "follow_up_days": days, "seed": cohort.seed, "arms": arms})
     patients = sample_population(population or cohort.population, n, cohort.seed)
     record_days = RECORD_DAYS[RECORD_DAYS <= days]
     frames, states = [], []

@@ -9,7 +9,7 @@ the published proportion's binomial error (its own count, or a quarter of a publ
 simulated rate's sampling error. The cohorts keep their patients fixed (common random numbers), and
 Nelder-Mead (scipy) searches log median and the spread within SPREAD_BOUNDS. The result is a versioned parameter set
 with its provenance (targets, date, objective, evaluations), written to the file ``--out`` names and used by
-a run through ``--parameters FILE``. The command never writes into the installed package: the shipped default
+a run through ``--parameters FILE``. Targets marked blind (blind.yaml) are refused with a CalibrationError. The command never writes into the installed package: the shipped default
 (``cartsim/patient/calibrated.json``) changes only by committing a parameter set over it.
 """
 
@@ -28,7 +28,7 @@ from scipy.special import expit, logit
 
 from ..patient import DEFAULT_POPULATION
 from ..patient import PARAMETER_SET_FORMAT, UNCALIBRATED_POPULATIONS
-from ._targets import Target
+from ._targets import Target, refuse_blind
 from ._validate import compare
 
 #: The targets the fit uses (response rates of CAR-T in R/R CLL); every other target only validates.
@@ -65,7 +65,9 @@ def objective_terms(table) -> list[tuple[str, float]]:
 
 def calibrate(targets: dict[str, Target], max_evaluations: int = 40,
               progress: Callable[[int, float], None] | None = None, patients: int = FIT_PATIENTS) -> dict:
-    """Fit the default population's T-cell fitness; return the parameter set (not yet saved)."""
+    """Fit the default population's T-cell fitness; return the parameter set (not yet saved). Blind targets
+    (:func:`cartsim.calibration.load_blind_targets`) are refused: they check the model and are never fitted."""
+    refuse_blind(targets)
     start = UNCALIBRATED_POPULATIONS[DEFAULT_POPULATION].tcell_fitness
     evaluations = []
 

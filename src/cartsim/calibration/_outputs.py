@@ -22,11 +22,15 @@ def _interval(low, high) -> str:
     return f"{shown(low)} – {shown(high)}"
 
 
-def markdown_table(table: pd.DataFrame) -> str:
-    """The compared targets (target interval, simulated value and interval, agreement), then the rest."""
+def markdown_table(table: pd.DataFrame, blind: bool = False) -> str:
+    """The compared targets (target interval, simulated value and interval, agreement), then the rest; ``blind``:
+    the table of blind checks (targets never fitted)."""
     compared = table[table["compared"]]
-    lines = [f"{int(compared['within'].eq(True).sum())} of {len(compared)} compared targets agree "
-             f"({len(table) - len(compared)} more are inputs or definitions of the model).", "",
+    agree = f"{int(compared['within'].eq(True).sum())} of {len(compared)} compared"
+    head = ([f"Blind checks (published results never fitted): {agree} blind targets agree "
+             f"({len(table) - len(compared)} more are not compared, with the reason below)."] if blind else
+            [f"{agree} targets agree ({len(table) - len(compared)} more are inputs or definitions of the model)."])
+    lines = [*head, "",
              "| target | simulated as | target interval | simulated (95% CI) | agrees |",
              "| --- | --- | --- | --- | --- |"]
     for row in compared.itertuples(index=False):
@@ -38,7 +42,7 @@ def markdown_table(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_validation(table: pd.DataFrame, path: Path) -> Path:
+def plot_validation(table: pd.DataFrame, path: Path, title: str = "cartsim against published targets") -> Path:
     """Each compared target on its own scale: the target interval maps to [0, 1], the dot is the simulation."""
     compared = table[table["compared"] & table["simulated"].notna()].reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(8, 0.32 * len(compared) + 1.2))
@@ -53,7 +57,7 @@ def plot_validation(table: pd.DataFrame, path: Path) -> Path:
     ax.axvline(0, color="0.6", lw=0.5)
     ax.axvline(1, color="0.6", lw=0.5)
     ax.set_xlabel("position in the target interval (0 = low end, 1 = high end; clipped at -1 and 2)")
-    ax.set_title(f"cartsim against published targets: {int(compared['within'].sum())} of {len(compared)} agree")
+    ax.set_title(f"{title}: {int(compared['within'].sum())} of {len(compared)} agree")
     ax.invert_yaxis()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -61,13 +65,17 @@ def plot_validation(table: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def write_validation(table: pd.DataFrame, out: Path) -> dict:
-    """Write validation.md, validation.json and validation.png into ``out``; return the JSON content."""
+def write_validation(table: pd.DataFrame, out: Path, blind: bool = False) -> dict:
+    """Write validation.md, validation.json and validation.png into ``out`` (``blind``: blind_validation.*, the
+    blind checks); return the JSON content."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / "validation.md").write_text(markdown_table(table))
+    stem = "blind_validation" if blind else "validation"
+    (out / f"{stem}.md").write_text(markdown_table(table, blind))
     records = json_records(table)
     compared = table[table["compared"]]
-    content = {"compared": len(compared), "agree": int(compared["within"].eq(True).sum()), "targets": records}
-    (out / "validation.json").write_text(json.dumps(content, indent=2, allow_nan=False) + "\n")
-    plot_validation(table, out / "validation.png")
+    content = {"compared": len(compared), "agree": int(compared["within"].eq(True).sum()), "blind": blind,
+               "targets": records}
+    (out / f"{stem}.json").write_text(json.dumps(content, indent=2, allow_nan=False) + "\n")
+    plot_validation(table, out / f"{stem}.png",
+                    "cartsim against blind targets (never fitted)" if blind else "cartsim against published targets")
     return content

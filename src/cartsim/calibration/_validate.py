@@ -6,6 +6,10 @@ interval, a kinetic median against a median with a bootstrap interval). A target
 simulated point estimate lies inside the target's interval (:meth:`Target.interval`). Targets that
 are definitions or inputs of the model (grading criteria, drug doses, body constants) are listed with
 what uses them; nothing is left out of the table silently.
+
+Blind targets (``blind.yaml``) have their own comparators (:data:`BLIND_COMPARATORS`, on the cohorts of their
+studies) and their own reasons where not compared (:data:`BLIND_NOT_COMPARED`); ``cartsim validate --blind``
+puts them in a separate table, and the calibration never sees them.
 """
 
 from __future__ import annotations
@@ -19,14 +23,19 @@ import pandas as pd
 
 from .._readouts import B_CELL_APLASIA_PER_UL, derived_readouts
 from ..clinical import CR, CRI, PD, PR, SD
-from ..model import State
+from ..model import PARAMETERS, State
 from ..patient import Population
 from ..stats import DAYS_PER_MONTH, bootstrap_interval, km_median, km_of, wilson_interval
 from ._cohorts import COHORTS, CohortResult, simulate_cohort
-from ._targets import Target
+from ._targets import CalibrationError, Target
 
 #: CAR-T still detectable: at least this many cells in the whole body ([A] ~1 cell per uL of blood).
 DETECTABLE_CAR_T = 1e5
+#: Target bands of a published direction (with ``strict``: a difference of exactly 0 is no effect, not agreement).
+HIGHER, LOWER = (0.0, math.inf), (-math.inf, 0.0)
+#: Undetectable MRD by flow cytometry (uMRD4, iwcll2018_umrd) and by IGH sequencing ([A] 1e-6, the depth of
+#: clonoSEQ-type assays; recalled, verify).
+UMRD_FLOW, UMRD_IGH_SEQUENCING = 1e-4, 1e-6
 
 Estimate = tuple[float | None, float | None, float | None]  # value, low, high
 
@@ -65,6 +74,56 @@ def _day(result: CohortResult, day: float) -> int:
 
 def _dose(result: CohortResult) -> np.ndarray:
     return result.frame["product_dose_cells"].to_numpy(float)
+
+
+def _infused(r: CohortResult) -> np.ndarray:
+    """Patients given CAR-T cells (a trial's safety set; not those whose product failed)."""
+    return _dose(r) > 0
+
+
+def _non_responders(r: CohortResult) -> np.ndarray:
+    return r.frame["best_response"].isin((SD, PD)).to_numpy()
+
+
+def _grade_rate(r: CohortResult, toxicity: str, grade: int) -> Estimate:
+    """Share of the infused with ``toxicity`` (crs, icans) of at least ``grade`` (ASTCT)."""
+    return _rate((r.frame[f"{toxicity}_max_grade"].to_numpy() >= grade)[_infused(r)])
+
+
+def _onset(r: CohortResult, toxicity: str) -> Estimate:
+    return _median_estimate(r.frame[f"{toxicity}_onset_day"].to_numpy(float)[_infused(r)])
+
+
+def _marrow_mrd(r: CohortResult, day: float) -> np.ndarray:
+    """CLL share of nucleated marrow cells on ``day`` (the mrd_marrow observable, with the marrow's nucleated
+    cells at the parameter's default: recorded states keep no per-patient parameters)."""
+    marrow = derived_readouts(r.states[:, _day(r, day)])["tumor_marrow"]
+    return marrow / (marrow + PARAMETERS["marrow_nucleated_cells"].default)
+
+
+def _km_at(frame: pd.DataFrame, endpoint: str, months: float) -> Estimate:
+    """Kaplan-Meier survival (``pfs``, ``os``) at ``months`` with its 95% interval."""
+    kmf = km_of(frame, endpoint)
+    value = float(kmf.survival_function_at_times(months).iloc[0])
+    band = kmf.confidence_interval_survival_function_.loc[:months].iloc[-1]
+    return value, float(band.iloc[0]), float(band.iloc[1])
+
+
+def _published_km(value: float, n: int) -> tuple[float, float]:
+    """95% interval of a published Kaplan-Meier proportion from ``n`` patients without its own interval: the
+    binomial (Wald) interval, an [A] lower bound on the KM interval's width (censoring widens it)."""
+    se = math.sqrt(value * (1 - value) / n)
+    return max(0.0, value - 1.96 * se), min(1.0, value + 1.96 * se)
+
+
+def _split_difference(covariate: np.ndarray, outcome: np.ndarray) -> Estimate:
+    """Rate of ``outcome`` among patients above the median of ``covariate`` minus the rate below it."""
+    if covariate.size == 0:
+        return None, None, None
+    high = covariate > np.median(covariate)
+    if high.all() or not high.any():  # no split: every patient on one side (ties at the median)
+        return None, None, None
+    return _difference(outcome[high], outcome[~high])
 
 
 # ---- comparators: (target, cohorts) -> (estimate, target interval, note) -------------------------------------
@@ -107,6 +166,7 @@ class Comparator:
     The target interval is ``band`` when given (a published band or direction), else the Wilson
     interval of ``count`` (successes, n) when given, else the target's own interval around
     ``published`` (the number compared when the target's value is a mapping), see Target.interval.
+    ``strict``: the simulated value must lie inside the interval, not on its ends (a published direction).
     """
 
     cohorts: tuple[str, ...]
@@ -115,6 +175,7 @@ class Comparator:
     band: tuple[float, float] | None = None
     count: tuple[int, int] | None = None
     published: float | None = None
+    strict: bool = False
 
     def interval(self, target: Target) -> tuple[float, float]:
         if self.band is not None:
@@ -196,6 +257,17 @@ COMPARATORS: dict[str, Comparator] = {
                                         "median vein-to-vein time, liso-cel (days)", published=21.0),
     "cll_net_growth": Comparator(("untreated",), lambda c: _median_estimate(_net_growth(c["untreated"])),
                                  "untreated CLL net growth (1/day)"),
+    "porter2015_mrd_negative_in_cr": Comparator(
+        ("porter",), _porter(lambda r: _rate(r.frame["umrd4_marrow_day90"].to_numpy()[_complete(r)])),
+        "complete responders with uMRD4 in marrow at day 90 (published: none of 4 had detectable MRD)",
+        count=(4, 4)),
+    "porter2015_expansion_correlates_response": Comparator(
+        ("porter",), _porter(lambda r: _peak_ratio(r)),
+        "median CAR-T peak, responders / non-responders (published: expansion correlated with response)",
+        band=(1.0, math.inf)),
+    "fraietta2018_most_nonresponders": Comparator(
+        ("porter",), _porter(lambda r: _rate(_non_responders(r))),
+        "non-responders (best response SD or PD), CTL019 (published: most did not respond)", band=(0.5, 1.0)),
 }
 
 
@@ -299,16 +371,200 @@ NOT_COMPARED = {
     "kay2022_senescence_onset": "lab assay target: tests/test_lab.py (cartsim lab restim)",
     "kay2022_function_loss": "lab assay target: tests/test_lab.py (cartsim lab mouse)",
     "kay2022_costim_dependence": "lab assay target: tests/test_lab.py (cartsim lab restim, mouse)",
+    "kalos2011_first_patients_responses": "the first 3 of Porter 2015's 14 patients: porter2015_orr and porter2015_cr "
+                                          "compare the whole series",
 }
+
+
+def _transcend(f):
+    return lambda c: f(c["transcend"])
+
+
+def _fred_hutch(f):
+    return lambda c: f(c["fred_hutch"])
+
+
+def _gauthier(f, arm: str = "concurrent ibrutinib"):
+    return lambda c: f(c["gauthier"].arm(arm))
+
+
+def _geyer(f):
+    return lambda c: f(c["geyer"])
+
+
+def _day28_response(r: CohortResult, responses=(CR, CRI, PR)) -> Estimate:
+    return _rate(r.frame["response_day28"].isin(responses).to_numpy()[_infused(r)])
+
+
+def _marrow_negative_day28(r: CohortResult, threshold: float) -> Estimate:
+    return _rate((_marrow_mrd(r, 28.0) < threshold)[_infused(r)])
+
+
+def _grade_difference(c: dict) -> Estimate:
+    """Mean CRS grade with concurrent ibrutinib minus without, in the same patients."""
+    with_, without = (c["gauthier"].arm(a).frame["crs_max_grade"].to_numpy(float)
+                      for a in ("concurrent ibrutinib", "no ibrutinib"))
+    difference = with_ - without
+    return float(np.mean(difference)), *bootstrap_interval(np.mean, difference)
+
+
+def _ibrutinib_peak_ratio(c: dict) -> Estimate:
+    with_, without = (c["gauthier"].arm(a).frame["car_t_peak_cells"].to_numpy(float)
+                      for a in ("concurrent ibrutinib", "no ibrutinib"))
+    return _median_estimate(with_ / np.maximum(without, 1.0))
+
+
+def _pfs_event_by_peak(r: CohortResult) -> Estimate:
+    """Progression or death within a year among patients below the median CAR-T peak minus above it."""
+    infused = _infused(r)
+    events = r.frame["pfs_event"].to_numpy(bool) & (r.frame["pfs_days"].to_numpy(float) <= 365.0)
+    value, low, high = _split_difference(r.frame["car_t_peak_cells"].to_numpy(float)[infused], events[infused])
+    return -value, -high, -low  # above minus below, turned round
+
+
+def _crs_by_marrow_burden(r: CohortResult) -> Estimate:
+    """Any-grade CRS among the infused above the median marrow CLL at infusion minus below it."""
+    infused = _infused(r)
+    marrow = derived_readouts(r.states[:, _day(r, 0.0)])["tumor_marrow"]
+    crs = r.frame["crs_max_grade"].to_numpy() >= 1
+    return _split_difference(marrow[infused], crs[infused])
+
+
+def _crs_dose_difference(c: dict) -> Estimate:
+    low, high = (c["fred_hutch_dose"].arm(a) for a in ("2e5/kg", "2e6/kg"))
+    return _difference((high.frame["crs_max_grade"].to_numpy() >= 1)[_infused(high)],
+                       (low.frame["crs_max_grade"].to_numpy() >= 1)[_infused(low)])
+
+
+#: Comparators of the blind targets (blind.yaml): the same machinery, the cohorts of the blind studies.
+BLIND_COMPARATORS: dict[str, Comparator] = {
+    # TRANSCEND CLL 004 (Siddiqi 2023 Lancet): liso-cel 1e8; efficacy in the primary efficacy analysis set at
+    # dose level 2 (n=49), safety in all 117 infused.
+    "siddiqi2023_cr": Comparator(("transcend",), _transcend(lambda r: _rate(_complete(r)[_infused(r)])),
+                                 "CR/CRi rate, liso-cel 1e8 (infused)", count=(9, 49)),
+    "siddiqi2023_orr": Comparator(("transcend",), _transcend(lambda r: _rate(_responders(r)[_infused(r)])),
+                                  "ORR (iwCLL 2018), liso-cel 1e8 (infused)", count=(21, 49)),
+    "siddiqi2023_umrd_blood": Comparator(
+        ("transcend",), _transcend(lambda r: _rate(r.frame["umrd4_blood_day90"].to_numpy()[_infused(r)])),
+        "uMRD4 in blood at day 90, liso-cel (infused)", count=(31, 49)),
+    "siddiqi2023_umrd_marrow": Comparator(
+        ("transcend",), _transcend(lambda r: _rate(r.frame["umrd4_marrow_day90"].to_numpy()[_infused(r)])),
+        "uMRD4 in marrow at day 90, liso-cel (infused)", count=(29, 49)),
+    "siddiqi2023_crs_any": Comparator(("transcend",), _transcend(lambda r: _grade_rate(r, "crs", 1)),
+                                      "CRS any grade (ASTCT), liso-cel (infused)", count=(99, 117)),
+    "siddiqi2023_crs_grade3": Comparator(("transcend",), _transcend(lambda r: _grade_rate(r, "crs", 3)),
+                                         "CRS grade >= 3, liso-cel (infused)", count=(10, 117)),
+    "siddiqi2023_crs_onset": Comparator(("transcend",), _transcend(lambda r: _onset(r, "crs")),
+                                        "median day of CRS onset, liso-cel (days)", published=4.0),
+    "siddiqi2023_neuro_any": Comparator(("transcend",), _transcend(lambda r: _grade_rate(r, "icans", 1)),
+                                        "ICANS any grade, liso-cel (published: neurological events)",
+                                        count=(53, 117)),
+    "siddiqi2023_neuro_grade3": Comparator(("transcend",), _transcend(lambda r: _grade_rate(r, "icans", 3)),
+                                           "ICANS grade >= 3, liso-cel (published: neurological events)",
+                                           count=(22, 117)),
+    "siddiqi2023_neuro_onset": Comparator(("transcend",), _transcend(lambda r: _onset(r, "icans")),
+                                          "median day of ICANS onset, liso-cel (days)", published=7.0),
+    # Turtle 2017 J Clin Oncol: Fred Hutch CAR-T after ibrutinib; responses at 4 weeks after flu/cy (n=19).
+    "turtle2017_orr_4wk": Comparator(("fred_hutch",), _fred_hutch(_day28_response),
+                                     "ORR (iwCLL) at day 28, Fred Hutch CAR-T", count=(14, 19)),
+    "turtle2017_cr_4wk": Comparator(("fred_hutch",), _fred_hutch(lambda r: _day28_response(r, (CR, CRI))),
+                                    "CR/CRi at day 28, Fred Hutch CAR-T", count=(4, 19)),
+    "turtle2017_marrow_flow_negative": Comparator(
+        ("fred_hutch",), _fred_hutch(lambda r: _marrow_negative_day28(r, UMRD_FLOW)),
+        "marrow CLL below 1e-4 (flow) at day 28, Fred Hutch CAR-T", count=(17, 21)),
+    "turtle2017_crs_any": Comparator(("fred_hutch",), _fred_hutch(lambda r: _grade_rate(r, "crs", 1)),
+                                     "CRS any grade, Fred Hutch CAR-T (infused)", count=(20, 24)),
+    "turtle2017_crs_grade4plus": Comparator(("fred_hutch",), _fred_hutch(lambda r: _grade_rate(r, "crs", 4)),
+                                            "CRS grade >= 4, Fred Hutch CAR-T (infused)", count=(2, 24)),
+    "turtle2017_neurotoxicity_any": Comparator(("fred_hutch",), _fred_hutch(lambda r: _grade_rate(r, "icans", 1)),
+                                               "ICANS any grade, Fred Hutch CAR-T (published: neurotoxicity)",
+                                               count=(8, 24)),
+    "turtle2017_neurotoxicity_grade3": Comparator(
+        ("fred_hutch",), _fred_hutch(lambda r: _grade_rate(r, "icans", 3)),
+        "ICANS grade >= 3, Fred Hutch CAR-T (published: neurotoxicity)", count=(6, 24)),
+    # Liang 2023 Blood Adv: long-term follow-up of the same trial (n=47).
+    "liang2023_pfs_median": Comparator(("fred_hutch",), _fred_hutch(lambda r: _km_median(r.frame[_infused(r)], "pfs")),
+                                       "median PFS (months, KM), Fred Hutch CAR-T", published=8.9),
+    "liang2023_pfs_6y": Comparator(("fred_hutch",), _fred_hutch(lambda r: _km_at(r.frame[_infused(r)], "pfs", 72.0)),
+                                   "PFS at 6 years (KM), Fred Hutch CAR-T", band=_published_km(0.178, 47)),
+    "liang2023_os_6y": Comparator(("fred_hutch",), _fred_hutch(lambda r: _km_at(r.frame[_infused(r)], "os", 72.0)),
+                                  "OS at 6 years (KM), Fred Hutch CAR-T", band=_published_km(0.312, 47)),
+    "liang2023_peak_and_pfs": Comparator(
+        ("fred_hutch",), _fred_hutch(_pfs_event_by_peak),
+        "progression or death within a year, below- minus above-median CAR-T peak (published: higher peak, "
+        "longer PFS)", band=HIGHER, strict=True),
+    # Gauthier 2020 Blood: the same CAR-T with concurrent ibrutinib (n=19; 18 evaluable at 4 weeks).
+    "gauthier2020_orr_4wk": Comparator(("gauthier",), _gauthier(_day28_response),
+                                       "ORR (iwCLL 2018) at day 28 with concurrent ibrutinib", count=(15, 18)),
+    "gauthier2020_marrow_igh_negative": Comparator(
+        ("gauthier",), _gauthier(lambda r: _marrow_negative_day28(r, UMRD_IGH_SEQUENCING)),
+        "marrow CLL below 1e-6 (IGH sequencing) at day 28 with concurrent ibrutinib", count=(11, 18)),
+    "gauthier2020_marrow_flow_negative": Comparator(
+        ("gauthier",), _gauthier(lambda r: _marrow_negative_day28(r, UMRD_FLOW)),
+        "marrow CLL below 1e-4 (flow) at day 28 with concurrent ibrutinib", count=(13, 18)),
+    "gauthier2020_lower_crs": Comparator(("gauthier",), _grade_difference,
+                                         "mean CRS grade with minus without concurrent ibrutinib (published: lower)",
+                                         band=LOWER, strict=True),
+    "gauthier2020_equal_expansion": Comparator(
+        ("gauthier",), _ibrutinib_peak_ratio,
+        "median CAR-T peak ratio with / without ibrutinib (published: equivalent; band [A] 0.5-2)",
+        band=(0.5, 2.0)),
+    "gauthier2020_pfs_1y": Comparator(("gauthier",), _gauthier(lambda r: _km_at(r.frame[_infused(r)], "pfs", 12.0)),
+                                      "PFS at 1 year (KM) with concurrent ibrutinib", band=_published_km(0.38, 19)),
+    # Geyer 2019 JCI Insight: MSKCC 19-28z (16 CLL and 4 indolent B-NHL).
+    "geyer2019_crs_any": Comparator(("geyer",), _geyer(lambda r: _grade_rate(r, "crs", 1)),
+                                    "CRS any grade, 19-28z (infused)", count=(20, 20)),
+    "geyer2019_crs_grade3": Comparator(("geyer",), _geyer(lambda r: _grade_rate(r, "crs", 3)),
+                                       "CRS grade >= 3, 19-28z (published: grade 3-4 in 10%)", count=(2, 20)),
+    "geyer2019_neuro_grade3": Comparator(("geyer",), _geyer(lambda r: _grade_rate(r, "icans", 3)),
+                                         "ICANS grade >= 3, 19-28z (published: neurological events 3-4 in 10%)",
+                                         count=(2, 20)),
+    # Hay 2017 Blood: predictors of CRS after the Fred Hutch CAR-T (133 adults with ALL, NHL or CLL).
+    "hay2017_dose_predicts_crs": Comparator(("fred_hutch_dose",), _crs_dose_difference,
+                                            "any-grade CRS at 2e6/kg minus 2e5/kg (published: higher dose, more CRS)",
+                                            band=HIGHER, strict=True),
+    "hay2017_marrow_burden_predicts_crs": Comparator(
+        ("fred_hutch",), _fred_hutch(_crs_by_marrow_burden),
+        "any-grade CRS above minus below the median marrow CLL at infusion (published: high marrow burden, "
+        "more CRS)", band=HIGHER, strict=True),
+}
+
+#: Blind targets without a comparator, and why.
+BLIND_NOT_COMPARED = {
+    "siddiqi2023_crs_duration": "the clinical endpoints keep the CRS onset and maximum grade, not its resolution day",
+    "siddiqi2023_neuro_duration": "the clinical endpoints keep the ICANS onset and maximum grade, not its resolution",
+    "hay2017_crs_incidence": "a mixed ALL, NHL and CLL cohort (133 adults) at several doses and lymphodepletions: "
+                             "not a CLL cohort; its CLL-specific findings are compared through Turtle 2017",
+    "hay2017_endothelial_activation": "angiopoietin-2 and von Willebrand factor are not model states",
+}
+
+
+def cohorts_needed(targets: dict[str, Target], ids=None) -> list[str]:
+    """The cohorts the comparisons of ``targets`` (of ``ids``, default all) simulate."""
+    ids = list(targets) if ids is None else list(ids)
+    comparators, _ = _machinery(targets)
+    return sorted({c for i in ids if i in comparators for c in comparators[i].cohorts})
+
+
+def _machinery(targets: dict[str, Target]) -> tuple[dict[str, Comparator], dict[str, str]]:
+    """The comparators and reasons for ``targets``: the blind ones for a blind set, else the regular ones (a set
+    mixing both is a targets file with blind entries in it, refused)."""
+    blind = {target.blind for target in targets.values()}
+    if blind == {True, False}:
+        raise CalibrationError("a targets set mixes blind and regular targets; blind targets belong in blind.yaml "
+                               f"(blind: {', '.join(sorted(i for i, t in targets.items() if t.blind))})")
+    return (BLIND_COMPARATORS, BLIND_NOT_COMPARED) if blind == {True} else (COMPARATORS, NOT_COMPARED)
 
 
 def compare(targets: dict[str, Target], population: Population | None = None, ids=None,
             days: int | None = None, patients: int | None = None,
             progress: Callable[[str], None] | None = None) -> pd.DataFrame:
     """The validation table: one row per target (of ``ids``, default all), cohorts simulated once each
-    (optionally from a candidate ``population``, with follow-up capped at ``days`` and ``patients`` per arm)."""
+    (optionally from a candidate ``population``, with follow-up capped at ``days`` and ``patients`` per arm).
+    Blind targets (``blind: true``) are compared by :data:`BLIND_COMPARATORS`."""
     ids = list(targets) if ids is None else list(ids)
-    needed = sorted({c for i in ids if i in COMPARATORS for c in COMPARATORS[i].cohorts})
+    comparators, not_compared = _machinery(targets)
+    needed = cohorts_needed(targets, ids)
     cohorts = {}
     for name in needed:
         cohorts[name] = simulate_cohort(COHORTS[name], population, days=None if days is None else
@@ -318,16 +574,16 @@ def compare(targets: dict[str, Target], population: Population | None = None, id
     rows = []
     for target_id in ids:
         target = targets[target_id]
-        comparator = COMPARATORS.get(target_id)
+        comparator = comparators.get(target_id)
         row = {"id": target_id, "quantity": target.quantity, "source": target.source[:120],
-               "confidence": target.confidence}
+               "confidence": target.confidence, "blind": target.blind}
         if comparator is None:
-            row.update(compared=False, note=NOT_COMPARED.get(target_id, "no comparator yet"))
+            row.update(compared=False, note=not_compared.get(target_id, "no comparator yet"))
             rows.append(row)
             continue
         low, high = comparator.interval(target)
         value, sim_low, sim_high = comparator.compute(cohorts)
-        within = None if value is None else bool(low <= value <= high)
+        within = None if value is None else bool(low < value < high if comparator.strict else low <= value <= high)
         row.update(compared=True, simulated_as=comparator.what, cohort=", ".join(comparator.cohorts),
                    target_low=low, target_high=high, simulated=value, simulated_low=sim_low,
                    simulated_high=sim_high, within=within)
