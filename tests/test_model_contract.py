@@ -17,7 +17,7 @@ from cartsim.model._parameters import LINEAGE_PARAMETERS
 from cartsim.product import COSTIMULATION, SOURCES, TARGETS, construct_parameters
 
 SOURCE = Path(__file__).resolve().parents[1] / "src" / "cartsim"
-KINDS = {"car_t", "cll", "normal_cell", "host_cell", "cytokine", "inflammation", "drug", "chemotherapy"}
+KINDS = {"car_t", "car_t_divisions", "cll", "normal_cell", "host_cell", "cytokine", "inflammation", "drug", "chemotherapy"}
 
 
 def _read_by_tables() -> set[str]:

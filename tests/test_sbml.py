@@ -26,7 +26,10 @@ CHECK_DAYS = np.array([0.0, 3.0, 7.0, 14.0, 28.0, 60.0, 90.0, 180.0, 365.0])
 MATCH = 1e-4
 #: States below 1,000 times the engine's absolute tolerance (1e-2 cells, 1e-5 pg/mL, ...) are numerical
 #: noise for both integrators, not model behaviour: they are not compared.
-FLOOR = np.array([1e3 * state.atol for state in STATE_TABLE])
+#: Cell populations (and their division counts) below 100 cells are, in a default run, the stochastic layer's
+#: (it takes over below 1e4 cells): their last digits are not model behaviour either.
+FLOOR = np.array([max(1e3 * state.atol, 100.0 if state.units in ("cells", "cell-divisions") else 0.0)
+                  for state in STATE_TABLE])
 
 PATIENTS = {
     "4-1BB, CD19 (default)": {"product": {"manufacturing": False}},
@@ -115,7 +118,7 @@ def test_sbml_speaks_the_models_vocabulary():
     document = sbml_document(scenario_batch())
     model = document.getModel()
     rules = {model.getRule(i).getVariable() for i in range(model.getNumRules())}
-    assert {"antigen", "stim", "per_target", "cll_killed", "steroid"} <= rules
+    assert {"antigen", "stim", "kill_rate", "cll_killed", "steroid"} <= rules
     assert not any(name.startswith("w_") for name in rules)
     assert {model.getCompartment(i).getId() for i in range(model.getNumCompartments())} >= {"blood", "marrow", "node"}
     assert model.getSpecies("cll_pos_marrow").getCompartment() == "marrow"

@@ -37,12 +37,17 @@ from ._symbolic import symbolic_model
 _ATOMS = {
     "day": (libsbml.UNIT_KIND_SECOND, 1, 0, 86400.0), "days": (libsbml.UNIT_KIND_SECOND, 1, 0, 86400.0),
     "year": (libsbml.UNIT_KIND_SECOND, 1, 0, 31557600.0), "years": (libsbml.UNIT_KIND_SECOND, 1, 0, 31557600.0),
+    "months": (libsbml.UNIT_KIND_SECOND, 1, 0, 31557600.0 / 12.0),
     "cells": (libsbml.UNIT_KIND_ITEM, 1, 0, 1.0), "cell": (libsbml.UNIT_KIND_ITEM, 1, 0, 1.0),
     "pg": (libsbml.UNIT_KIND_GRAM, 1, -12, 1.0), "mg": (libsbml.UNIT_KIND_GRAM, 1, -3, 1.0),
-    "g": (libsbml.UNIT_KIND_GRAM, 1, 0, 1.0), "L": (libsbml.UNIT_KIND_LITRE, 1, 0, 1.0),
+    "g": (libsbml.UNIT_KIND_GRAM, 1, 0, 1.0), "ug": (libsbml.UNIT_KIND_GRAM, 1, -6, 1.0),
+    "copies": (libsbml.UNIT_KIND_ITEM, 1, 0, 1.0), "L": (libsbml.UNIT_KIND_LITRE, 1, 0, 1.0),
     "mL": (libsbml.UNIT_KIND_LITRE, 1, -3, 1.0), "dL": (libsbml.UNIT_KIND_LITRE, 1, -1, 1.0),
     "uL": (libsbml.UNIT_KIND_LITRE, 1, -6, 1.0), "cm3": (libsbml.UNIT_KIND_LITRE, 1, -3, 1.0),
     "degC": (libsbml.UNIT_KIND_KELVIN, 1, 0, 1.0),  # a temperature offset: documented as degC in the notes
+    # A division is a count of events: divisions are dimensionless, cell-divisions count items like cells.
+    "divisions": (libsbml.UNIT_KIND_DIMENSIONLESS, 1, 0, 1.0),
+    "cell-divisions": (libsbml.UNIT_KIND_ITEM, 1, 0, 1.0),
 }
 _DIMENSIONLESS = {"1", "fraction", "standard daily doses"}
 

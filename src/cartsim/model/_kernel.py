@@ -210,7 +210,9 @@ def _car_t_chain(y, p, dy, birth, loss, stim, antigen, car_t, host, steroid, btk
                  * (1.0 - p[P.corticosteroid_on_proliferation] * steroid)
                  * (1.0 + p[P.ibrutinib_tcell_gain] * btk)
                  * (1.0 + p[P.homeostatic_effector_gain] * _excess(il15_ratio, 1.0)))
-    renewal = p[P.memory_renewal] * il15_ratio * rest
+    # Memory homeostasis (IL-15) fills the room that the niche leaves above the host's own T cells.
+    memory_room = _pos(p[P.lymphoid_capacity] - p[P.host_t_capacity]) + 1.0
+    renewal = p[P.memory_renewal] * il15_ratio * rest * _pos(1.0 - car_t / memory_room)
     # A steep (4th-power) trigger: T-cell activation is all-or-none per cell once enough targets are met.
     targets_met = _hill2(antigen / (car_t + 1.0), p[P.activation_antigen_per_car_t])
     activation = p[P.activation_rate] * targets_met * targets_met / (targets_met * targets_met
@@ -263,15 +265,21 @@ def _car_t_chain(y, p, dy, birth, loss, stim, antigen, car_t, host, steroid, btk
 
 
 @njit(cache=True, inline="always")
+def _cll_site_kill(y, p, kill_rate, inflammation, pressure, low, site):
+    targets = _pos(y[S.cll_pos_blood + site]) + low * _pos(y[S.cll_neg_blood + site])
+    return _site_kill(p, kill_rate, inflammation, pressure, p[P.access_blood + site], targets)
+
+
+@njit(cache=True, inline="always")
 def _cll(y, p, dy, birth, loss, kill_rate, inflammation, pressure, btk, chemo):
     """CLL in blood, marrow and nodes, antigen-positive and -negative clones: logistic growth, homing and
     egress (Wodarz 2014 Blood, ibrutinib redistribution), killing by the local effector:target ratio of each
     site, escape by antigen loss. Returns the cells killed per day."""
     low = p[P.antigen_low_recognition]
-    kills = np.empty(3)
-    for site in range(3):  # blood, marrow, node: the recognised targets of each site saturate its effectors
-        targets = _pos(y[S.cll_pos_blood + site]) + low * _pos(y[S.cll_neg_blood + site])
-        kills[site] = _site_kill(p, kill_rate, inflammation, pressure, p[P.access_blood + site], targets)
+    # Blood, marrow, node: the recognised targets of each site saturate the effectors that reach it.
+    kills = (_cll_site_kill(y, p, kill_rate, inflammation, pressure, low, 0),
+             _cll_site_kill(y, p, kill_rate, inflammation, pressure, low, 1),
+             _cll_site_kill(y, p, kill_rate, inflammation, pressure, low, 2))
     homing_block = 1.0 - p[P.ibrutinib_homing_block] * btk
     cll_total = 0.0
     for i in _CLL:

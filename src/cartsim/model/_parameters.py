@@ -102,7 +102,7 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
     Parameter("memory_formation", "1/day", 0.04, 0.0, 1.0,
               "[M] Kaech & Ahmed 2001 Nat Immunol: 5-10% of the expanded effectors survive contraction as memory",
               "return to rest (memory) of effectors whose burst is over, even with antigen left"),
-    Parameter("burst_fitness_half", "1", 0.5, 0.05, 5.0,
+    Parameter("burst_fitness_half", "1", 0.2, 0.05, 5.0,
               "[A] Kirouac 2023 Nat Biotechnol: patients differ in expansion capacity; the burst saturates "
               "for fitter-than-donor cells",
               "T-cell fitness giving half the saturating burst (the burst is burst_divisions at fitness 1)"),
