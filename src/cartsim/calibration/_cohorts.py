@@ -33,6 +33,8 @@ class Cohort:
 
 
 _CTL019 = {"preset": "tisa-cel", "dose_cells": 1.6e8}  # Porter 2015: CTL019 at its median dose (porter2015_dose)
+#: The UPenn CTL019 trials treated their patients before BTK inhibitors and venetoclax.
+_CTL019_ERA = "rr_cll_ctl019_era"
 
 #: The Fred Hutch CD19 CAR-T of the blind studies (Turtle 2017 J Clin Oncol; Gauthier 2020 Blood; Liang 2023 Blood
 #: Adv; Hay 2017 Blood): 4-1BB, CD4 and CD8 CAR-T cells in a defined 1:1 composition, 2e6 CAR+ cells/kg (the dose
@@ -47,16 +49,16 @@ _MSKCC_19_28Z = {"costimulation": "CD28", "dose_cells_per_kg": 1e7, "dose_cells"
 
 COHORTS: dict[str, Cohort] = {
     "porter": Cohort("CTL019 at the median dose of Porter 2015 (1.6e8 CAR+ cells) after flu/cy, standard care, "
-                     "ten years", ({"name": "CTL019", "product": _CTL019},), 300, 3650, 2015),
+                     "ten years", ({"name": "CTL019", "product": _CTL019},), 300, 3650, 2015, _CTL019_ERA),
     "frey": Cohort("CTL019 5e7 vs 5e8 CAR+ cells (Frey 2020), one year",
                    ({"name": "5e7", "product": {**_CTL019, "dose_cells": 5e7}},
-                    {"name": "5e8", "product": {**_CTL019, "dose_cells": 5e8}}), 150, 365, 2020),
+                    {"name": "5e8", "product": {**_CTL019, "dose_cells": 5e8}}), 150, 365, 2020, _CTL019_ERA),
     "transcend": Cohort("liso-cel 1e8 (TRANSCEND CLL 004), one year",
                         ({"name": "liso-cel", "product": {"preset": "liso-cel"}},), 300, 365, 2023),
     "natural": Cohort("CTL019 without and with the standard CRS protocol in the same patients, 120 days "
                       "(the natural course of CRS, as for the first UPenn patients)",
                       ({"name": "no protocol", "product": _CTL019, "protocol": "none"},
-                       {"name": "standard", "product": _CTL019}), 300, 120, 2011),
+                       {"name": "standard", "product": _CTL019}), 300, 120, 2011, _CTL019_ERA),
     "untreated": Cohort("no CAR-T (manufacturing off, zero dose), no lymphodepletion, one year",
                         ({"name": "untreated", "product": {"dose_cells": 0.0, "manufacturing": False},
                           "lymphodepletion": {"regimen": "none"}, "protocol": "none"},), 100, 365, 7),

@@ -62,10 +62,10 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               "maximal antigen-driven proliferation rate of CD4 effectors"),
     Parameter("proliferation_cd8", "1/day", 1.5, 0.1, 3.0, f"[M] {_STEIN} doubling 0.78 d",
               "maximal antigen-driven proliferation rate of CD8 effectors"),
-    Parameter("memory_death_cd4", "1/day", 0.0115, 1e-4, 0.2,
+    Parameter("memory_death_cd4", "1/day", 0.009, 1e-4, 0.2,
               "[M] Melenhorst 2022 Nature: CD4 CAR-T persist a decade; net slope ~ -5e-4/day",
               "death rate of resting CD4 CAR-T"),
-    Parameter("memory_death_cd8", "1/day", 0.013, 1e-4, 0.2, f"[M] {_STEIN}: terminal slope beta 0.0032/day",
+    Parameter("memory_death_cd8", "1/day", 0.016, 1e-4, 0.2, f"[M] {_STEIN}: terminal slope beta 0.0032/day",
               "death rate of resting CD8 CAR-T"),
     Parameter("effector_death_cd4", "1/day", 0.10, 0.01, 2.0,
               "[A] CD4 effectors are less prone to activation-induced death, so they outlast CD8 on "
@@ -91,11 +91,11 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               "with accessible targets per CAR-T cell, half-maximal at one target per CAR-T, so the few B cells "
               "of an aplastic marrow do not keep recruiting the memory pool",
               "accessible antigen-positive targets per CAR-T cell giving half-maximal activation of resting cells"),
-    Parameter("burst_divisions", "divisions", 12.0, 2.0, 30.0,
+    Parameter("burst_divisions", "divisions", 13.0, 2.0, 30.0,
               "[A] Kaech & Ahmed 2001 Nat Immunol: once activated, T cells run a programme of 7-10+ divisions "
               "that goes on without further antigen; calibrated to kalos2011_expansion_fold and kymriah_all_tmax",
               "divisions of an activated effector's burst at healthy-donor fitness, first exposure"),
-    Parameter("contraction_death", "1/day", 0.5, 0.0, 2.0,
+    Parameter("contraction_death", "1/day", 0.6, 0.0, 2.0,
               "[A] Kaech & Ahmed 2001 Nat Immunol: programmed contraction after the burst, with or without "
               "antigen; calibrated to stein2019_initial_decline_half_life",
               "extra death of effectors whose burst is over"),
@@ -501,15 +501,18 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
     Parameter("disease_death_burden", "cells", 1e12, 1e10, 1e13, "[A] advanced R/R CLL burden (cll_tumor_burden)",
               "CLL burden at which the disease death hazard before progression is half disease_death_rate",
               group="hazard"),
-    Parameter("post_progression_median_survival", "months", 24.0, 3.0, 120.0,
-              "[A] next-line therapy after CAR-T failure (BTKi or venetoclax retreatment, non-covalent BTKi, "
-              "allo-SCT), exponential survival from iwCLL progression. 24 months is what reconciles "
-              "Liang 2023 Blood Adv 7:6990 (CD19 CAR-T in R/R CLL, n=47): median PFS 8.9 months, 6-year PFS "
-              "17.8%, 6-year OS 31.2% [V] abstract (an exponential PFS with a plateau at 17.8% gives ~23 "
-              "months). Low bound: CLL resistant to both BTKi and venetoclax, median OS 3.6 months after "
-              "progression on the second (Lew 2021 Blood Adv, n=17; number [V] from a summary of the paper)",
+    Parameter("post_progression_median_survival", "months", 12.0, 3.0, 120.0,
+              "[A] next-line therapy after CAR-T failure once BTKi and venetoclax are spent (non-covalent BTKi, "
+              "venetoclax retreatment, allo-SCT); set per patient (the BTKi-naive value for patients without a "
+              "prior BTKi). Above the 3.6 months (95% CI 2-11) after progression on the second targeted class in "
+              "double class-resistant CLL, 88% with TP53 aberrations (Lew 2021 Blood Adv, n=17)",
               "median CLL survival from progression (iwCLL PD), when the CLL death hazard becomes the constant "
               "ln 2 / this median", group="hazard"),
+    Parameter("post_progression_median_survival_btki_naive", "months", 67.7, 12.0, 120.0,
+              "[M] RESONATE final analysis (Munir 2019 Am J Hematol): median OS 67.7 months on ibrutinib in "
+              "relapsed/refractory CLL, the next line a BTKi-naive patient (the CTL019 era) gets after CAR-T "
+              "failure", "median CLL survival from progression of a patient without a prior BTKi",
+              group="hazard"),
 )
 
 Param = IntEnum("Param", [(p.name, i) for i, p in enumerate(PARAMETER_TABLE)])

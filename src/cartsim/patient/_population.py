@@ -314,10 +314,11 @@ RR_CLL_POST_BTKI_VENETOCLAX = Population(
     marrow_to_node=Marginal(0.75, 0.5, "log", 0.05, 20.0, "marrow CLL cells per node/spleen CLL cell",
                             "[A] the Scenario default split (marrow 3e11 : nodes 4e11); "
                             f"{_TRANSCEND_PH1}: 57% with marrow disease"),
-    antigen_negative_fraction=Marginal(1e-4, 1.2, "log", 1e-7, 0.5, "fraction of CLL cells",
+    antigen_negative_fraction=Marginal(1e-5, 1.2, "log", 1e-7, 0.5, "fraction of CLL cells",
                                        f"[A] a small pre-existing antigen-low subclone ({_NCI}): CD19-negative "
-                                       "relapse is uncommon after CD19 CAR-T in CLL, so 1e-4 median (5-95% "
-                                       "1.4e-5-7e-4)"),
+                                       "relapse is uncommon after CD19 CAR-T in CLL (none of Porter 2015's "
+                                       "complete responders relapsed: porter2015_cr_durability), so 1e-5 "
+                                       "median (5-95% 1.4e-6-7e-5)"),
     normal_b_cells=Marginal(3e9, 1.0, "log", 1e7, 4e10, "cells, whole body",
                             f"[A] ~6% of {_HEALTHY_WHOLE_BODY_B}: suppressed by CLL and anti-CD20 therapy; the cap "
                             "stays below healthy"),
@@ -358,6 +359,17 @@ RR_CLL_EARLY = replace(
                           "[A] between CLL at diagnosis (Gonzalez-Rodriguez 2010) and healthy donors"),
 )
 
+RR_CLL_CTL019_ERA = replace(
+    RR_CLL_POST_BTKI_VENETOCLAX,
+    name="rr_cll_ctl019_era",
+    description=("Relapsed/refractory CLL treated before BTK inhibitors and venetoclax, as in the UPenn CTL019 "
+                 "trials (Porter 2015, Frey 2020): heavily pretreated with chemoimmunotherapy, no BTKi or "
+                 "venetoclax, so next-line ibrutinib after CAR-T failure."),
+    prior_lines=LineCount(1, 4.0, 2.5, 15, "[M] Porter 2015 Sci Transl Med: median 5 prior therapies (1-11)"),
+    prior_btki=Proportion(0.0, "[M] Porter 2015 / Frey 2020: enrolled before BTK inhibitors were approved"),
+    prior_venetoclax=Proportion(0.0, "[M] Porter 2015 / Frey 2020: before venetoclax"),
+)
+
 #: Healthy donors' T cells do not carry the CLL history, so their fitness and CD4 share keep only
 #: the age association.
 _T_CELL_HISTORY = {frozenset(("prior_lines", "tcell_fitness")), frozenset(("prior_btki", "tcell_fitness")),
@@ -379,7 +391,7 @@ HEALTHY_T_CELLS = replace(
 
 #: The presets as written above, before the calibrated parameter set is applied.
 UNCALIBRATED_POPULATIONS: dict[str, Population] = {
-    p.name: p for p in (RR_CLL_POST_BTKI_VENETOCLAX, RR_CLL_EARLY, HEALTHY_T_CELLS)}
+    p.name: p for p in (RR_CLL_POST_BTKI_VENETOCLAX, RR_CLL_EARLY, RR_CLL_CTL019_ERA, HEALTHY_T_CELLS)}
 DEFAULT_POPULATION = RR_CLL_POST_BTKI_VENETOCLAX.name
 #: The shipped parameter set, which the presets apply on import. ``cartsim calibrate`` never writes it (it
 #: writes to its ``--out``); a calibration becomes the package default only by committing its output here.
