@@ -81,9 +81,8 @@ def validate(targets: str | Path | None = None, *, parameters: str | Path | None
     instead (``targets`` then names a blind targets file, default the vendored blind.yaml), which are never fitted.
     """
     from .calibration import compare, load_blind_targets, load_targets
-    from .patient import DEFAULT_POPULATION
     from .patient import load_parameter_set, populations_of
 
-    population = None if parameters is None else populations_of(load_parameter_set(parameters))[DEFAULT_POPULATION]
+    populations = None if parameters is None else populations_of(load_parameter_set(parameters))
     loaded = load_blind_targets(targets) if blind else load_targets(targets)
-    return compare(loaded, population, patients=patients, progress=progress)
+    return compare(loaded, populations, patients=patients, progress=progress)

@@ -7,6 +7,7 @@ random numbers: a change of parameters, not of patients, moves the result).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -103,15 +104,16 @@ def _within_follow_up(arm: dict, days: int) -> dict:
     return {**arm, "schedule": schedule} if "schedule" in arm else arm
 
 
-def simulate_cohort(cohort: Cohort, population: Population | None = None, days: int | None = None,
+def simulate_cohort(cohort: Cohort, populations: Mapping[str, Population] | None = None, days: int | None = None,
                     patients_per_arm: int | None = None) -> CohortResult:
-    """Simulate ``cohort`` (optionally with a candidate ``population``, shorter follow-up or fewer patients)."""
+    """Simulate ``cohort`` (optionally with candidate ``populations``, by preset name, in place of the presets;
+    a shorter follow-up or fewer patients)."""
     days = cohort.days if days is None else days
     n = cohort.patients_per_arm if patients_per_arm is None else patients_per_arm
     arms = [_within_follow_up(arm, days) for arm in cohort.arms]
     trial = Trial.validated({"name": "cohort", "population": cohort.population, "patients_per_arm": n,
                              "follow_up_days": days, "seed": cohort.seed, "arms": arms})
-    patients = sample_population(population or cohort.population, n, cohort.seed)
+    patients = sample_population((populations or {}).get(cohort.population, cohort.population), n, cohort.seed)
     record_days = RECORD_DAYS[RECORD_DAYS <= days]
     frames, states = [], []
     for arm in trial.arms:

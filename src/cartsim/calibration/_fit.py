@@ -42,11 +42,18 @@ FIT_DAYS = 365
 FIT_PATIENTS = 200
 
 
-def candidate(median: float, spread: float):
-    """The default population with T-cell fitness ``median`` and log-sd ``spread``."""
-    base = UNCALIBRATED_POPULATIONS[DEFAULT_POPULATION]
-    fitness = replace(base.tcell_fitness, median=median, spread=spread)
-    return replace(base, tcell_fitness=fitness)
+#: The presets whose T-cell fitness the fit moves together: the default population and the CTL019-era one
+#: of the UPenn cohorts (heavily pretreated R/R CLL both; the fitted targets come from the latter).
+FITTED_POPULATIONS = (DEFAULT_POPULATION, "rr_cll_ctl019_era")
+
+
+def candidate(median: float, spread: float) -> dict:
+    """The fitted presets (by name) with T-cell fitness ``median`` and log-sd ``spread``."""
+    out = {}
+    for name in FITTED_POPULATIONS:
+        base = UNCALIBRATED_POPULATIONS[name]
+        out[name] = replace(base, tcell_fitness=replace(base.tcell_fitness, median=median, spread=spread))
+    return out
 
 
 def objective_terms(table) -> list[tuple[str, float]]:
@@ -104,7 +111,7 @@ def calibrate(targets: dict[str, Target], max_evaluations: int = 40,
         "evaluations": len(evaluations),
         "start": {"median": start.median, "spread": start.spread},
         "parameters": {},  # the fit moves population marginals only; model parameters keep their defaults
-        "populations": {DEFAULT_POPULATION: {"tcell_fitness": {"median": median, "spread": spread}}},
+        "populations": {name: {"tcell_fitness": {"median": median, "spread": spread}} for name in FITTED_POPULATIONS},
     }
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Callable
 
 import numpy as np
@@ -556,18 +557,19 @@ def _machinery(targets: dict[str, Target]) -> tuple[dict[str, Comparator], dict[
     return (BLIND_COMPARATORS, BLIND_NOT_COMPARED) if blind == {True} else (COMPARATORS, NOT_COMPARED)
 
 
-def compare(targets: dict[str, Target], population: Population | None = None, ids=None,
+def compare(targets: dict[str, Target], populations: Mapping[str, Population] | None = None, ids=None,
             days: int | None = None, patients: int | None = None,
             progress: Callable[[str], None] | None = None) -> pd.DataFrame:
     """The validation table: one row per target (of ``ids``, default all), cohorts simulated once each
-    (optionally from a candidate ``population``, with follow-up capped at ``days`` and ``patients`` per arm).
+    (optionally from candidate ``populations`` by preset name, with follow-up capped at ``days`` and
+    ``patients`` per arm).
     Blind targets (``blind: true``) are compared by :data:`BLIND_COMPARATORS`."""
     ids = list(targets) if ids is None else list(ids)
     comparators, not_compared = _machinery(targets)
     needed = cohorts_needed(targets, ids)
     cohorts = {}
     for name in needed:
-        cohorts[name] = simulate_cohort(COHORTS[name], population, days=None if days is None else
+        cohorts[name] = simulate_cohort(COHORTS[name], populations, days=None if days is None else
                                         min(days, COHORTS[name].days), patients_per_arm=patients)
         if progress:
             progress(name)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..model import (CAR_T_STATES, EXPOSURE_LEVELS, N_STATES, PARAMETER_NAMES, State, baseline_state,
+from ..model import (CAR_T_STATES, DIVISION_STATES, EXPOSURE_LEVELS, N_STATES, PARAMETER_NAMES, State, baseline_state,
                      default_parameters, states_where)
 from ..product import construct_parameters
 
@@ -82,6 +82,7 @@ def empty_host_state(params: np.ndarray) -> np.ndarray:
 
 #: State indices of every CAR-T population, both lineages (the harvestable part of a culture).
 CAR_T = list(CAR_T_STATES)
+DIVISIONS = list(DIVISION_STATES)
 SENESCENT = list(states_where(kind="car_t", phenotype="senescent"))
 
 

@@ -30,7 +30,7 @@ from .._seeds import mix_seeds
 from ..model import State
 from ..product import COSTIMULATION
 from ..solver import SolverOptions
-from ._hosts import CAR_T, SENESCENT, completed_exposures, empty_host_state, fresh_product, host_parameters
+from ._hosts import CAR_T, DIVISIONS, SENESCENT, completed_exposures, empty_host_state, fresh_product, host_parameters
 
 _STREAM = 0x52535449  # "RSTI": the assay's solver seeds, independent of every other stream
 TARGETS = State.cll_pos_blood  # all targets sit in one fully accessible compartment (access_blood 1)
@@ -148,6 +148,7 @@ def run_restim(costimulations: Sequence[str] = ("4-1BB", "CD28"), rounds: int = 
         # Re-plate a sample of `cells` CAR-T (composition and leftover targets kept), then add fresh targets.
         sample = cells / plated
         well[:n, CAR_T] *= sample[:, None]
+        well[:n, DIVISIONS] *= sample[:, None]  # the division counts are sums over the cells sampled
         well[:n, TARGETS] *= sample
         added = cells / effector_target_ratio
         well[:n, TARGETS] += added

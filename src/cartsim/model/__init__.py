@@ -27,6 +27,7 @@ from ._physiology import observe as observe
 from ._physiology import transgene_copies_per_ug as transgene_copies_per_ug
 from ._states import CAR_T_STATES as CAR_T_STATES
 from ._states import CLL_STATES as CLL_STATES
+from ._states import DIVISION_STATES as DIVISION_STATES
 from ._states import EXPOSURE_LEVELS as EXPOSURE_LEVELS
 from ._states import LINEAGE_STATES as LINEAGE_STATES
 from ._states import LINEAGES as LINEAGES

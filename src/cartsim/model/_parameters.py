@@ -83,10 +83,10 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               f"[A] {_KIRO} structure (mu_M); with memory_death_cd8 it gives the slow terminal decline of "
               f"stein2019_terminal_half_life (net ~0.003/day), CD4 nearly self-sustaining (Melenhorst 2022 Nature)",
               "homeostatic self-renewal of resting CAR-T at baseline IL-15, without antigen (scales with IL-15)"),
-    Parameter("activation_rate", "1/day", 1.0, 0.01, 10.0,
+    Parameter("activation_rate", "1/day", 3.0, 0.01, 10.0,
               f"[A] memory-to-effector toggle of {_KIRO} and Stein 2019 CPT:PSP (k_act)",
               "activation of resting CAR-T with targets in excess"),
-    Parameter("activation_antigen_per_car_t", "cells/cell", 1.0, 0.01, 100.0,
+    Parameter("activation_antigen_per_car_t", "cells/cell", 0.3, 0.01, 100.0,
               "[A] a resting T cell needs to meet its antigen to be triggered: activation grows steeply (Hill 2) "
               "with accessible targets per CAR-T cell, half-maximal at one target per CAR-T, so the few B cells "
               "of an aplastic marrow do not keep recruiting the memory pool",
@@ -147,10 +147,10 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
     Parameter("senescence_rate", "1/day", 0.06, 0.0, 1.0,
               f"[A] calibrated to kay2022_senescence_onset (markers after 1-2 exposures); {_KAY}",
               "senescence of effectors under full antigen engagement, first exposure",
-              constructs={"CD28": 0.03}),
+              constructs={"CD28": 0.04}),
     Parameter("rest_senescence_fraction", "1", 0.3, 0.0, 1.0, f"[A] {_KAY}: more senescence in 4-1BB",
               "fraction of effectors completing an exposure that become senescent",
-              constructs={"CD28": 0.15}),
+              constructs={"CD28": 0.2}),
     Parameter("exposure_fitness_loss", "1", 0.3, 0.0, 0.9, f"[A] {_KAY}: later-activated cells control tumour worse",
               "relative loss of proliferation per completed exposure",
               constructs={"CD28": 0.15}),
