@@ -182,12 +182,14 @@ def test_every_documented_correlation_has_its_sign_and_rough_size(samples, name)
     for c in POPULATIONS[name].correlations:
         observed = ranks.loc[c.a, c.b]
         declared.add(frozenset((c.a, c.b)))
+        if ranks[[c.a, c.b]].isna().any(axis=None):  # a characteristic all patients share (no BTKi before
+            continue  # BTK inhibitors existed) correlates with nothing
         assert np.sign(observed) == np.sign(c.rho), (c.a, c.b, observed)
         # Yes/no exposures and line counts coarsen their latent normal, which shrinks the correlation.
         assert 0.25 * abs(c.rho) <= abs(observed) <= abs(c.rho) + 0.03, (c.a, c.b, observed)
     for i, a in enumerate(LATENT):
         for b in LATENT[i + 1:]:
-            if frozenset((a, b)) not in declared:
+            if frozenset((a, b)) not in declared and np.isfinite(ranks.loc[a, b]):
                 assert abs(ranks.loc[a, b]) < 0.025, (a, b, ranks.loc[a, b])
 
 

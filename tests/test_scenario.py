@@ -138,13 +138,13 @@ def test_a_long_block_is_not_echoed_in_the_message():
 
 
 def test_derived_trafficking_of_a_valid_patient_is_accepted():
-    """A leukaemic blood next to a nearly empty marrow needs a fast marrow egress at equilibrium: a valid patient,
-    not an out-of-range parameter (it used to be refused with a traceback)."""
+    """Bulky nodes next to a nearly empty blood need a fast homing at equilibrium with the measured egress: a
+    valid patient, not an out-of-range parameter (it used to be refused with a traceback)."""
     import cartsim
     from cartsim._batch import build_batch
     from cartsim.model import Param
 
-    scenario = Scenario.validated({"patient": {"tumor": {"blood_cells": 1e12, "marrow_cells": 1e8}},
+    scenario = Scenario.validated({"patient": {"tumor": {"blood_cells": 1e6, "node_cells": 1e12}},
                                    "simulation": {"days": 30}})
-    assert build_batch([scenario]).params[0, Param.cll_egress_marrow] > PARAMETERS["cll_egress_marrow"].high
+    assert build_batch([scenario]).params[0, Param.cll_homing_node] > PARAMETERS["cll_homing_node"].high
     assert cartsim.simulate(scenario).summary["car_t_peak_cells"] > 0

@@ -144,10 +144,7 @@ def _parameters(patients: dict[str, np.ndarray], kinds: list[Treatment], groups:
     params = _spread(np.array([_construct_defaults(t.product) for t in kinds]), groups, n)
     params[:, Param.tcell_fitness] = made.car_t_fitness
     params[:, Param.product_senescent_fraction] = made.senescent_fraction
-    # A BTKi-naive patient still has a BTKi to go to after CAR-T failure.
-    naive = ~np.asarray(patients["prior_btki"], bool)
-    params[naive, Param.post_progression_median_survival] = params[naive,
-                                                                  Param.post_progression_median_survival_btki_naive]
+    params[:, Param.btki_exposed] = np.asarray(patients["prior_btki"], bool)
     params[:, Param.cytokine_propensity] = patients["cytokine_propensity"]
     blood, marrow = patients["tumor_blood_cells"], patients["tumor_marrow_cells"]
     # Start at trafficking equilibrium: homing balances the measured egress for the given distribution.

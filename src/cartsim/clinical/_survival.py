@@ -48,7 +48,10 @@ def disease_hazard(tumor_cells: np.ndarray, progressed: np.ndarray, params: np.n
     p = params
     burden = tumor_cells / (tumor_cells + p[:, Param.disease_death_burden])
     before = p[:, Param.disease_death_rate] / _DAYS_PER_YEAR * burden
-    after = np.log(2.0) / (p[:, Param.post_progression_median_survival] * _DAYS_PER_MONTH)
+    # A BTKi-naive patient still has a BTKi to go to after CAR-T failure.
+    median = np.where(p[:, Param.btki_exposed] > 0.5, p[:, Param.post_progression_median_survival],
+                      p[:, Param.post_progression_median_survival_btki_naive])
+    after = np.log(2.0) / (median * _DAYS_PER_MONTH)
     return np.where(progressed, after, before)
 
 

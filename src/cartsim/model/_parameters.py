@@ -503,8 +503,7 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               group="hazard"),
     Parameter("post_progression_median_survival", "months", 12.0, 3.0, 120.0,
               "[A] next-line therapy after CAR-T failure once BTKi and venetoclax are spent (non-covalent BTKi, "
-              "venetoclax retreatment, allo-SCT); set per patient (the BTKi-naive value for patients without a "
-              "prior BTKi). Above the 3.6 months (95% CI 2-11) after progression on the second targeted class in "
+              "venetoclax retreatment, allo-SCT), for patients with a prior BTKi. Above the 3.6 months (95% CI 2-11) after progression on the second targeted class in "
               "double class-resistant CLL, 88% with TP53 aberrations (Lew 2021 Blood Adv, n=17)",
               "median CLL survival from progression (iwCLL PD), when the CLL death hazard becomes the constant "
               "ln 2 / this median", group="hazard"),
@@ -512,6 +511,9 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               "[M] RESONATE final analysis (Munir 2019 Am J Hematol): median OS 67.7 months on ibrutinib in "
               "relapsed/refractory CLL, the next line a BTKi-naive patient (the CTL019 era) gets after CAR-T "
               "failure", "median CLL survival from progression of a patient without a prior BTKi",
+              group="hazard"),
+    Parameter("btki_exposed", "1", 1.0, 0.0, 1.0, "set per patient from the population or scenario",
+              "1 when the patient has had a BTK inhibitor, 0 when not (next-line therapy after progression)",
               group="hazard"),
 )
 
