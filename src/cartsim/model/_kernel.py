@@ -326,7 +326,9 @@ def _normal_b_cells(y, p, dy, birth, loss, kill_rate, inflammation, pressure, ch
     precursors in the marrow, depleted by flu/cy. Returns the cells killed per day."""
     access_b = p[P.target_on_normal_b] * p[P.access_normal_b]
     normal_b = _pos(y[S.normal_b_cells])
-    per_target = _site_kill(p, kill_rate, inflammation, pressure, access_b, normal_b)
+    # B cells circulate with the blood's CLL: the leukaemic cells there saturate the same effectors.
+    blood_cll = _pos(y[S.cll_pos_blood]) + p[P.antigen_low_recognition] * _pos(y[S.cll_neg_blood])
+    per_target = _site_kill(p, kill_rate, inflammation, pressure, access_b, normal_b + blood_cll)
     marrow_cll = _pos(y[S.cll_pos_marrow]) + _pos(y[S.cll_neg_marrow])
     b = S.normal_b_cells
     birth[b] = 0.0
