@@ -50,13 +50,15 @@ def test_nonresponder_no_remission(results):
 def test_cd28_expands_faster_and_peaks_earlier(results):
     cd28, bb = results["costim_cd28"], results["costim_41bb"]
     assert cd28.summary["car_t_peak_day"] < bb.summary["car_t_peak_day"]
-    early = {name: r.to_frame().set_index("day").loc[7, "car_t_total"] for name, r in
+    # Compared while both still expand (day 3), before either fills the lymphoid niche.
+    early = {name: r.to_frame().set_index("day").loc[3, "car_t_total"] for name, r in
              (("cd28", cd28), ("41bb", bb))}
     assert early["cd28"] > 2 * early["41bb"]
 
 
 def test_41bb_persists_longer(results):
-    late = {name: results[name].to_frame().set_index("day").loc[[365, 3650], "car_t_total"]
+    # A patient who died has no CAR-T left on the days after death.
+    late = {name: results[name].to_frame().set_index("day")["car_t_total"].reindex([365, 3650], fill_value=0.0)
             for name in ("costim_cd28", "costim_41bb")}
     assert (late["costim_41bb"] > late["costim_cd28"]).all()
 

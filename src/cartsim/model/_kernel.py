@@ -393,10 +393,11 @@ def _cytokines(y, p, dy, car_t, engaged, contact, killed, steroid, btk, il6r_blo
     # The activated endothelium opens the blood-brain barrier; free IL-6 reaches the CNS, where tocilizumab
     # (which hardly crosses the barrier) does not block it.
     neuro = y[S.neuroinflammation]
-    neuro_drive = (p[P.neurotoxicity_by_endothelium] * _pos(endo) * _pos(endo)
-                   + p[P.neurotoxicity_by_car_t] * _hill(car_t, p[P.neurotoxicity_car_t_half]) * _pos(endo)
+    barrier = _pos(endo)  # how far the blood-brain barrier is open
+    neuro_drive = (p[P.neurotoxicity_by_endothelium] * barrier
+                   + p[P.neurotoxicity_by_car_t] * _hill(car_t, p[P.neurotoxicity_car_t_half]) * barrier
                    + p[P.neurotoxicity_by_il6] * _hill(il6_free_excess, p[P.neurotoxicity_il6_half])
-                   + p[P.neurotoxicity_by_il1] * _hill(il1_excess, p[P.il1_half_activation])) * (1.0 - steroid)
+                   + p[P.neurotoxicity_by_il1] * _hill(il1_excess, p[P.il1_half_activation])) * barrier * (1.0 - steroid)
     dy[S.neuroinflammation] = neuro_drive * (1.0 - neuro) - p[P.neurotoxicity_recovery] * neuro
 
 

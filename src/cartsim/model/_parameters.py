@@ -339,7 +339,7 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
     Parameter("crp_il6_half", "pg/mL", 200.0, 1.0, 1e4,
               "[A] calibrated to crp_ferritin_severe_crs (mild CRS 20-150 mg/L, severe > 200 mg/L)", "IL-6 signalling for half-maximal CRP production"),
     Parameter("crp_clearance", "1/day", 0.87, 0.3, 3.0, "[M] CRP half-life ~19 h", "CRP clearance"),
-    Parameter("endothelial_activation_by_il6", "1/day", 2.0, 0.0, 20.0,
+    Parameter("endothelial_activation_by_il6", "1/day", 3.0, 0.0, 20.0,
               "[M] Gust 2017 Cancer Discov; [A] calibrated to il6_peak_severe_vs_mild (capillary leak, "
               "i.e. grade >= 3 CRS, at IL-6 peaks > 1000 pg/mL)", "endothelial activation by IL-6 trans-signalling"),
     Parameter("endothelial_activation_by_ifng", "1/day", 0.1, 0.0, 20.0,
@@ -354,7 +354,7 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
     Parameter("neurotoxicity_by_endothelium", "1/day", 0.5, 0.0, 20.0,
               "[M] Gust 2017 Cancer Discov: ICANS follows endothelial activation and blood-brain-barrier "
               "disruption", "CNS inflammation driven by endothelial activation (squared: a barrier threshold)"),
-    Parameter("neurotoxicity_by_il6", "1/day", 0.3, 0.0, 20.0,
+    Parameter("neurotoxicity_by_il6", "1/day", 0.5, 0.0, 20.0,
               "[M] free IL-6 reaches the CSF, where tocilizumab (which hardly crosses the barrier) does not "
               "block it, so prophylactic tocilizumab does not prevent ICANS (Lee 2019 BBMT; Neelapu 2018 "
               "Nat Rev Clin Oncol; Locke 2017 ZUMA-1 cohort 3)", "CNS inflammation driven by free serum IL-6"),
@@ -364,7 +364,7 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
     Parameter("neurotoxicity_by_il1", "1/day", 0.3, 0.0, 20.0,
               "[M] Norelli 2018 Nat Med: IL-1 blockade (anakinra) prevents neurotoxicity in mice",
               "CNS inflammation driven by IL-1 signalling"),
-    Parameter("neurotoxicity_by_car_t", "1/day", 1.0, 0.0, 20.0,
+    Parameter("neurotoxicity_by_car_t", "1/day", 2.0, 0.0, 20.0,
               "[M] Gust 2017 Cancer Discov: neurotoxicity follows CAR-T expansion and endothelial activation; "
               "CAR-T cross the disrupted blood-brain barrier into the CSF (Santomasso 2018 Cancer Discov)",
               "CNS inflammation driven by expanded CAR-T across the activated endothelium"),

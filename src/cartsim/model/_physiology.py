@@ -36,8 +36,9 @@ INDEX_NODES = 6  # iwCLL measures the sum of products of diameters of up to six 
 
 #: [A] Ordinal cut points on the CNS-inflammation scale (0..1) at which each ASTCT ICANS domain
 #: escalates; ordered so that the ICE score falls first and oedema and motor signs come last.
-ICE_ZERO_AT = 0.6  # ICE score falls linearly from 10 to 0 as CNS inflammation rises to this
-CONSCIOUSNESS_CUTS = (0.05, 0.25, 0.5, 0.75)  # awakens spontaneously, to voice, to touch, unarousable
+ICE_ONSET = 0.1  # CNS inflammation below this is subclinical: the ICE score stays 10
+ICE_ZERO_AT = 0.6  # ICE score falls linearly from 10 at ICE_ONSET to 0 as CNS inflammation rises to this
+CONSCIOUSNESS_CUTS = (0.1, 0.25, 0.5, 0.75)  # awakens spontaneously, to voice, to touch, unarousable
 SEIZURE_CUTS = (0.6, 0.8)  # rapidly resolving, prolonged
 MOTOR_CUT = 0.85  # deep focal motor weakness
 EDEMA_CUTS = (0.7, 0.85)  # focal, diffuse
@@ -149,7 +150,7 @@ def observe_patient(y, p, out):
                            p[P.positive_pressure_threshold]))
     # ---- ICANS
     neuro = y[S.neuroinflammation]
-    out[O.ice_score] = min(10.0, max(0.0, np.round(10.0 * (1.0 - neuro / ICE_ZERO_AT))))
+    out[O.ice_score] = min(10.0, max(0.0, np.round(10.0 * (1.0 - (neuro - ICE_ONSET) / (ICE_ZERO_AT - ICE_ONSET)))))
     out[O.consciousness] = _level(neuro, CONSCIOUSNESS_CUTS)
     out[O.seizure] = _level(neuro, SEIZURE_CUTS)
     out[O.motor] = 1.0 if neuro >= MOTOR_CUT else 0.0
