@@ -106,7 +106,8 @@ def test_validate_uses_a_parameter_set(tmp_path):
 
     weaker = tmp_path / "weaker.json"
     parameter_set = json.loads(CALIBRATED_FILE.read_text())
-    parameter_set["populations"][DEFAULT_POPULATION]["tcell_fitness"]["median"] = 0.06
+    for fitted in parameter_set["populations"].values():  # the default and the CTL019-era presets
+        fitted["tcell_fitness"]["median"] = 0.06
     weaker.write_text(json.dumps(parameter_set))
     shipped, weak = (cartsim.validate(parameters=p, patients=40).set_index("id").loc["porter2015_cr", "simulated"]
                      for p in (None, weaker))

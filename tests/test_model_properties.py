@@ -239,6 +239,7 @@ def test_total_cll_is_conserved_when_only_trafficking_acts(p, blood, marrow, nod
         p[Param[name]] = value
     # Move cells: make the start far from trafficking equilibrium.
     p[Param.cll_homing_marrow] = max(p[Param.cll_homing_marrow], 0.05)
+    p[Param.cll_egress_marrow] = max(p[Param.cll_egress_marrow], 0.05)
     p[Param.cll_egress_node] = max(p[Param.cll_egress_node], 0.05)
     scenario = Scenario(patient={"tumor": {"blood_cells": 10.0 ** blood, "marrow_cells": 10.0 ** marrow,
                                            "node_cells": 10.0 ** node, "antigen_negative_fraction": negative}},
