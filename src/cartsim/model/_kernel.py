@@ -213,10 +213,10 @@ def _car_t_chain(y, p, dy, birth, loss, stim, antigen, car_t, host, steroid, btk
     # Memory homeostasis (IL-15) fills the room that the niche leaves above the host's own T cells.
     memory_room = _pos(p[P.lymphoid_capacity] - p[P.host_t_capacity]) + 1.0
     renewal = p[P.memory_renewal] * il15_ratio * rest * _pos(1.0 - car_t / memory_room)
-    # A steep (4th-power) trigger: T-cell activation is all-or-none per cell once enough targets are met.
-    targets_met = _hill2(antigen / (car_t + 1.0), p[P.activation_antigen_per_car_t])
-    activation = p[P.activation_rate] * targets_met * targets_met / (targets_met * targets_met
-                                                                      + (1.0 - targets_met) ** 2)
+    # A steep (Hill 4) trigger: T-cell activation is all-or-none per cell once enough targets are met.
+    met = antigen / (car_t + 1.0) / p[P.activation_antigen_per_car_t]
+    met4 = met * met * met * met
+    activation = p[P.activation_rate] * met4 / (1.0 + met4)
     resting_exit = p[P.rest_rate] * rest
     sen_fraction = p[P.rest_senescence_fraction]
     burst = _burst(p)

@@ -58,14 +58,19 @@ _DEX = "[A] dexamethasone one-compartment PK with an Emax effect"
 
 PARAMETER_TABLE: tuple[Parameter, ...] = (
     # ---- CAR-T, per lineage ----------------------------------------------------------------
-    Parameter("proliferation_cd4", "1/day", 1.3, 0.1, 3.0, f"[M] {_STEIN} doubling 0.78 d",
+    Parameter("proliferation_cd4", "1/day", 1.3, 0.1, 3.0,
+              f"[M] {_STEIN} doubling 0.78 d; [A] calibrated to stein2019_doubling_time and kymriah_all_tmax",
               "maximal antigen-driven proliferation rate of CD4 effectors"),
-    Parameter("proliferation_cd8", "1/day", 1.5, 0.1, 3.0, f"[M] {_STEIN} doubling 0.78 d",
+    Parameter("proliferation_cd8", "1/day", 1.5, 0.1, 3.0,
+              f"[M] {_STEIN} doubling 0.78 d; [A] calibrated to stein2019_doubling_time and kymriah_all_tmax",
               "maximal antigen-driven proliferation rate of CD8 effectors"),
     Parameter("memory_death_cd4", "1/day", 0.007, 1e-4, 0.2,
-              "[M] Melenhorst 2022 Nature: CD4 CAR-T persist a decade; net slope ~ -5e-4/day",
-              "death rate of resting CD4 CAR-T"),
-    Parameter("memory_death_cd8", "1/day", 0.016, 1e-4, 0.2, f"[M] {_STEIN}: terminal slope beta 0.0032/day",
+              "[M] Melenhorst 2022 Nature: CD4 CAR-T persist a decade; [A] below memory_renewal, so CD4 memory "
+              "renews itself to a set point in the niche room (calibrated to melenhorst2022_persistence and "
+              "porter2015_cr_durability)", "death rate of resting CD4 CAR-T"),
+    Parameter("memory_death_cd8", "1/day", 0.016, 1e-4, 0.2,
+              f"[M] {_STEIN}: terminal slope beta 0.0032/day (ALL); [A] CD8 memory declines net ~0.006/day above "
+              f"memory_renewal, so CD4 come to dominate (melenhorst2022_cd4_dominance)",
               "death rate of resting CD8 CAR-T"),
     Parameter("effector_death_cd4", "1/day", 0.10, 0.01, 2.0,
               "[A] CD4 effectors are less prone to activation-induced death, so they outlast CD8 on "
@@ -84,12 +89,13 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               f"stein2019_terminal_half_life (net ~0.003/day), CD4 nearly self-sustaining (Melenhorst 2022 Nature)",
               "homeostatic self-renewal of resting CAR-T at baseline IL-15, without antigen (scales with IL-15)"),
     Parameter("activation_rate", "1/day", 3.0, 0.01, 10.0,
-              f"[A] memory-to-effector toggle of {_KIRO} and Stein 2019 CPT:PSP (k_act)",
-              "activation of resting CAR-T with targets in excess"),
+              f"[A] memory-to-effector toggle of {_KIRO} and Stein 2019 CPT:PSP (k_act); T cells are triggered "
+              f"within hours of meeting antigen", "activation of resting CAR-T with targets in excess"),
     Parameter("activation_antigen_per_car_t", "cells/cell", 0.3, 0.01, 100.0,
-              "[A] a resting T cell needs to meet its antigen to be triggered: activation grows steeply (Hill 2) "
-              "with accessible targets per CAR-T cell, half-maximal at one target per CAR-T, so the few B cells "
-              "of an aplastic marrow do not keep recruiting the memory pool",
+              "[A] a resting T cell needs to meet its antigen to be triggered: activation grows steeply (Hill 4) "
+              "with accessible targets per CAR-T cell, so the few B cells of an aplastic marrow do not keep "
+              "recruiting the memory pool while a culture at one target per CAR-T activates within a day "
+              "(kay2022_senescence_onset)",
               "accessible antigen-positive targets per CAR-T cell giving half-maximal activation of resting cells"),
     Parameter("burst_divisions", "divisions", 13.0, 2.0, 30.0,
               "[A] Kaech & Ahmed 2001 Nat Immunol: once activated, T cells run a programme of 7-10+ divisions "
@@ -114,7 +120,8 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               f"expand less), not so in CD28 products",
               "relative loss of burst per unit senescent share of the product", constructs={"CD28": 0.0}),
     Parameter("rest_rate", "1/day", 0.003, 0.0, 1.0,
-              "[A] calibrated to stein2019_model_params: ~1% of the peak enters the slow phase",
+              "[A] effectors come to rest slowly once antigen is gone; the programmed share that becomes memory "
+              "after the burst is memory_formation",
               "return of effectors to rest when antigen is gone (completes one exposure)"),
     Parameter("antigen_half_saturation", "cells", 5e8, 1e7, 1e13,
               f"[A] calibrated to porter2015_bcell_aplasia_crs_in_responders: CAR-T sustained on B-cell "
@@ -152,7 +159,7 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               "fraction of effectors completing an exposure that become senescent",
               constructs={"CD28": 0.2}),
     Parameter("exposure_fitness_loss", "1", 0.3, 0.0, 0.9, f"[A] {_KAY}: later-activated cells control tumour worse",
-              "relative loss of proliferation per completed exposure",
+              "relative loss of the burst per completed exposure",
               constructs={"CD28": 0.15}),
     Parameter("senescent_cytotoxicity", "1", 0.1, 0.0, 2.0,
               f"[A] {_KAY}: senescence impairs 4-1BB activity but not (even improves) CD28 activity",
@@ -160,7 +167,8 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               constructs={"CD28": 1.0}),
     Parameter("senescent_proliferation", "1", 0.05, 0.0, 1.0, "[A] senescent cells divide little",
               "proliferation of senescent cells relative to effectors"),
-    Parameter("senescent_death", "1/day", 0.2, 0.001, 1.0, "[M] Paixao 2022 Cancers (mu_E scale)",
+    Parameter("senescent_death", "1/day", 0.2, 0.001, 1.0,
+              "[M] Paixao 2022 Cancers (mu_E scale); [A] calibrated to stein2019_initial_decline_half_life",
               "death rate of senescent CAR-T"),
     # ---- product -------------------------------------------------------------------------------
     Parameter("target_on_normal_b", "1", 1.0, 0.0, 1.0,
