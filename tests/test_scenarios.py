@@ -35,7 +35,9 @@ def test_responder_deep_remission_with_cd4_car_t_at_ten_years(results):
 def test_responder_has_cytokine_release_at_expansion(results):
     s = results["responder"].summary
     assert s["il6_peak_pg_ml"] > 100 * 5  # >100-fold over the 5 pg/mL baseline
-    assert abs(s["il6_peak_day"] - s["car_t_peak_day"]) <= 7  # ctl019_cll_crs_timing
+    # CAR-T activation starts the storm (Santurio 2025; Giavridis 2018): IL-6 peaks during the expansion,
+    # within the first week and not after the CAR-T peak (CRS onset within days of a 4-1BB product).
+    assert 0 < s["il6_peak_day"] <= min(7, s["car_t_peak_day"])
 
 
 def test_nonresponder_no_remission(results):
