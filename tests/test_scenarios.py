@@ -22,7 +22,7 @@ def test_every_shipped_scenario_runs(results):
 def test_responder_deep_remission_with_cd4_car_t_at_ten_years(results):
     """Melenhorst 2022 Nature: decade-long remission, CD4+ CAR-T still present."""
     s = results["responder"].summary
-    assert s["car_t_expansion_fold"] > 100  # kalos2011_expansion_fold: >1000x in the first UPenn patients
+    assert s["car_t_expansion_fold"] > 1000  # kalos2011_expansion_fold: >1000x in the first UPenn patients
     assert 7 <= s["car_t_peak_day"] <= 21  # mueller2017 / kymriah_all_tmax
     assert s["tumor_cells_day365"] < 1e-6 * s["tumor_cells_day0"]
     assert s["tumor_cells_day3650"] < 1.0
