@@ -94,10 +94,10 @@ def arm_endpoints(patients: pd.DataFrame) -> dict[str, dict]:
     failures), ``vein_to_vein_days_median`` and ``solver_failures``.
     """
     result = {}
-    arms, analysed = patients["arm"].astype(str), _analysed(patients)
+    labels, analysed = patients["arm"].astype(str), _analysed(patients)
     columns = (*RATE_COLUMNS, *SURVIVAL_COLUMNS, "car_t_peak_cells", "vein_to_vein_days")
     for arm in arm_names(patients):
-        in_arm = arms == arm
+        in_arm = labels == arm
         frame = _rows(patients, in_arm & analysed, columns)
         n = len(frame)
         entry: dict = {"n": n}
@@ -150,10 +150,11 @@ def kinetics_by_response(patients: pd.DataFrame) -> dict[str, dict] | None:
     if not set(KINETICS_COLUMNS) <= set(patients.columns):
         return None
     result = {}
-    arms, infused = patients["arm"].astype(str), _analysed(patients) & ~patients["manufacturing_failed"].astype(bool)
+    labels = patients["arm"].astype(str)
+    infused = _analysed(patients) & ~patients["manufacturing_failed"].astype(bool)
     for arm in arm_names(patients):
-        frame = _rows(patients, infused & (arms == arm), ("best_response", "car_t_copies_below_lloq",
-                                                          *KINETICS_COLUMNS))
+        frame = _rows(patients, infused & (labels == arm),
+                      ("best_response", "car_t_copies_below_lloq", *KINETICS_COLUMNS))
         responder = frame["best_response"].isin((CR, CRI, PR))
         result[arm] = {}
         for group, members in (("responders", frame[responder]), ("non_responders", frame[~responder])):
