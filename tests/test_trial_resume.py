@@ -97,6 +97,32 @@ def test_a_damaged_chunk_is_named_when_read(trial, copy):
         read_patients(copy, trial)
 
 
+def test_a_chunk_with_other_rows_is_named_when_read(trial, copy):
+    _fewer_rows(copy)
+    with pytest.raises(TrialError, match=r"arm-0/chunk-000000004\.parquet holds 1 rows instead of 2.*--resume"):
+        read_patients(copy, trial)
+
+
+def test_read_patients_equals_the_chunks_concatenated_also_with_missing_values(trial, copy):
+    # A chunk whose integer and boolean columns have a missing value reads as float and object: the streamed
+    # read widens those columns for every patient, as concatenating the chunk frames does.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = _chunk(copy, 1, 2)
+    table = pq.read_table(path).replace_schema_metadata(None)
+    for name, kind in (("crs_max_grade", pa.int8()), ("gvhd", pa.bool_())):
+        values = [None, *table.column(name).to_pylist()[1:]]
+        table = table.set_column(table.schema.get_field_index(name), name, pa.array(values, kind))
+    pq.write_table(table, path)
+    files = [_chunk(copy, arm, first) for arm in (0, 1) for first in range(0, N, CHUNK)]
+    expected = pd.concat([pq.read_table(p).to_pandas() for p in files], ignore_index=True)
+    patients = read_patients(copy, trial)
+    assert patients["crs_max_grade"].dtype == float and patients["gvhd"].dtype == object
+    assert patients["crs_max_grade"].isna().sum() == 1 and patients["gvhd"].isna().sum() == 1
+    pd.testing.assert_frame_equal(patients, expected.astype({"seed": "uint64"}), check_exact=True)
+
+
 def test_read_patients_reads_only_the_expected_chunks(trial, finished, copy):
     arm = copy / "patients" / "arm-0"
     (arm / "chunk-000000004.partial").write_bytes(b"half-written")

@@ -28,8 +28,7 @@ import pandas as pd
 
 from ..clinical import CAUSES, CR, CRI, PD, PR, SD
 from ..io import json_value
-from ..stats import (DAYS_PER_MONTH, analysed, arm_names, cox_efron, km_median, km_of, survival_months,
-                     wilson_interval)
+from ..stats import DAYS_PER_MONTH, arm_names, cox_efron, km_median, km_of, survival_months, wilson_interval
 
 #: The landmark of ``pfs_12m`` and ``os_12m``, in months.
 LANDMARK_MONTHS = 12.0
@@ -55,6 +54,23 @@ RATES = {
     "out_of_specification_rate": lambda f: f["product_out_of_specification"].astype(bool),
     "gvhd_rate": lambda f: f["gvhd"].astype(bool),
 }
+#: The columns :data:`RATES` read.
+RATE_COLUMNS = ("best_response", "response_day28", "umrd4_blood_day90", "umrd4_marrow_day90", "crs_max_grade",
+                "icans_max_grade", "death_cause", "manufacturing_failed", "product_out_of_specification", "gvhd")
+#: The survival columns of the Kaplan-Meier curves and the Cox models.
+SURVIVAL_COLUMNS = ("pfs_days", "pfs_event", "os_days", "os_event")
+
+
+def _analysed(patients: pd.DataFrame) -> pd.Series:
+    """Which patients the statistics use (:func:`cartsim.stats.analysed`: all but the solver failures)."""
+    return ~patients["solver_failed"].astype(bool)
+
+
+def _rows(patients: pd.DataFrame, keep: pd.Series, columns) -> pd.DataFrame:
+    """The rows ``keep`` of ``patients`` with only ``columns`` (index kept). A boolean mask of the whole
+    table would copy every one of its ~60 columns, 300 MB at 10^6 patients, once per arm and analysis."""
+    keep = keep.to_numpy(bool)
+    return pd.DataFrame({name: patients[name][keep] for name in dict.fromkeys(columns)}, copy=False)
 
 
 def _landmark(kmf, months: float) -> float | None:
@@ -78,9 +94,11 @@ def arm_endpoints(patients: pd.DataFrame) -> dict[str, dict]:
     failures), ``vein_to_vein_days_median`` and ``solver_failures``.
     """
     result = {}
+    labels, analysed = patients["arm"].astype(str), _analysed(patients)
+    columns = (*RATE_COLUMNS, *SURVIVAL_COLUMNS, "car_t_peak_cells", "vein_to_vein_days")
     for arm in arm_names(patients):
-        rows = patients[patients["arm"].astype(str) == arm]
-        frame = analysed(rows)
+        in_arm = labels == arm
+        frame = _rows(patients, in_arm & analysed, columns)
         n = len(frame)
         entry: dict = {"n": n}
         for name, counts in RATES.items():
@@ -100,7 +118,7 @@ def arm_endpoints(patients: pd.DataFrame) -> dict[str, dict]:
         infused = frame.loc[~frame["manufacturing_failed"].astype(bool), "car_t_peak_cells"]
         entry["car_t_peak_median"] = json_value(float(infused.median())) if len(infused) else None
         entry["vein_to_vein_days_median"] = json_value(float(frame["vein_to_vein_days"].median())) if n else None
-        entry["solver_failures"] = int(rows["solver_failed"].astype(bool).sum())
+        entry["solver_failures"] = int((in_arm & ~analysed).sum())
         result[arm] = entry
     return result
 
@@ -132,9 +150,11 @@ def kinetics_by_response(patients: pd.DataFrame) -> dict[str, dict] | None:
     if not set(KINETICS_COLUMNS) <= set(patients.columns):
         return None
     result = {}
+    labels = patients["arm"].astype(str)
+    infused = _analysed(patients) & ~patients["manufacturing_failed"].astype(bool)
     for arm in arm_names(patients):
-        frame = analysed(patients[patients["arm"].astype(str) == arm])
-        frame = frame[~frame["manufacturing_failed"].astype(bool)]
+        frame = _rows(patients, infused & (labels == arm),
+                      ("best_response", "car_t_copies_below_lloq", *KINETICS_COLUMNS))
         responder = frame["best_response"].isin((CR, CRI, PR))
         result[arm] = {}
         for group, members in (("responders", frame[responder]), ("non_responders", frame[~responder])):
@@ -174,18 +194,24 @@ def hazard_ratios(patients: pd.DataFrame, reference: str | None = None) -> dict[
     reference = arms[0] if reference is None else str(reference)
     if reference not in arms:
         raise ValueError(f"reference arm '{reference}' is not in the trial; arms: {', '.join(arms)}")
-    frame = analysed(patients)
+    labels, analysed = patients["arm"].astype(str), _analysed(patients)
     result = {}
     for arm in arms:
         if arm == reference:
             continue
-        pair = frame[frame["arm"].astype(str).isin((arm, reference))]
+        pair = _rows(patients, analysed & labels.isin((arm, reference)), ("arm", *SURVIVAL_COLUMNS))
         entry = {}
         for endpoint in ("pfs", "os"):
             hr, ci, p = _cox(pair, endpoint, arm)
             entry.update({f"{endpoint}_hr": hr, f"{endpoint}_hr_ci": ci, f"{endpoint}_p": p})
         result[f"{arm} vs {reference}"] = entry
     return result
+
+
+#: The patient and product columns the responder analysis's covariates are made of.
+COVARIATE_COLUMNS = ("tumor_blood_cells", "tumor_marrow_cells", "tumor_node_cells", "tcell_fitness",
+                     "cytokine_propensity", "age_years", "cd4_fraction", "antigen_negative_fraction", "prior_lines",
+                     "prior_btki", "prior_venetoclax", "product_memory_fraction", "vein_to_vein_days")
 
 
 def _covariates(frame: pd.DataFrame, arms: list[str]) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -236,12 +262,11 @@ def responder_analysis(patients: pd.DataFrame) -> pd.DataFrame:
     from statsmodels.tools.sm_exceptions import PerfectSeparationError
 
     arms = arm_names(patients)
-    frame = analysed(patients)
-    frame = frame[~frame["manufacturing_failed"].astype(bool)]
-    best = frame["best_response"]
-    responder = best.isin((CR, CRI))
-    frame = frame[responder | best.isin((SD, PD))]
-    y = responder.loc[frame.index].to_numpy(float)
+    best = patients["best_response"]
+    fitted = (_analysed(patients) & ~patients["manufacturing_failed"].astype(bool)
+              & best.isin((CR, CRI, SD, PD)))
+    frame = _rows(patients, fitted, ("arm", "best_response", *COVARIATE_COLUMNS))
+    y = frame["best_response"].isin((CR, CRI)).to_numpy(float)
     n_resp, n_non = int(y.sum()), int(len(y) - y.sum())
     if n_resp < MIN_CLASS or n_non < MIN_CLASS:
         raise ValueError(f"the responder analysis needs at least {MIN_CLASS} complete responders (CR/CRi) and "
