@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..patient import DEFAULT_POPULATION, Population, sample_population
+from ..patient import CTL019_ERA_POPULATION, DEFAULT_POPULATION, Population, sample_population
 from ..trial import Trial, simulate_patients
 
 #: Days at which cohort states are kept for kinetics: daily through the expansion and contraction, then
@@ -35,7 +35,7 @@ class Cohort:
 
 _CTL019 = {"preset": "tisa-cel", "dose_cells": 1.6e8}  # Porter 2015: CTL019 at its median dose (porter2015_dose)
 #: The UPenn CTL019 trials treated their patients before BTK inhibitors and venetoclax.
-_CTL019_ERA = "rr_cll_ctl019_era"
+_CTL019_ERA = CTL019_ERA_POPULATION
 
 #: The Fred Hutch CD19 CAR-T of the blind studies (Turtle 2017 J Clin Oncol; Gauthier 2020 Blood; Liang 2023 Blood
 #: Adv; Hay 2017 Blood): 4-1BB, CD4 and CD8 CAR-T cells in a defined 1:1 composition, 2e6 CAR+ cells/kg (the dose

@@ -1,4 +1,5 @@
-"""`cartsim calibrate`: fit the default population's T-cell fitness (median and spread) to published response rates.
+"""`cartsim calibrate`: fit the T-cell fitness (median and spread) of the default and CTL019-era populations to
+published response rates.
 
 Why these parameters: in every virtual trial so far the responder analysis finds that T-cell fitness
 decides who responds (CLL-related T-cell dysfunction, Fraietta 2018 Nat Med), so its distribution sets the
@@ -9,7 +10,8 @@ the published proportion's binomial error (its own count, or a quarter of a publ
 simulated rate's sampling error. The cohorts keep their patients fixed (common random numbers), and
 Nelder-Mead (scipy) searches log median and the spread within SPREAD_BOUNDS. The result is a versioned parameter set
 with its provenance (targets, date, objective, evaluations), written to the file ``--out`` names and used by
-a run through ``--parameters FILE``. Targets marked blind (blind.yaml) are refused with a CalibrationError. The command never writes into the installed package: the shipped default
+a run through ``--parameters FILE``. Targets marked blind (blind.yaml) are refused with a CalibrationError.
+The command never writes into the installed package: the shipped default
 (``cartsim/patient/calibrated.json``) changes only by committing a parameter set over it.
 """
 
@@ -26,7 +28,7 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit, logit
 
-from ..patient import DEFAULT_POPULATION
+from ..patient import CTL019_ERA_POPULATION, DEFAULT_POPULATION
 from ..patient import PARAMETER_SET_FORMAT, UNCALIBRATED_POPULATIONS
 from ._targets import Target, refuse_blind
 from ._validate import compare
@@ -44,7 +46,7 @@ FIT_PATIENTS = 200
 
 #: The presets whose T-cell fitness the fit moves together: the default population and the CTL019-era one
 #: of the UPenn cohorts (heavily pretreated R/R CLL both; the fitted targets come from the latter).
-FITTED_POPULATIONS = (DEFAULT_POPULATION, "rr_cll_ctl019_era")
+FITTED_POPULATIONS = (DEFAULT_POPULATION, CTL019_ERA_POPULATION)
 
 
 def candidate(median: float, spread: float) -> dict:
@@ -72,7 +74,8 @@ def objective_terms(table) -> list[tuple[str, float]]:
 
 def calibrate(targets: dict[str, Target], max_evaluations: int = 40,
               progress: Callable[[int, float], None] | None = None, patients: int = FIT_PATIENTS) -> dict:
-    """Fit the default population's T-cell fitness; return the parameter set (not yet saved). Blind targets
+    """Fit the T-cell fitness of :data:`FITTED_POPULATIONS` (from the default population's prior); return the
+    parameter set (not yet saved). Blind targets
     (:func:`cartsim.calibration.load_blind_targets`) are refused: they check the model and are never fitted."""
     refuse_blind(targets)
     start = UNCALIBRATED_POPULATIONS[DEFAULT_POPULATION].tcell_fitness

@@ -265,9 +265,15 @@ def _car_t_chain(y, p, dy, birth, loss, stim, antigen, car_t, host, steroid, btk
 
 
 @njit(cache=True, inline="always")
-def _cll_site_kill(y, p, kill_rate, inflammation, pressure, low, site):
-    targets = _pos(y[S.cll_pos_blood + site]) + low * _pos(y[S.cll_neg_blood + site])
-    return _site_kill(p, kill_rate, inflammation, pressure, p[P.access_blood + site], targets)
+def _recognised_cll(y, p, site):
+    """CLL cells a CAR recognises at ``site`` (0 blood, 1 marrow, 2 node): the antigen-negative/low clone counts
+    by its recognition."""
+    return _pos(y[S.cll_pos_blood + site]) + p[P.antigen_low_recognition] * _pos(y[S.cll_neg_blood + site])
+
+
+@njit(cache=True, inline="always")
+def _cll_site_kill(y, p, kill_rate, inflammation, pressure, site):
+    return _site_kill(p, kill_rate, inflammation, pressure, p[P.access_blood + site], _recognised_cll(y, p, site))
 
 
 @njit(cache=True, inline="always")
@@ -277,9 +283,9 @@ def _cll(y, p, dy, birth, loss, kill_rate, inflammation, pressure, btk, chemo):
     site, escape by antigen loss. Returns the cells killed per day."""
     low = p[P.antigen_low_recognition]
     # Blood, marrow, node: the recognised targets of each site saturate the effectors that reach it.
-    kills = (_cll_site_kill(y, p, kill_rate, inflammation, pressure, low, 0),
-             _cll_site_kill(y, p, kill_rate, inflammation, pressure, low, 1),
-             _cll_site_kill(y, p, kill_rate, inflammation, pressure, low, 2))
+    kills = (_cll_site_kill(y, p, kill_rate, inflammation, pressure, 0),
+             _cll_site_kill(y, p, kill_rate, inflammation, pressure, 1),
+             _cll_site_kill(y, p, kill_rate, inflammation, pressure, 2))
     homing_block = 1.0 - p[P.ibrutinib_homing_block] * btk
     cll_total = 0.0
     for i in _CLL:
@@ -327,8 +333,7 @@ def _normal_b_cells(y, p, dy, birth, loss, kill_rate, inflammation, pressure, ch
     access_b = p[P.target_on_normal_b] * p[P.access_normal_b]
     normal_b = _pos(y[S.normal_b_cells])
     # B cells circulate with the blood's CLL: the leukaemic cells there saturate the same effectors.
-    blood_cll = _pos(y[S.cll_pos_blood]) + p[P.antigen_low_recognition] * _pos(y[S.cll_neg_blood])
-    per_target = _site_kill(p, kill_rate, inflammation, pressure, access_b, normal_b + blood_cll)
+    per_target = _site_kill(p, kill_rate, inflammation, pressure, access_b, normal_b + _recognised_cll(y, p, 0))
     marrow_cll = _pos(y[S.cll_pos_marrow]) + _pos(y[S.cll_neg_marrow])
     b = S.normal_b_cells
     birth[b] = 0.0
@@ -365,7 +370,7 @@ def _cytokines(y, p, dy, car_t, engaged, contact, killed, steroid, btk, il6r_blo
     raises free IL-6; CRP; endothelial activation; CNS inflammation behind the opened barrier (Gust 2017)."""
     dy[S.ifng] = (p[P.ifng_clearance] * (p[P.ifng_baseline] - y[S.ifng])
                   + p[P.ifng_production] * (1.0 - steroid) * engaged * 1e-9)
-    # Steep (Hill 2-3) CAR-T-driven terms: macrophages need billions of engaged CAR-T, so CRS comes with
+    # CAR-T-driven terms: contact needs billions of engaged CAR-T (half-maximal at 3e11), so CRS comes with
     # the expansion while years of low-level persistence leave cytokines at baseline.
     drive = (p[P.macrophage_activation_by_killing] * _hill2(killed, p[P.killing_half_activation])
              + p[P.macrophage_activation_by_contact] * _hill(contact, p[P.contact_half_activation])

@@ -1,6 +1,7 @@
 """Patient characteristics and virtual-population sampling (correlated, reproducible, chunk-independent)."""
 
 from ._population import COLUMNS as COLUMNS
+from ._population import CTL019_ERA_POPULATION as CTL019_ERA_POPULATION
 from ._population import DEFAULT_POPULATION as DEFAULT_POPULATION
 from ._population import LATENT as LATENT
 from ._population import POPULATIONS as POPULATIONS

@@ -393,6 +393,8 @@ HEALTHY_T_CELLS = replace(
 UNCALIBRATED_POPULATIONS: dict[str, Population] = {
     p.name: p for p in (RR_CLL_POST_BTKI_VENETOCLAX, RR_CLL_EARLY, RR_CLL_CTL019_ERA, HEALTHY_T_CELLS)}
 DEFAULT_POPULATION = RR_CLL_POST_BTKI_VENETOCLAX.name
+#: The population of the UPenn CTL019 cohorts (Porter 2015, Frey 2020): treated before BTK inhibitors.
+CTL019_ERA_POPULATION = RR_CLL_CTL019_ERA.name
 #: The shipped parameter set, which the presets apply on import. ``cartsim calibrate`` never writes it (it
 #: writes to its ``--out``); a calibration becomes the package default only by committing its output here.
 CALIBRATED_FILE = Path(__file__).with_name("calibrated.json")
