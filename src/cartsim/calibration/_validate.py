@@ -152,12 +152,16 @@ def _bcell_aplasia_and_crs(r: CohortResult) -> np.ndarray:
 
 
 def _months_to_depth(r: CohortResult) -> np.ndarray:
-    """Months after infusion until the CLL is below 1e-6 of its burden at infusion (cured patients)."""
+    """Months after infusion until the CLL is below 1e-6 of its burden at infusion, in the complete responders
+    who never progress (Melenhorst's patients in lasting remission; NaN for the others). The states of a
+    patient who died are zero from then on, which is no clearance."""
     tumor = derived_readouts(r.states)["tumor_total"]
     start = tumor[:, _day(r, 0)]
-    deep = tumor < 1e-6 * start[:, None]
+    alive = r.days[None, :] < r.frame["os_days"].to_numpy(float)[:, None]
+    deep = (tumor < 1e-6 * start[:, None]) & alive
     first = np.where(deep.any(axis=1), r.days[np.argmax(deep, axis=1)], np.nan)
-    return first / DAYS_PER_MONTH
+    lasting = _complete(r) & ~r.frame["progressed"].to_numpy(bool)
+    return np.where(lasting, first, np.nan) / DAYS_PER_MONTH
 
 
 @dataclass(frozen=True)

@@ -210,8 +210,10 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               "egress of node CLL to blood"),
     Parameter("access_blood", "1", 1.0, 0.0, 1.0, "[A] site access weight (w_PB)", "CAR-T access to blood CLL"),
     Parameter("access_marrow", "1", 0.7, 0.0, 1.0, "[A] site access weight (w_BM)", "CAR-T access to marrow CLL"),
-    Parameter("access_node", "1", 0.3, 0.0, 1.0,
-              "[A] site access weight (w_LN); nodal disease responds less than blood and marrow",
+    Parameter("access_node", "1", 0.2, 0.0, 1.0,
+              "[A] site access weight (w_LN), calibrated to porter2015_pr: nodal disease responds less than blood "
+              "and marrow; a node's killing is then limited by how long effectors stay, so nodes respond in "
+              "proportion to the expansion (partial responses) while the blood clears",
               "CAR-T access to nodal CLL"),
     Parameter("access_normal_b", "1", 0.7, 0.0, 1.0, "[A]", "CAR-T access to normal B cells"),
     Parameter("max_kill_rate", "1/day", 1.15, 0.01, 10.0, f"[V] {_KIMMEL} (gamma_B)",
@@ -229,8 +231,10 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               "relative increase of all killing (bystander cytotoxicity) at saturating IL-6 signalling"),
     Parameter("inflammatory_killing_il6_half", "pg/mL", 100.0, 1.0, 1e5, "[A]",
               "IL-6 signalling (above baseline) giving half the inflammatory killing gain"),
-    Parameter("antigen_low_recognition", "1", 0.05, 0.0, 1.0,
-              "[A] antigen-low CLL is still killed, less efficiently (Majzner 2020 Cancer Discov)",
+    Parameter("antigen_low_recognition", "1", 0.15, 0.0, 1.0,
+              "[A] calibrated to melenhorst2022_mrd_clearance (no CLL left at 1e-6 after about six months in "
+              "lasting remissions); antigen-low CLL is still killed, less efficiently (Majzner 2020 Cancer "
+              "Discov)",
               "killing of the antigen-negative/low clone relative to the antigen-positive clone",
               constructs={"CD19/ROR1": 0.8}),
     Parameter("antigen_low_stimulation", "1", 0.0, 0.0, 1.0,
