@@ -707,11 +707,16 @@ def compare(targets: dict[str, Target], populations: Mapping[str, Population] | 
             value, sim_low, sim_high = comparator.compute(cohorts)
             within = None if value is None else bool(low < value < high if comparator.strict else
                                                      low <= value <= high)
-            rows.append({**row, "disease": COHORTS[comparator.cohorts[0]].disease, "compared": True,
+            rows.append({**row, "disease": _disease_of(comparator), "compared": True,
                          "simulated_as": comparator.what, "cohort": ", ".join(comparator.cohorts), "target_low": low,
                          "target_high": high, "simulated": value, "simulated_low": sim_low,
                          "simulated_high": sim_high, "within": within})
     return pd.DataFrame(rows)
+
+
+def _disease_of(comparator: Comparator) -> str:
+    """The disease of a comparator's cohorts (CLL for a comparator that simulates none)."""
+    return COHORTS[comparator.cohorts[0]].disease if comparator.cohorts else "CLL"
 
 
 def _comparators_of(comparators: dict[str, Comparator], target_id: str) -> tuple[Comparator, ...]:
