@@ -465,10 +465,9 @@ def efficacy_gap(
     """The CR-rate gap between CLL and B-ALL, and CLL and LBCL, taken apart by counterfactual swaps of factor groups
     (exact Shapley attribution with bootstrap intervals), and which intervention closes most of it; writes
     efficacy_gap.csv/.md/.png, coalitions.csv and interventions.csv to --out."""
-    from cartsim.studies import run_efficacy_gap, simulated_patients, write_efficacy_gap
-    from cartsim.studies._efficacy_gap import COMPARISONS
+    from cartsim.studies import GAP_COMPARISONS, run_efficacy_gap, simulated_patients, write_efficacy_gap
 
-    total = simulated_patients(n, intervention_patients, COMPARISONS)
+    total = simulated_patients(n, intervention_patients, GAP_COMPARISONS)
     with Progress(console=console) as progress:
         task = progress.add_task(f"{total} virtual patients", total=total)
         results = run_efficacy_gap(n, seed, days, bootstrap, intervention_patients,
