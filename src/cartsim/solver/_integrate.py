@@ -29,8 +29,8 @@ import numpy as np
 from numba import njit
 
 from . import _random as rnd
-from ._rodas import ERROR_ORDER, N_STAGES, compress, factorise, jacobian, step
-from ._specialise import derivatives, template
+from ._rodas import ERROR_ORDER, N_STAGES, compress, factorise, step
+from ._specialise import derivatives, jacobian, template
 
 SUCCESS = 0
 MAX_STEPS_REACHED = 1
