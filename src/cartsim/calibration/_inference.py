@@ -136,23 +136,28 @@ def log_likelihood(pool: Pool, theta: dict[str, float], terms=None) -> tuple[flo
     return sum(t.log_likelihood(t.statistic(pool.outcomes, w)) for t in terms), w
 
 
-def theta_of(problem: Problem, unit: np.ndarray, fixed: dict[str, float]) -> dict[str, float]:
-    return {**fixed, **{c.name: float(c.from_unit(u)) for c, u in zip(problem.candidates, unit)}}
+def theta_of(free: list[FreeParameter], unit: np.ndarray, fixed: dict[str, float]) -> dict[str, float]:
+    return {**fixed, **{c.name: float(c.from_unit(u)) for c, u in zip(free, unit)}}
 
 
 @dataclass
 class Posterior:
-    problem: Problem
+    free: list[FreeParameter]
     unit: np.ndarray          # [draw, free parameter], prior coordinates
     log_posterior: np.ndarray
     acceptance: float
     fixed: dict[str, float]
+    identified_variance_ratio: float
 
     def thetas(self) -> list[dict[str, float]]:
-        return [theta_of(self.problem, u, self.fixed) for u in self.unit]
+        return [theta_of(self.free, u, self.fixed) for u in self.unit]
+
+    def median(self) -> dict[str, float]:
+        return {**self.fixed, **{c.name: float(np.median(c.from_unit(self.unit[:, k])))
+                                 for k, c in enumerate(self.free)}}
 
     def frame(self) -> pd.DataFrame:
-        frame = pd.DataFrame([{c.name: float(c.from_unit(u[k])) for k, c in enumerate(self.problem.candidates)}
+        frame = pd.DataFrame([{c.name: float(c.from_unit(u[k])) for k, c in enumerate(self.free)}
                               for u in self.unit])
         for name, value in self.fixed.items():
             frame[name] = value
@@ -161,24 +166,24 @@ class Posterior:
         return frame
 
 
-def sample_posterior(pool: Pool, fixed: dict[str, float], walkers: int = 24, steps: int = 1500,
-                     burn: int = 500, thin: int = 10, seed: int = 0,
+def sample_posterior(pool: Pool, free: list[FreeParameter], fixed: dict[str, float], walkers: int = 24,
+                     steps: int = 1500, burn: int = 500, thin: int = 10, seed: int = 0,
                      progress: Callable[[int, int], None] | None = None) -> Posterior:
-    """An emcee ensemble over the pool problem's candidates (prior coordinates in [0, 1]); ``fixed``: the
-    values of the parameters that are not free."""
+    """An emcee ensemble over the ``free`` parameters (prior coordinates in [0, 1], a flat prior there: uniform
+    or log-uniform over each prior range); ``fixed``: the values of the others."""
     import emcee
 
     problem = pool.problem
-    d = len(problem.candidates)
+    d = len(free)
 
     def log_prob(u):
         if np.any(u < 0) or np.any(u > 1):
             return -math.inf
-        value, _ = log_likelihood(pool, theta_of(problem, u, fixed))
+        value, _ = log_likelihood(pool, theta_of(free, u, fixed))
         return value if math.isfinite(value) else -math.inf
 
     rng = np.random.default_rng(seed)
-    start = np.array([c.to_unit(fixed.get(c.name, c.value)) for c in problem.candidates])
+    start = np.array([c.to_unit(c.value) for c in free])
     start = np.clip(start, 0.05, 0.95) + 0.02 * rng.standard_normal((walkers, d))
     sampler = emcee.EnsembleSampler(walkers, d, log_prob)
     sampler.random_state = np.random.RandomState(seed).get_state()  # emcee's documented way to seed its moves
@@ -188,7 +193,8 @@ def sample_posterior(pool: Pool, fixed: dict[str, float], walkers: int = 24, ste
             progress(k, steps)
     chain = sampler.get_chain(discard=burn, thin=thin, flat=True)
     log_p = sampler.get_log_prob(discard=burn, thin=thin, flat=True)
-    return Posterior(problem, chain, log_p, float(np.mean(sampler.acceptance_fraction)), fixed)
+    return Posterior(list(free), chain, log_p, float(np.mean(sampler.acceptance_fraction)), fixed,
+                     problem.identified_variance_ratio)
 
 
 def identifiability(posterior: Posterior) -> dict[str, dict]:
@@ -197,10 +203,10 @@ def identifiability(posterior: Posterior) -> dict[str, dict]:
     u = posterior.unit
     corr = np.corrcoef(u.T) if u.shape[1] > 1 else np.ones((1, 1))
     out = {}
-    for k, c in enumerate(posterior.problem.candidates):
+    for k, c in enumerate(posterior.free):
         values = c.from_unit(u[:, k])
         ratio = float(np.var(u[:, k]) * 12.0)
-        others = [(abs(corr[k, j]), posterior.problem.candidates[j].name, corr[k, j]) for j in range(len(corr))
+        others = [(abs(corr[k, j]), posterior.free[j].name, corr[k, j]) for j in range(len(corr))
                   if j != k]
         strongest = max(others) if others else None
         out[c.name] = {
@@ -210,13 +216,13 @@ def identifiability(posterior: Posterior) -> dict[str, dict]:
             "sourced_value": c.value, "posterior_to_prior_variance": ratio,
             "strongest_correlation": None if strongest is None else {"with": strongest[1],
                                                                     "r": float(strongest[2])},
-            "identified": ratio <= posterior.problem.identified_variance_ratio,
+            "identified": ratio <= posterior.identified_variance_ratio,
         }
     return out
 
 
 def correlations(posterior: Posterior) -> dict[str, dict[str, float]]:
-    names = [c.name for c in posterior.problem.candidates]
+    names = [c.name for c in posterior.free]
     if len(names) < 2:
         return {names[0]: {names[0]: 1.0}} if names else {}
     corr = np.corrcoef(posterior.unit.T)
@@ -243,9 +249,7 @@ def predictive(pool: Pool, posterior: Posterior, terms, seed: int = 0) -> tuple[
             value = t.statistic(pool.outcomes, w)
             model[t.target].append(value)
             replicate[t.target].append(t.predictive(value, rng))
-    centre = {c.name: float(np.median(c.from_unit(posterior.unit[:, k])))
-              for k, c in enumerate(posterior.problem.candidates)}
-    w_centre = weights(pool, {**posterior.fixed, **centre})
+    w_centre = weights(pool, posterior.median())
     rows = []
     for t in terms:
         m, y = np.array(model[t.target]), np.array(replicate[t.target])

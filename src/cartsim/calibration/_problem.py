@@ -287,6 +287,7 @@ class Problem:
         """Every term's target exists and none is blind (blind targets are never fitted)."""
         from ._targets import refuse_blind
 
+        refuse_blind(targets)
         for term in (*self.terms, *self.held_out):
             if term.target not in targets:
                 raise CalibrationError(f"calibration term '{term.target}' is not a target of the targets file")

@@ -1,0 +1,196 @@
+"""`cartsim calibrate --out DIR`: screening, the plausible-patient pool, the posterior ensemble and its checks.
+
+Writes into DIR (never into the package):
+
+* ``posterior.parquet``: the ensemble, one row per draw (every candidate's value, the fixed ones constant,
+  ``log_posterior``, ``weight``);
+* ``calibration.json``: per target category the published value and interval, the model's and the posterior
+  predictive's median and 95% interval, the likelihood term; the effective sample sizes; screening, the free
+  parameters with their identifiability, the fixed ones and why; the held-out coverage; run time;
+* ``parameter_set.json``: the parameter set at the posterior median (``--parameters``; committed over
+  ``cartsim/patient/calibrated.json`` it becomes the package default);
+* ``vpc.png`` (visual predictive check) and ``calibration.md`` (the report);
+* ``pool.parquet``: the simulated pool (outcomes per regimen), so a later look needs no simulation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from .._version import __version__
+from ..patient import PARAMETER_SET_FORMAT
+from ._inference import correlations, covered, identifiability, predictive, sample_posterior, screen
+from ._pool import simulate_pool
+from ._problem import FITTED_POPULATIONS, PROBLEMS
+from ._targets import load_targets
+
+POSTERIOR = "posterior.parquet"
+CALIBRATION = "calibration.json"
+PARAMETER_SET = "parameter_set.json"
+#: The shipped default posterior (package data), from which ``cartsim/patient/calibrated.json`` is derived.
+SHIPPED_POSTERIOR = Path(__file__).with_name("posterior")
+
+
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The sizes of one calibration (the defaults take about ten minutes on two cores)."""
+
+    problem: str = "default"
+    pool_size: int = 4096          # plausible-patient pool per population
+    trajectories: int = 4          # Morris trajectories of the screening
+    screening_patients: int = 48   # patients per regimen at each screening point
+    walkers: int = 24
+    steps: int = 1500
+    burn: int = 500
+    thin: int = 10
+    seed: int = 0
+
+
+def parameter_set_of(theta: dict[str, float], targets: list[str], free, provenance: dict) -> dict:
+    """The parameter set of ``theta`` (a posterior median or draw): populations (median/spread of each fitted
+    characteristic for every fitted preset) and the ``free`` table parameters; ``provenance`` on top."""
+    populations: dict[str, dict] = {}
+    parameters = {}
+    for name, value in theta.items():
+        if "." in name:
+            characteristic, what = name.split(".")
+            for preset in FITTED_POPULATIONS:
+                populations.setdefault(preset, {}).setdefault(characteristic, {})[what] = value
+        elif name in free:
+            parameters[name] = value
+    return {
+        "format": PARAMETER_SET_FORMAT,
+        "version": dt.date.today().isoformat(),
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "method": "posterior median of an emcee ensemble on a weighted plausible-patient pool (cartsim calibrate)",
+        "targets": targets,
+        "parameters": parameters,
+        "populations": populations,
+        **provenance,
+    }
+
+
+def calibrate(out: str | Path, settings: Settings = Settings(), targets_path: str | Path | None = None,
+              workers: int = 1, scheduler: str | None = None,
+              progress: Callable[[str, int, int], None] | None = None) -> dict:
+    """Run the calibration of ``settings.problem`` and write its outputs into ``out``; return calibration.json."""
+    started = time.monotonic()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    problem = PROBLEMS[settings.problem]
+    targets = load_targets(targets_path)
+    problem.check(targets)
+    step = (lambda stage: (lambda done, total: progress(stage, done, total))) if progress else (lambda stage: None)
+
+    screening = screen(settings.problem, settings.trajectories, settings.screening_patients, workers, scheduler,
+                       step("screening (SALib Morris)"))
+    screened = time.monotonic()
+    pool = simulate_pool({"problem": settings.problem, "pool_size": settings.pool_size, "free": screening.chosen},
+                         workers, scheduler, progress=step("plausible-patient pool"))
+    simulated = time.monotonic()
+    candidates = {c.name: c for c in problem.candidates}
+    fixed = {name: c.value for name, c in candidates.items() if name not in screening.chosen}
+    reasons = dict(screening.reasons)
+    free = [candidates[name] for name in screening.chosen]
+    chain = dict(walkers=settings.walkers, steps=settings.steps, burn=settings.burn, thin=settings.thin,
+                 seed=settings.seed)
+    posterior = sample_posterior(pool, free, fixed, progress=step("posterior (emcee)"), **chain)
+    first_identifiability = identifiability(posterior)
+    unidentified = [name for name, entry in first_identifiability.items() if not entry["identified"]]
+    evaluations = settings.walkers * settings.steps
+    if unidentified and len(unidentified) < len(free):
+        for name in unidentified:
+            entry = first_identifiability[name]
+            reasons[name] = (f"not identified by the fitted targets (posterior variance "
+                             f"{entry['posterior_to_prior_variance']:.2f} of the prior's): fixed at its sourced "
+                             f"value {candidates[name].value:g}")
+            fixed[name] = candidates[name].value
+        free = [c for c in free if c.name not in unidentified]
+        posterior = sample_posterior(pool, free, fixed, progress=step("posterior without the unidentified"),
+                                     **chain)
+        evaluations *= 2
+    sampled = time.monotonic()
+    fitted, ess = predictive(pool, posterior, problem.terms, settings.seed)
+    held_out, _ = predictive(pool, posterior, problem.held_out, settings.seed)
+    hits = [covered(row) for row in held_out]
+    known = [h for h in hits if h is not None]
+    summary = {
+        "cartsim_version": __version__,
+        "problem": settings.problem,
+        "settings": settings.__dict__,
+        "method": ("Morris screening (SALib) on small common-random-number cohorts; a Sobol plausible-patient pool "
+                   "(scipy.stats.qmc) simulated once per regimen, implausible patients dropped, importance "
+                   "weights to each candidate population; emcee ensemble over the free parameters with the "
+                   "binomial/multinomial/band likelihood of the fitted targets"),
+        "regimens": [{"name": r.name, "cohort": r.cohort, "arm": r.arm, "population": r.population,
+                      "days": r.days} for r in problem.regimens],
+        "pool": {"size_per_population": settings.pool_size, "dropped_by_rule": pool.dropped(),
+                 "plausible": {name: int(keep.sum()) for name, keep in pool.plausible.items()}},
+        "effective_sample_size": ess,
+        "screening": {"threshold_standard_errors": problem.screening_threshold,
+                      "mu_star": screening.table.to_dict(orient="records")},
+        "free": identifiability(posterior) if free else {},
+        "first_pass_identifiability": first_identifiability,
+        "correlations": correlations(posterior) if free else {},
+        "fixed": {name: {"value": value, "why": reasons.get(name, "not a candidate")} for name, value in fixed.items()},
+        "acceptance_fraction": posterior.acceptance,
+        "evaluations": evaluations,
+        "log_likelihood_at_median": float(sum(row["log_likelihood"] or 0.0 for row in fitted)),
+        "targets": fitted,
+        "held_out": {"targets": held_out, "covered": int(sum(known)), "compared": len(known),
+                     "coverage": (sum(known) / len(known)) if known else None},
+        "seconds": {"screening": screened - started, "pool": simulated - screened,
+                    "posterior": sampled - simulated, "total": time.monotonic() - started},
+        "workers": workers, "scheduler": scheduler,
+    }
+    parameter_set = parameter_set_of(posterior.median(), [t.target for t in problem.terms], summary["free"], {
+        "cohorts": {"pool_size": settings.pool_size}, "objective": -summary["log_likelihood_at_median"],
+        "evaluations": evaluations})
+    summary["parameter_set"] = parameter_set
+    _write(out, posterior.frame(), pool, summary, parameter_set)
+    return summary
+
+
+def _write(out: Path, frame: pd.DataFrame, pool, summary: dict, parameter_set: dict) -> None:
+    from ._report import plot_vpc, report_markdown
+
+    frame.to_parquet(out / POSTERIOR, index=False)
+    pd.concat([f.assign(regimen=name, plausible=pool.plausible[name]) for name, f in pool.outcomes.items()],
+              ignore_index=True).to_parquet(out / "pool.parquet", index=False)
+    for name, content in ((CALIBRATION, summary), (PARAMETER_SET, parameter_set)):
+        partial = out / f"{name}.partial"
+        partial.write_text(json.dumps(content, indent=2, allow_nan=False, default=_plain) + "\n")
+        os.replace(partial, out / name)
+    plot_vpc(summary, out / "vpc.png")
+    (out / "calibration.md").write_text(report_markdown(summary))
+
+
+def _plain(value):
+    if isinstance(value, (np.floating, np.integer, np.bool_)):
+        return value.item()
+    raise TypeError(f"not JSON: {value!r}")
+
+
+def load_posterior(folder: str | Path) -> pd.DataFrame:
+    """The ensemble of a calibration folder (``posterior.parquet``); a CalibrationError if it is not one."""
+    from ._targets import CalibrationError
+
+    path = Path(folder) / POSTERIOR
+    try:
+        frame = pd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        raise CalibrationError(f"{path} cannot be read ({exc}); is {folder} a cartsim calibrate --out folder?") from None
+    if "weight" not in frame or len(frame) == 0:
+        raise CalibrationError(f"{path} is not a posterior ensemble (needs rows and a 'weight' column)")
+    return frame
