@@ -327,9 +327,10 @@ def trial(
     resume: Annotated[bool, typer.Option("--resume", help="Finish a run that was stopped in --out.")] = False,
     chunk_size: Annotated[int, typer.Option(min=1, max=100_000, help="Patients per chunk.")] = 250,
     parameters: ParameterSetOption = None,
-    posterior: Annotated[Path | None, typer.Option(exists=True, file_okay=False, help=(
-        "A calibration folder (cartsim calibrate --out): run the trial over draws of its posterior ensemble and "
-        "give every endpoint a 95% prediction interval (parameter and sampling uncertainty)."))] = None,
+    posterior: Annotated[Path | None, typer.Option(help=(
+        "A calibration folder (cartsim calibrate --out), or 'shipped' for the package's: run the trial over draws "
+        "of its posterior ensemble and give every endpoint a 95% prediction interval (parameter and sampling "
+        "uncertainty)."))] = None,
     draws: Annotated[int, typer.Option(min=2, max=1000, help="Posterior draws with --posterior.")] = 20,
 ) -> None:
     """Run a virtual trial: every arm on the same virtual patients, streamed to Parquet in chunks
@@ -342,6 +343,10 @@ def trial(
         return
     if parameters is not None:
         raise typer.BadParameter("give --parameters or --posterior, not both", param_hint="--posterior")
+    if str(posterior) == "shipped":
+        from cartsim.calibration._calibrate import SHIPPED_POSTERIOR as posterior
+    elif not posterior.is_dir():
+        raise typer.BadParameter(f"no such calibration folder: {posterior}", param_hint="--posterior")
     _run_posterior_trial(cartsim.load_trial(spec), posterior, draws, out, **options)
 
 

@@ -7,8 +7,8 @@ Writes into DIR (never into the package):
 * ``calibration.json``: per target category the published value and interval, the model's and the posterior
   predictive's median and 95% interval, the likelihood term; the effective sample sizes; screening, the free
   parameters with their identifiability, the fixed ones and why; the held-out coverage; run time;
-* ``parameter_set.json``: the parameter set at the posterior median (``--parameters``; committed over
-  ``cartsim/patient/calibrated.json`` it becomes the package default);
+* ``parameter_set.json``: the population parameters at their posterior median given the model table's values
+  (``--parameters``; committed over ``cartsim/patient/calibrated.json`` it becomes the package default);
 * ``vpc.png`` (visual predictive check) and ``calibration.md`` (the report);
 * ``pool.parquet``: the simulated pool (outcomes per regimen), so a later look needs no simulation.
 """
@@ -28,7 +28,8 @@ import pandas as pd
 
 from .._version import __version__
 from ..patient import PARAMETER_SET_FORMAT
-from ._inference import correlations, covered, identifiability, predictive, sample_posterior, screen
+from ._inference import (correlations, covered, identifiability, log_likelihood, predictive, sample_posterior,
+                         screen)
 from ._pool import simulate_pool
 from ._problem import FITTED_POPULATIONS, PROBLEMS
 from ._targets import load_targets
@@ -73,7 +74,8 @@ def parameter_set_of(theta: dict[str, float], targets: list[str], free, provenan
         "format": PARAMETER_SET_FORMAT,
         "version": dt.date.today().isoformat(),
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "method": "posterior median of an emcee ensemble on a weighted plausible-patient pool (cartsim calibrate)",
+        "method": ("posterior median of an emcee ensemble on a weighted plausible-patient pool, model table "
+                   "parameters at their table values (cartsim calibrate)"),
         "targets": targets,
         "parameters": parameters,
         "populations": populations,
@@ -154,12 +156,37 @@ def calibrate(out: str | Path, settings: Settings = Settings(), targets_path: st
                     "posterior": sampled - simulated, "total": time.monotonic() - started},
         "workers": workers, "scheduler": scheduler,
     }
-    parameter_set = parameter_set_of(posterior.median(), [t.target for t in problem.terms], summary["free"], {
-        "cohorts": {"pool_size": settings.pool_size}, "objective": -summary["log_likelihood_at_median"],
-        "evaluations": evaluations})
+    parameter_set = _default_parameter_set(pool, posterior, candidates, settings, summary, step)
     summary["parameter_set"] = parameter_set
     _write(out, posterior.frame(), pool, summary, parameter_set)
     return summary
+
+
+def _default_parameter_set(pool, posterior, candidates: dict, settings: Settings, summary: dict, step) -> dict:
+    """The parameter set the rest of cartsim runs with: population parameters only, at their posterior median
+    given the model table's own values. With free table parameters that is a second, conditional ensemble
+    (table parameters at their sourced values): the shipped set then matches the table every run uses, and the
+    table parameters' posterior medians are reported for the table (``table_parameters_suggested``)."""
+    table = [c for c in posterior.free if c.kind == "table"]
+    median = posterior.median()
+    if table:
+        population = [c for c in posterior.free if c.kind == "population"]
+        given = {**posterior.fixed, **{c.name: c.value for c in table}}
+        chain = dict(walkers=settings.walkers, steps=max(settings.steps // 3, 60), burn=max(settings.steps // 9, 20),
+                     thin=max(1, settings.thin // 3), seed=settings.seed)
+        conditional = sample_posterior(pool, population, given, progress=step("posterior given the table values"),
+                                       **chain) if population else None
+        median = conditional.median() if conditional else given
+        summary["table_parameters_suggested"] = {
+            c.name: {"posterior_median": summary["free"][c.name]["median"], "interval": summary["free"][c.name]["interval"],
+                     "table_default": c.value} for c in table}
+        summary["evaluations"] += chain["walkers"] * chain["steps"] if population else 0
+    population_values = {c.name: median[c.name] for c in posterior.free if c.kind == "population"}
+    summary["parameter_set_given"] = ("the model table's values (free table parameters at their sourced values)"
+                                      if table else "the posterior median of every free parameter")
+    return parameter_set_of(population_values, [t.target for t in pool.problem.terms], (), {
+        "cohorts": {"pool_size": settings.pool_size, "regimens": [r.name for r in pool.problem.regimens]},
+        "objective": -log_likelihood(pool, median)[0], "evaluations": summary["evaluations"]})
 
 
 def _write(out: Path, frame: pd.DataFrame, pool, summary: dict, parameter_set: dict) -> None:

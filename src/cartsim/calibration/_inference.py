@@ -57,18 +57,25 @@ def _term_scale(term: Term) -> np.ndarray:
 
 # ---- 1. screening -----------------------------------------------------------------------------------------------
 
-def _screen_chunk(payload: str, chunk: tuple[int, str]) -> pd.DataFrame:
-    """The outcomes of Morris point ``chunk[0]`` in regimen ``chunk[1]`` (a worker's task)."""
+def _screen_chunk(payload: str, chunk: tuple[str, int, int]) -> pd.DataFrame:
+    """The outcomes of Morris points ``first .. first+count-1`` in regimen ``chunk[0]``, one batch (a worker's
+    task); the column ``point`` says which point a row belongs to."""
     from ._problem import PROBLEMS
 
     spec = json.loads(payload)
     problem = PROBLEMS[spec["problem"]]
-    theta = spec["points"][chunk[0]]
-    regimen = problem.regimen(chunk[1])
-    population = populations_at(theta).get(regimen.population, UNCALIBRATED_POPULATIONS[regimen.population])
-    patients = sample_population(population, spec["patients"], problem.seed)
-    table = {c.name: theta[c.name] for c in problem.candidates if c.kind == "table"}
-    return regimen_outcomes(problem, regimen.name, patients, table)
+    regimen_name, first, count = chunk
+    regimen = problem.regimen(regimen_name)
+    frames, table = [], {c.name: [] for c in problem.candidates if c.kind == "table"}
+    for point in range(first, first + count):
+        theta = spec["points"][point]
+        population = populations_at(theta).get(regimen.population, UNCALIBRATED_POPULATIONS[regimen.population])
+        frames.append(sample_population(population, spec["patients"], problem.seed).assign(point=point))
+        for name in table:
+            table[name].append(np.full(spec["patients"], theta[name]))
+    patients = pd.concat(frames, ignore_index=True)
+    outcomes = regimen_outcomes(problem, regimen_name, patients, {k: np.concatenate(v) for k, v in table.items()})
+    return outcomes.assign(point=patients["point"].to_numpy())
 
 
 @dataclass
@@ -93,10 +100,12 @@ def screen(problem_name: str, trajectories: int = 4, patients: int = 48, workers
     points = [{c.name: float(c.from_unit(u[k])) for k, c in enumerate(problem.candidates)} for u in unit]
     needed = sorted({r for term in problem.terms for r in term.statistic.regimens})
     payload = json.dumps({"problem": problem_name, "points": points, "patients": patients})
-    todo = [(i, r) for i in range(len(points)) for r in needed]
+    per_chunk = max(1, math.ceil(len(points) / 4))  # a few chunks per regimen: batches large, progress shown
+    todo = [(r, first, min(per_chunk, len(points) - first)) for r in needed for first in range(0, len(points), per_chunk)]
     results: dict[int, dict[str, pd.DataFrame]] = {}
     for k, (chunk, frame) in enumerate(map_chunks(_screen_chunk, payload, todo, workers, scheduler), 1):
-        results.setdefault(chunk[0], {})[chunk[1]] = frame
+        for point, rows in frame.groupby("point"):
+            results.setdefault(int(point), {})[chunk[0]] = rows.reset_index(drop=True)
         if progress:
             progress(k, len(todo))
     rows = []
