@@ -29,7 +29,7 @@ import pandas as pd
 from .._version import __version__
 from ..patient import PARAMETER_SET_FORMAT
 from ._inference import (correlations, covered, identifiability, log_likelihood, predictive, sample_posterior,
-                         screen)
+                         screen, unidentified)
 from ._pool import simulate_pool
 from ._problem import FITTED_POPULATIONS, PROBLEMS
 from ._targets import load_targets
@@ -109,16 +109,14 @@ def calibrate(out: str | Path, settings: Settings = Settings(), targets_path: st
                  seed=settings.seed)
     posterior = sample_posterior(pool, free, fixed, progress=step("posterior (emcee)"), **chain)
     first_identifiability = identifiability(posterior)
-    unidentified = [name for name, entry in first_identifiability.items() if not entry["identified"]]
+    first_correlations = correlations(posterior)
+    why = unidentified(posterior, first_identifiability)
     evaluations = settings.walkers * settings.steps
-    if unidentified and len(unidentified) < len(free):
-        for name in unidentified:
-            entry = first_identifiability[name]
-            reasons[name] = (f"not identified by the fitted targets (posterior variance "
-                             f"{entry['posterior_to_prior_variance']:.2f} of the prior's): fixed at its sourced "
-                             f"value {candidates[name].value:g}")
+    if why and len(why) < len(free):
+        for name, reason in why.items():
+            reasons[name] = f"{reason}: fixed at its sourced value {candidates[name].value:g}"
             fixed[name] = candidates[name].value
-        free = [c for c in free if c.name not in unidentified]
+        free = [c for c in free if c.name not in why]
         posterior = sample_posterior(pool, free, fixed, progress=step("posterior without the unidentified"),
                                      **chain)
         evaluations *= 2
@@ -144,6 +142,7 @@ def calibrate(out: str | Path, settings: Settings = Settings(), targets_path: st
                       "mu_star": screening.table.to_dict(orient="records")},
         "free": identifiability(posterior) if free else {},
         "first_pass_identifiability": first_identifiability,
+        "first_pass_correlations": first_correlations,
         "correlations": correlations(posterior) if free else {},
         "fixed": {name: {"value": value, "why": reasons.get(name, "not a candidate")} for name, value in fixed.items()},
         "acceptance_fraction": posterior.acceptance,

@@ -230,6 +230,27 @@ def identifiability(posterior: Posterior) -> dict[str, dict]:
     return out
 
 
+#: Two free parameters whose posterior correlation exceeds this are identified only jointly ([A]).
+JOINT_CORRELATION = 0.9
+
+
+def unidentified(posterior: Posterior, entries: dict[str, dict]) -> dict[str, str]:
+    """The free parameters to fix, and why: those the targets do not narrow, then of each pair identified only
+    jointly (a ridge) the table parameter, or the later candidate: the targets fix a combination, not both."""
+    out = {name: (f"not identified by the fitted targets (posterior variance {e['posterior_to_prior_variance']:.2f} "
+                  f"of the prior's)") for name, e in entries.items() if not e["identified"]}
+    names = [c.name for c in posterior.free]
+    matrix = correlations(posterior)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            r = matrix[a][b]
+            if abs(r) > JOINT_CORRELATION and a not in out and b not in out:
+                kinds = {c.name: c.kind for c in posterior.free}
+                fixed, other = (a, b) if kinds[a] == "table" and kinds[b] != "table" else (b, a)
+                out[fixed] = f"identified only jointly with {other} (posterior correlation {r:.2f})"
+    return out
+
+
 def correlations(posterior: Posterior) -> dict[str, dict[str, float]]:
     names = [c.name for c in posterior.free]
     if len(names) < 2:

@@ -159,22 +159,25 @@ def _reading(statistic, regimens) -> Statistic:
     return statistic
 
 
+def _pooled(hits, regimens, frames, weights) -> float:
+    """The weighted share of patients with ``hits`` over ``regimens`` pooled (each regimen's weights add up to
+    its share of the pooled patients)."""
+    total = sum(np.sum(weights[r] * np.asarray(hits(frames[r]), dtype=float)) for r in regimens)
+    return float(total / sum(np.sum(weights[r]) for r in regimens))
+
+
 def response_shares(*regimens: str) -> Statistic:
     """Shares of CR/CRi, PR and no response (SD, PD, not assessed) over ``regimens`` pooled (intention to
     treat, as the studies count their patients)."""
     def statistic(frames, weights):
-        w = np.concatenate([weights[r] for r in regimens])
-        f = pd.concat([frames[r] for r in regimens], ignore_index=True)
-        cr, pr = (np.sum(w * hits(f)) / np.sum(w) for hits in (_complete, _partial))
+        cr, pr = (_pooled(hits, regimens, frames, weights) for hits in (_complete, _partial))
         return np.array([cr, pr, 1.0 - cr - pr])
     return _reading(statistic, regimens)
 
 
 def rate(hits: Callable[[pd.DataFrame], np.ndarray], *regimens: str) -> Statistic:
     def statistic(frames, weights):
-        w = np.concatenate([weights[r] for r in regimens])
-        f = pd.concat([frames[r] for r in regimens], ignore_index=True)
-        return np.array([np.sum(w * hits(f)) / np.sum(w)])
+        return np.array([_pooled(hits, regimens, frames, weights)])
     return _reading(statistic, regimens)
 
 
