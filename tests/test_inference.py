@@ -152,6 +152,10 @@ def test_a_trial_over_posterior_draws_has_prediction_intervals(calibration, tmp_
         low, high = summary["arms"][arm]["cr_rate_prediction_interval"]
         assert 0 <= low <= high <= 1 and "cr_rate_ci" in summary["arms"][arm]
     assert "cr_rate" in summary["differences"]["B - A"] and summary["posterior"]["draws"] == 2
+    from cartsim.report import write_report
+
+    page = write_report(tmp_path / "out").read_text()
+    assert "prediction" in page and "Differences between arms" in page
 
 
 def test_calibrate_refuses_posterior_with_parameters(calibration, tmp_path):
@@ -168,3 +172,21 @@ def test_every_candidate_names_a_real_parameter_with_its_sourced_value():
         if candidate.kind == "population":
             marginal = getattr(UNCALIBRATED_POPULATIONS["rr_cll_post_btki_venetoclax"], candidate.characteristic)
             assert candidate.value == getattr(marginal, candidate.name.split(".")[1])
+
+
+def test_the_shipped_parameter_set_is_derived_from_the_shipped_posterior():
+    """calibrated.json, which every run applies, is the shipped calibration's parameter set, and its fitted
+    parameters lie inside their shipped posterior intervals."""
+    from cartsim.calibration._calibrate import CALIBRATION, POSTERIOR, SHIPPED_POSTERIOR, load_posterior
+
+    shipped = json.loads((SHIPPED_POSTERIOR / CALIBRATION).read_text())
+    calibrated = json.loads(CALIBRATED_FILE.read_text())
+    assert calibrated["populations"] == shipped["parameter_set"]["populations"]
+    assert calibrated["parameters"] == shipped["parameter_set"]["parameters"]
+    ensemble = load_posterior(SHIPPED_POSTERIOR)
+    assert (SHIPPED_POSTERIOR / POSTERIOR).exists() and len(ensemble) >= 100
+    for name, entry in shipped["free"].items():
+        characteristic, _, what = name.partition(".")
+        value = calibrated["populations"]["rr_cll_ctl019_era"][characteristic][what] if what else \
+            calibrated["parameters"].get(name, entry["median"])
+        assert entry["interval"][0] <= value <= entry["interval"][1], name
