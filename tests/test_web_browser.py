@@ -89,12 +89,12 @@ def test_a_patient_run_draws_every_chart(page, tmp_path):
 
 
 def test_a_bad_value_shows_the_servers_message_naming_the_field(page):
-    page.fill("#patient-form [data-path='patient.age_years']", "5")
+    page.fill("#patient-form [data-path='patient.age_years']", "0.5")
     page.dispatch_event("#patient-form [data-path='patient.age_years']", "change")
     page.click("#run-patient")
     error = page.locator("#patient-error")
     error.wait_for(state="visible")
-    assert "patient.age_years" in error.inner_text() and "greater than or equal to 18" in error.inner_text()
+    assert "patient.age_years" in error.inner_text() and "greater than or equal to 1" in error.inner_text()
 
 
 def test_a_drawn_patient_fills_the_form_from_the_population(page):

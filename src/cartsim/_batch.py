@@ -20,6 +20,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from .io import Patient, Product, Scenario, Treatment, Tumor
+from ._diseases import disease_codes
 from .model import DRUG_TABLE, PARAMETER_NAMES, Param, State, baseline_state, default_parameters
 from .patient import TUMOR_FIELDS
 from .product import Products, construct_parameters, manufacture
@@ -32,9 +33,13 @@ DRUG_STATES = {drug.name: (State[drug.state], drug.volume) for drug in DRUG_TABL
 #: lack the optional ones (:data:`OPTIONAL_COLUMNS`).
 PATIENT_COLUMNS = ("age_years", "weight_kg", "tumor_blood_cells", "tumor_marrow_cells", "tumor_node_cells",
                    "antigen_negative_fraction", "normal_b_cells", "tcell_fitness", "cytokine_propensity",
-                   "cd4_fraction", "prior_lines", "prior_btki", "t_cells_per_ul")
-#: Columns a population does not sample, with the value of a patient that does not set them.
-OPTIONAL_COLUMNS = {"t_cells_per_ul": Patient.model_fields["t_cells_per_ul"].default}
+                   "cd4_fraction", "prior_lines", "prior_btki", "t_cells_per_ul", "disease", "tumor_growth_factor",
+                   "antigen_density", "node_access", "killing_factor")
+#: Columns a table may lack, with the value of a patient that does not set them (a CLL patient's biology).
+OPTIONAL_COLUMNS = {"t_cells_per_ul": Patient.model_fields["t_cells_per_ul"].default,
+                    "disease": Patient.model_fields["disease"].default,
+                    **{column: Tumor.model_fields[TUMOR_FIELDS[column]].default
+                       for column in ("tumor_growth_factor", "antigen_density", "node_access", "killing_factor")}}
 #: The product fields manufacturing reads; the optional ones (None in a Product) are NaN in its arrays.
 _MANUFACTURED_FIELDS = ("source", "manufacturing", "dose_cells", "vein_to_vein_days", "transduction_efficiency",
                         "memory_fraction", "senescent_fraction", "gvhd_risk")
@@ -55,12 +60,13 @@ class Batch:
     age_years: np.ndarray
     weight_kg: np.ndarray
     scheduled: dict[str, np.ndarray]  # per drug, each patient's scheduled dose days, NaN-padded
+    disease: np.ndarray  # each patient's disease code (cartsim.patient.DISEASE_NAMES): its response criteria
 
     def take(self, rows: np.ndarray) -> Batch:
         """The batch of the patients ``rows`` (indices), in that order."""
         return Batch(self.y0[rows], self.params[rows], self.doses.take(rows), self.seeds[rows], self.t0[rows],
                      self.products.take(rows), self.age_years[rows], self.weight_kg[rows],
-                     {drug: days[rows] for drug, days in self.scheduled.items()})
+                     {drug: days[rows] for drug, days in self.scheduled.items()}, self.disease[rows])
 
 
 def patient_table(patients: Sequence[Patient]) -> dict[str, np.ndarray]:
@@ -88,6 +94,8 @@ def _check_bounds(table: dict[str, np.ndarray]) -> None:
     """Refuse a value outside the bounds of its field in a scenario's patient block: a table skips the
     per-patient validation, not the bounds (a NaN fails every bound)."""
     for column, values in table.items():
+        if column == "disease":  # a code, checked when it was made (disease_codes)
+            continue
         model, name = (Tumor, TUMOR_FIELDS[column]) if column in TUMOR_FIELDS else (Patient, column)
         for rule in model.model_fields[name].metadata:
             for kind, test in _BOUND_TESTS.items():
@@ -100,8 +108,10 @@ def _check_bounds(table: dict[str, np.ndarray]) -> None:
 def patient_arrays(patients: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The patient table as float arrays, checked, the optional columns filled in where it lacks them."""
     n = len(patients[PATIENT_COLUMNS[0]])
-    table = {column: np.asarray(patients[column], dtype=np.float64) if column in patients
-             else np.full(n, OPTIONAL_COLUMNS[column]) for column in PATIENT_COLUMNS}
+    given = {column: patients[column] if column in patients else np.full(n, OPTIONAL_COLUMNS[column])
+             for column in PATIENT_COLUMNS}
+    given["disease"] = disease_codes(given["disease"])
+    table = {column: np.asarray(values, dtype=np.float64) for column, values in given.items()}
     _check_bounds(table)
     return table
 
@@ -146,6 +156,7 @@ def _parameters(patients: dict[str, np.ndarray], kinds: list[Treatment], groups:
     params[:, Param.product_senescent_fraction] = made.senescent_fraction
     params[:, Param.btki_exposed] = np.asarray(patients["prior_btki"], bool)
     params[:, Param.cytokine_propensity] = patients["cytokine_propensity"]
+    _tumour_biology(params, patients)
     blood, marrow = patients["tumor_blood_cells"], patients["tumor_marrow_cells"]
     # Start at trafficking equilibrium: homing balances the measured egress for the given distribution.
     for site in ("marrow", "node"):
@@ -161,6 +172,21 @@ def _parameters(patients: dict[str, np.ndarray], kinds: list[Treatment], groups:
         for name, value in treatment.parameters.items():
             params[rows, Param[name]] = value
     return params
+
+
+def _tumour_biology(params: np.ndarray, patients: dict[str, np.ndarray]) -> None:
+    """The patient's tumour, relative to CLL, as its model parameters (cartsim._diseases): proliferation scales the
+    CLL birth rates; antigen density scales the site access weights, which weigh both the antigen that stimulates
+    CAR-T and the per-target kill rate at each site (more antigen per cell, more engagement and killing; normal
+    B cells keep theirs); node access is the nodal weight before that; the microenvironment scales the kill rate.
+    A CLL patient (all 1, node access the table's) keeps the table's values. Like the homing rates, these are
+    per-patient values, not overrides, and are not held to the override ranges."""
+    for site in ("blood", "marrow", "node"):
+        params[:, Param[f"cll_birth_{site}"]] *= patients["tumor_growth_factor"]
+    params[:, Param.access_node] = patients["node_access"]
+    for site in ("blood", "marrow", "node"):
+        params[:, Param[f"access_{site}"]] *= patients["antigen_density"]
+    params[:, Param.max_kill_rate] *= patients["killing_factor"]
 
 
 def initial_states(patients: Mapping[str, np.ndarray], params: np.ndarray) -> np.ndarray:
@@ -253,7 +279,7 @@ def build_patients(patients: Mapping[str, np.ndarray], treatments: Treatment | S
     doses = patient_doses(treatments, params, made)
     t0 = np.minimum(-made.vein_to_vein_days, doses.times[:, 0])  # the first dose, if any, is the first slot
     return Batch(initial_states(table, params), params, doses, seeds, t0, made, table["age_years"],
-                 table["weight_kg"], _scheduled(kinds, groups, n))
+                 table["weight_kg"], _scheduled(kinds, groups, n), table["disease"].astype(np.int64))
 
 
 def build_batch(scenarios: Sequence[Scenario], seeds: Sequence[int] | None = None) -> Batch:

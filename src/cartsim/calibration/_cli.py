@@ -57,13 +57,14 @@ def validate(
             table = cartsim.validate(path, parameters=parameters, patients=patients, blind=is_blind,
                                      progress=lambda name: progress.advance(task))
         content = write_validation(table, out, blind=is_blind)
-        shown_table = Table("target", "target interval", "simulated", "agrees", title=title)
+        shown_table = Table("target", "disease", "target interval", "simulated", "agrees", title=title)
         for row in table[table["compared"]].itertuples(index=False):
-            shown_table.add_row(row.id, f"{shown(row.target_low)} – {shown(row.target_high)}", shown(row.simulated),
-                                {True: "yes", False: "no"}.get(row.within, "—"))
+            shown_table.add_row(row.id, row.disease, f"{shown(row.target_low)} – {shown(row.target_high)}",
+                                shown(row.simulated), {True: "yes", False: "no"}.get(row.within, "—"))
         console.print(shown_table)
         what = "blind targets" if is_blind else "targets"
-        console.print(f"{content['agree']} of {content['compared']} compared {what} agree.")
+        by_disease = ", ".join(f"{d['disease']} {d['agree']} of {d['compared']}" for d in content["per_disease"])
+        console.print(f"{content['agree']} of {content['compared']} compared {what} agree ({by_disease}).")
     console.print(f"Outputs written to [bold]{out.resolve()}[/bold]")
 
 

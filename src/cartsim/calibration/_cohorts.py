@@ -1,7 +1,7 @@
 """Virtual cohorts of the published studies, simulated like with like (same product, dose and follow-up).
 
-Every cohort draws its patients from one population (the default R/R CLL population, or a calibration
-candidate of it) with a fixed seed, so two runs of a cohort treat the same virtual patients (common
+Every cohort draws its patients from one population (an R/R CLL population, a calibration candidate of it, or
+the B-ALL and LBCL populations of the trials in those diseases) with a fixed seed, so two runs of a cohort treat the same virtual patients (common
 random numbers: a change of parameters, not of patients, moves the result).
 """
 
@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..patient import CTL019_ERA_POPULATION, DEFAULT_POPULATION, Population, sample_population
+from ..patient import (B_ALL_POPULATION, CTL019_ERA_POPULATION, DEFAULT_POPULATION, LBCL_POPULATION, POPULATIONS,
+                       Population, sample_population)
+from ..clinical import CRS_GRADE_ENDPOINTS
 from ..trial import Trial, simulate_patients
 
 #: Days at which cohort states are kept for kinetics: daily through the expansion and contraction, then
@@ -31,6 +33,13 @@ class Cohort:
     days: int
     seed: int
     population: str = DEFAULT_POPULATION
+    #: The CRS scale the study graded by (cartsim.clinical.CRS_SCALES): its virtual patients are graded by it.
+    crs_scale: str = "ASTCT"
+
+    @property
+    def disease(self) -> str:
+        """The disease of the cohort's population."""
+        return POPULATIONS[self.population].disease
 
 
 _CTL019 = {"preset": "tisa-cel", "dose_cells": 1.6e8}  # Porter 2015: CTL019 at its median dose (porter2015_dose)
@@ -48,6 +57,12 @@ _CONCURRENT_IBRUTINIB = ({"drug": "ibrutinib", "day": -35.0, "dose": 420.0, "eve
 #: levels were not found in the sources searched; recalled, verify).
 _MSKCC_19_28Z = {"costimulation": "CD28", "dose_cells_per_kg": 1e7, "dose_cells": 1e10}
 
+#: ELIANA (Maude 2018 NEJM): tisa-cel 0.2-5e6 CAR+ cells/kg up to 50 kg, 0.1-2.5e8 above; median 3.0e6/kg (Grupp 2018
+#: ASH update). The cohort gives the median per kg, capped at 2.5e8.
+_ELIANA_DOSE = {"preset": "tisa-cel", "dose_cells_per_kg": 3e6, "dose_cells": 2.5e8, "minimum_dose_cells": 1e7}
+#: JULIET (Schuster 2019 NEJM): tisa-cel target 5e8, median infused 3e8 (0.1-6e8; recalled, verify).
+_JULIET_DOSE = {"preset": "tisa-cel", "dose_cells": 3e8}
+
 COHORTS: dict[str, Cohort] = {
     "porter": Cohort("CTL019 at the median dose of Porter 2015 (1.6e8 CAR+ cells) after flu/cy, standard care, "
                      "ten years", ({"name": "CTL019", "product": _CTL019},), 300, 3650, 2015, _CTL019_ERA),
@@ -63,6 +78,12 @@ COHORTS: dict[str, Cohort] = {
     "untreated": Cohort("no CAR-T (manufacturing off, zero dose), no lymphodepletion, one year",
                         ({"name": "untreated", "product": {"dose_cells": 0.0, "manufacturing": False},
                           "lymphodepletion": {"regimen": "none"}, "protocol": "none"},), 100, 365, 7),
+    # The tisagenlecleucel trials of the other diseases, graded by the Penn scale as they were.
+    "eliana": Cohort("tisa-cel ~3e6/kg after flu/cy in paediatric/young-adult R/R B-ALL (ELIANA, Maude 2018 NEJM), "
+                     "one year", ({"name": "tisa-cel", "product": _ELIANA_DOSE},), 200, 365, 2018, B_ALL_POPULATION,
+                     "Penn"),
+    "juliet": Cohort("tisa-cel 3e8 after lymphodepletion in R/R LBCL (JULIET, Schuster 2019 NEJM), one year",
+                     ({"name": "tisa-cel", "product": _JULIET_DOSE},), 200, 365, 2019, LBCL_POPULATION, "Penn"),
     # Cohorts of the blind studies (blind.yaml): compared by cartsim validate --blind, never fitted.
     "fred_hutch": Cohort("Fred Hutch defined-composition 4-1BB CD19 CAR-T 2e6/kg after flu/cy in R/R CLL after "
                          "ibrutinib (Turtle 2017 J Clin Oncol; long-term follow-up Liang 2023 Blood Adv), six and a "
@@ -75,6 +96,13 @@ COHORTS: dict[str, Cohort] = {
                        "(Gauthier 2020 Blood), one year",
                        ({"name": "concurrent ibrutinib", "product": _FRED_HUTCH, "schedule": _CONCURRENT_IBRUTINIB},
                         {"name": "no ibrutinib", "product": _FRED_HUTCH}), 200, 365, 2020),
+    "zuma1": Cohort("axi-cel (CD28) 2e6/kg after flu/cy in refractory LBCL (ZUMA-1, Neelapu 2017 NEJM), graded by "
+                    "Lee 2014, one year", ({"name": "axi-cel", "product": {"preset": "axi-cel"}},), 200, 365, 2017,
+                    LBCL_POPULATION, "Lee 2014"),
+    "transcend_nhl": Cohort("liso-cel 1e8 (4-1BB, defined CD4:CD8) in R/R LBCL (TRANSCEND NHL 001, Abramson 2020 "
+                            "Lancet), graded by Lee 2014, one year",
+                            ({"name": "liso-cel", "product": {"preset": "liso-cel"}},), 200, 365, 2020,
+                            LBCL_POPULATION, "Lee 2014"),
     "geyer": Cohort("MSKCC 19-28z (CD28) CD19 CAR-T after conditioning in R/R CLL (Geyer 2019 JCI Insight), 120 days",
                     ({"name": "19-28z", "product": _MSKCC_19_28Z},), 200, 120, 2019),
 }
@@ -88,10 +116,16 @@ class CohortResult:
     states: np.ndarray  # [patient, record day, state], patients in frame order
     days: np.ndarray
     extra: dict = field(default_factory=dict)
+    crs_scale: str = "ASTCT"  # the scale of the study, whose grades ``crs_grades`` gives
 
     def arm(self, name: str) -> "CohortResult":
         rows = (self.frame["arm"] == name).to_numpy()
-        return CohortResult(self.frame[rows].reset_index(drop=True), self.states[rows], self.days)
+        return CohortResult(self.frame[rows].reset_index(drop=True), self.states[rows], self.days,
+                            crs_scale=self.crs_scale)
+
+    def crs_grades(self) -> np.ndarray:
+        """Each patient's maximum CRS grade by the scale the study graded with."""
+        return self.frame[CRS_GRADE_ENDPOINTS[self.crs_scale]].to_numpy()
 
 
 def _within_follow_up(arm: dict, days: int) -> dict:
@@ -120,4 +154,5 @@ def simulate_cohort(cohort: Cohort, populations: Mapping[str, Population] | None
         frame, recorded = simulate_patients(trial, arm, patients, record_days)
         frames.append(frame)
         states.append(recorded)
-    return CohortResult(pd.concat(frames, ignore_index=True), np.concatenate(states), record_days)
+    return CohortResult(pd.concat(frames, ignore_index=True), np.concatenate(states), record_days,
+                        crs_scale=cohort.crs_scale)

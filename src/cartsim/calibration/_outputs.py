@@ -14,6 +14,7 @@ import pandas as pd  # noqa: E402
 
 from ..io import json_records  # noqa: E402
 from ..report import shown  # noqa: E402
+from ._validate import per_disease  # noqa: E402
 
 
 def _interval(low, high) -> str:
@@ -30,12 +31,13 @@ def markdown_table(table: pd.DataFrame, blind: bool = False) -> str:
     head = ([f"Blind checks (published results never fitted): {agree} blind targets agree "
              f"({len(table) - len(compared)} more are not compared, with the reason below)."] if blind else
             [f"{agree} targets agree ({len(table) - len(compared)} more are inputs or definitions of the model)."])
-    lines = [*head, "",
-             "| target | simulated as | target interval | simulated (95% CI) | agrees |",
-             "| --- | --- | --- | --- | --- |"]
+    lines = [*head, "", "| disease | compared | agree |", "| --- | --- | --- |"]
+    lines += [f"| {row.disease} | {row.compared} | {row.agree} |" for row in per_disease(table).itertuples()]
+    lines += ["", "| target | disease | simulated as | target interval | simulated (95% CI) | agrees |",
+              "| --- | --- | --- | --- | --- | --- |"]
     for row in compared.itertuples(index=False):
         agrees = {True: "yes", False: "**no**"}.get(row.within, "not estimable")
-        lines.append(f"| `{row.id}` | {row.simulated_as} | {_interval(row.target_low, row.target_high)} | "
+        lines.append(f"| `{row.id}` | {row.disease} | {row.simulated_as} | {_interval(row.target_low, row.target_high)} | "
                      f"{shown(row.simulated)} ({_interval(row.simulated_low, row.simulated_high)}) | {agrees} |")
     lines += ["", "| target | not compared because |", "| --- | --- |"]
     lines += [f"| `{row.id}` | {row.note} |" for row in table[~table["compared"]].itertuples(index=False)]
@@ -52,7 +54,7 @@ def plot_validation(table: pd.DataFrame, path: Path, title: str = "cartsim again
         x = (row["simulated"] - low) / span
         ax.plot([0, 1], [i, i], color="0.8", lw=6, solid_capstyle="butt")
         ax.plot(min(max(x, -1.0), 2.0), i, "o", color="tab:green" if row["within"] else "tab:red")
-    ax.set_yticks(range(len(compared)), compared["id"], fontsize=7)
+    ax.set_yticks(range(len(compared)), compared["id"] + " (" + compared["disease"] + ")", fontsize=7)
     ax.set_xlim(-1.1, 2.1)
     ax.axvline(0, color="0.6", lw=0.5)
     ax.axvline(1, color="0.6", lw=0.5)
@@ -74,7 +76,7 @@ def write_validation(table: pd.DataFrame, out: Path, blind: bool = False) -> dic
     records = json_records(table)
     compared = table[table["compared"]]
     content = {"compared": len(compared), "agree": int(compared["within"].eq(True).sum()), "blind": blind,
-               "targets": records}
+               "per_disease": json_records(per_disease(table)), "targets": records}
     (out / f"{stem}.json").write_text(json.dumps(content, indent=2, allow_nan=False) + "\n")
     plot_validation(table, out / f"{stem}.png",
                     "cartsim against blind targets (never fitted)" if blind else "cartsim against published targets")

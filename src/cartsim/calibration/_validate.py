@@ -87,8 +87,10 @@ def _non_responders(r: CohortResult) -> np.ndarray:
 
 
 def _grade_rate(r: CohortResult, toxicity: str, grade: int) -> Estimate:
-    """Share of the infused with ``toxicity`` (crs, icans) of at least ``grade`` (ASTCT)."""
-    return _rate((r.frame[f"{toxicity}_max_grade"].to_numpy() >= grade)[_infused(r)])
+    """Share of the infused with ``toxicity`` (crs, icans) of at least ``grade``: CRS by the scale the study graded
+    with (the cohort's), ICANS by ASTCT."""
+    grades = r.crs_grades() if toxicity == "crs" else r.frame[f"{toxicity}_max_grade"].to_numpy()
+    return _rate((grades >= grade)[_infused(r)])
 
 
 def _onset(r: CohortResult, toxicity: str) -> Estimate:
@@ -152,12 +154,16 @@ def _bcell_aplasia_and_crs(r: CohortResult) -> np.ndarray:
 
 
 def _months_to_depth(r: CohortResult) -> np.ndarray:
-    """Months after infusion until the CLL is below 1e-6 of its burden at infusion (cured patients)."""
+    """Months after infusion until the CLL is below 1e-6 of its burden at infusion, in the complete responders
+    who never progress (Melenhorst's patients in lasting remission; NaN for the others). The states of a
+    patient who died are zero from then on, which is no clearance."""
     tumor = derived_readouts(r.states)["tumor_total"]
     start = tumor[:, _day(r, 0)]
-    deep = tumor < 1e-6 * start[:, None]
+    alive = r.days[None, :] < r.frame["os_days"].to_numpy(float)[:, None]
+    deep = (tumor < 1e-6 * start[:, None]) & alive
     first = np.where(deep.any(axis=1), r.days[np.argmax(deep, axis=1)], np.nan)
-    return first / DAYS_PER_MONTH
+    lasting = _complete(r) & ~r.frame["progressed"].to_numpy(bool)
+    return np.where(lasting, first, np.nan) / DAYS_PER_MONTH
 
 
 @dataclass(frozen=True)
@@ -272,6 +278,106 @@ COMPARATORS: dict[str, Comparator] = {
 }
 
 
+def _eliana(f):
+    return lambda c: f(c["eliana"])
+
+
+def _juliet(f):
+    return lambda c: f(c["juliet"])
+
+
+def _remission_by_month3(r: CohortResult) -> np.ndarray:
+    """CR/CRi at day 28 or month 3 (ELIANA: remission within 3 months)."""
+    return (r.frame["response_day28"].isin((CR, CRI)) | r.frame["response_month3"].isin((CR, CRI))).to_numpy()
+
+
+def _mrd_negative_by_month3(r: CohortResult) -> np.ndarray:
+    return (r.frame["mrd_negative_remission_day28"] | r.frame["mrd_negative_remission_month3"]).to_numpy()
+
+
+def _cmax_ratio(r: CohortResult) -> Estimate:
+    """Geometric-mean qPCR Cmax of responders over non-responders (Mueller 2018 Clin Cancer Res)."""
+    cmax = r.frame["car_t_cmax_copies_per_ug"].to_numpy(float)
+    responders, non = _responders(r) & np.isfinite(cmax), _non_responders(r) & np.isfinite(cmax)
+    if not responders.any() or not non.any():
+        return None, None, None
+
+    def ratio(a, b, axis=-1):
+        return np.exp(np.mean(np.log(a), axis=axis) - np.mean(np.log(b), axis=axis))
+
+    return float(ratio(cmax[responders], cmax[non])), *bootstrap_interval(ratio, cmax[responders], cmax[non])
+
+
+def _geometric_mean(values: np.ndarray) -> Estimate:
+    values = values[np.isfinite(values) & (values > 0)]
+    if values.size == 0:
+        return None, None, None
+    mean = lambda v, axis=-1: np.exp(np.mean(np.log(v), axis=axis))  # noqa: E731
+    return float(mean(values)), *bootstrap_interval(mean, values)
+
+
+def _kinetics(cohort: str, what: str) -> dict[str, Comparator]:
+    """The CAR-T kinetic targets measured in ALL (Stein 2019, the Kymriah label), compared in ``cohort``."""
+    pick = lambda f: lambda c: f(c[cohort])  # noqa: E731
+    return {
+        "stein2019_doubling_time": Comparator((cohort,), pick(lambda r: _median_estimate(_kinetics_doubling(r)[
+            _responders(r)])), f"CAR-T doubling time to the peak in responders (days), {what}"),
+        "stein2019_initial_decline_half_life": Comparator((cohort,), pick(lambda r: _median_estimate(_half_life(
+            r, r.frame["car_t_peak_day"].to_numpy(float), r.frame["car_t_peak_day"].to_numpy(float) + 14)[
+                _responders(r)])), f"CAR-T half-life over the two weeks after the peak, responders (days), {what}"),
+        "stein2019_terminal_half_life": Comparator((cohort,), pick(lambda r: _median_estimate(_half_life(
+            r, np.full(len(r.frame), 180.0), np.full(len(r.frame), 365.0))[_responders(r)])),
+            f"CAR-T half-life from day 180 to 365, responders (days), {what}"),
+        "kymriah_all_tmax": Comparator((cohort,), pick(lambda r: _median_estimate(r.frame["car_t_tmax_days"][
+            _responders(r)])), f"qPCR Tmax, responders (days), {what}", published=9.83),
+    }
+
+
+#: Targets compared in a second disease as well: the ALL kinetics, like for like in the B-ALL preset (their CLL rows
+#: in COMPARATORS stay, as bands).
+ALSO_COMPARED: dict[str, tuple[Comparator, ...]] = {
+    target_id: (comparator,) for target_id, comparator in _kinetics("eliana", "B-ALL (ELIANA cohort)").items()}
+
+#: Comparators of the tisagenlecleucel trials in B-ALL (ELIANA) and LBCL (JULIET), CRS by the Penn scale.
+DISEASE_COMPARATORS: dict[str, Comparator] = {
+    "eliana_remission_3mo": Comparator(("eliana",), _eliana(lambda r: _rate(_remission_by_month3(r)[_infused(r)])),
+                                       "CR/CRi (B-ALL criteria) by month 3, infused"),
+    "eliana_mrd_negative_remission": Comparator(
+        ("eliana",), _eliana(lambda r: _rate(_mrd_negative_by_month3(r)[_infused(r)])),
+        "MRD-negative CR/CRi (marrow < 1e-4) by month 3, infused"),
+    "eliana_crs_any": Comparator(("eliana",), _eliana(lambda r: _grade_rate(r, "crs", 1)),
+                                 "CRS any grade (Penn), infused"),
+    "eliana_crs_grade3": Comparator(("eliana",), _eliana(lambda r: _grade_rate(r, "crs", 3)),
+                                    "CRS grade >= 3 (Penn), infused"),
+    "eliana_neuro_any": Comparator(("eliana",), _eliana(lambda r: _grade_rate(r, "icans", 1)),
+                                   "ICANS any grade (published: neurological events, CTCAE)"),
+    "eliana_neuro_grade3": Comparator(("eliana",), _eliana(lambda r: _grade_rate(r, "icans", 3)),
+                                      "ICANS grade >= 3 (published: neurological events, CTCAE)"),
+    "eliana_crs_onset": Comparator(("eliana",), _eliana(lambda r: _onset(r, "crs")), "median day of CRS onset"),
+    "kymriah_all_cmax": Comparator(("eliana",), _eliana(lambda r: _geometric_mean(
+        r.frame["car_t_cmax_copies_per_ug"].to_numpy(float)[_complete(r)])),
+        "geometric-mean qPCR Cmax of responders (CR/CRi), copies/ug", published=32700.0),
+    "mueller2018_resp_vs_nr": Comparator(("eliana",), _eliana(_cmax_ratio),
+                                         "geometric-mean qPCR Cmax, responders / non-responders", published=1.74),
+    "juliet_orr": Comparator(("juliet",), _juliet(lambda r: _rate(_responders(r)[_infused(r)])),
+                             "best response CR or PR (Lugano surrogate), infused"),
+    "juliet_cr": Comparator(("juliet",), _juliet(lambda r: _rate(_complete(r)[_infused(r)])),
+                            "best response CR (PET surrogate), infused"),
+    "juliet_crs_any": Comparator(("juliet",), _juliet(lambda r: _grade_rate(r, "crs", 1)),
+                                 "CRS any grade (Penn), infused"),
+    "juliet_crs_grade3": Comparator(("juliet",), _juliet(lambda r: _grade_rate(r, "crs", 3)),
+                                    "CRS grade >= 3 (Penn), infused"),
+    "juliet_crs_onset": Comparator(("juliet",), _juliet(lambda r: _onset(r, "crs")), "median day of CRS onset"),
+    "juliet_neuro_any": Comparator(("juliet",), _juliet(lambda r: _grade_rate(r, "icans", 1)),
+                                   "ICANS any grade (published: neurological events, CTCAE)"),
+    "juliet_neuro_grade3": Comparator(("juliet",), _juliet(lambda r: _grade_rate(r, "icans", 3)),
+                                      "ICANS grade >= 3 (published: neurological events, CTCAE)"),
+    "juliet_neuro_onset": Comparator(("juliet",), _juliet(lambda r: _onset(r, "icans")),
+                                     "median day of ICANS onset"),
+}
+COMPARATORS.update(DISEASE_COMPARATORS)
+
+
 def _difference(a: np.ndarray, b: np.ndarray) -> Estimate:
     pa, pb = float(np.mean(a)), float(np.mean(b))
     se = math.sqrt(pa * (1 - pa) / len(a) + pb * (1 - pb) / len(b))
@@ -343,10 +449,10 @@ NOT_COMPARED = {
     "porter2015_dose": "input: the CTL019 cohort dose (1.6e8)",
     "fraietta2018_phenotype": "qualitative; the responder analysis of a trial tests product memory share",
     "stein2019_model_params": "an empirical ALL kinetic model; its half-lives and doubling time are compared",
-    "kymriah_all_cmax": "ALL copies/ug, no cell-count equivalent in the model",
-    "kymriah_all_auc_t12_tlast": "ALL copies/ug, no cell-count equivalent in the model",
-    "mueller2018_resp_vs_nr": "lymphoma; the CLL ratio (mueller2017_cll_expansion_response) is compared",
-    "juliet_persistence": "lymphoma persistence; CLL persistence (melenhorst2022_persistence) is compared",
+    "kymriah_all_auc_t12_tlast": "a mapping of AUC, half-lives and Tlast; Cmax (kymriah_all_cmax) and Tmax are "
+                                 "compared in the B-ALL preset",
+    "juliet_persistence": "needs the two-year JULIET cohort (the JULIET cohort runs one year); CLL persistence "
+                          "(melenhorst2022_persistence) is compared",
     "tisacel_dose_cmax_independence": "qualitative; frey2020_dose_levels is compared",
     "kalos2011_tumor_killed": "tumour burden input of the populations (cll_tumor_burden)",
     "tocilizumab_dose": "input: the standard protocol (clinical._protocol)",
@@ -520,6 +626,24 @@ BLIND_COMPARATORS: dict[str, Comparator] = {
     "geyer2019_neuro_grade3": Comparator(("geyer",), _geyer(lambda r: _grade_rate(r, "icans", 3)),
                                          "ICANS grade >= 3, 19-28z (published: neurological events 3-4 in 10%)",
                                          count=(2, 20)),
+    # LBCL: axi-cel (CD28, ZUMA-1) and liso-cel (4-1BB, TRANSCEND NHL 001), Lee 2014 grading, the LBCL preset.
+    "zuma1_orr": Comparator(("zuma1",), lambda c: _rate(_responders(c["zuma1"])[_infused(c["zuma1"])]),
+                            "best response CR or PR (Lugano surrogate), axi-cel, infused"),
+    "zuma1_cr": Comparator(("zuma1",), lambda c: _rate(_complete(c["zuma1"])[_infused(c["zuma1"])]),
+                           "best response CR (PET surrogate), axi-cel, infused"),
+    "transcend_nhl_orr": Comparator(("transcend_nhl",), lambda c: _rate(_responders(c["transcend_nhl"])[
+        _infused(c["transcend_nhl"])]), "best response CR or PR (Lugano surrogate), liso-cel, infused"),
+    "transcend_nhl_cr": Comparator(("transcend_nhl",), lambda c: _rate(_complete(c["transcend_nhl"])[
+        _infused(c["transcend_nhl"])]), "best response CR (PET surrogate), liso-cel, infused"),
+    "transcend_nhl_crs_any": Comparator(("transcend_nhl",), lambda c: _grade_rate(c["transcend_nhl"], "crs", 1),
+                                        "CRS any grade (Lee 2014), liso-cel, infused"),
+    "transcend_nhl_crs_grade3": Comparator(("transcend_nhl",), lambda c: _grade_rate(c["transcend_nhl"], "crs", 3),
+                                           "CRS grade >= 3 (Lee 2014), liso-cel, infused"),
+    "transcend_nhl_neuro_any": Comparator(("transcend_nhl",), lambda c: _grade_rate(c["transcend_nhl"], "icans", 1),
+                                          "ICANS any grade, liso-cel (published: neurological events)"),
+    "transcend_nhl_neuro_grade3": Comparator(("transcend_nhl",),
+                                             lambda c: _grade_rate(c["transcend_nhl"], "icans", 3),
+                                             "ICANS grade >= 3, liso-cel (published: neurological events)"),
     # Hay 2017 Blood: predictors of CRS after the Fred Hutch CAR-T (133 adults with ALL, NHL or CLL).
     "hay2017_dose_predicts_crs": Comparator(("fred_hutch_dose",), _crs_dose_difference,
                                             "any-grade CRS at 2e6/kg minus 2e5/kg (published: higher dose, more CRS)",
@@ -544,7 +668,7 @@ def cohorts_needed(targets: dict[str, Target], ids=None) -> list[str]:
     """The cohorts the comparisons of ``targets`` (of ``ids``, default all) simulate."""
     ids = list(targets) if ids is None else list(ids)
     comparators, _ = _machinery(targets)
-    return sorted({c for i in ids if i in comparators for c in comparators[i].cohorts})
+    return sorted({c for i in ids for comparator in _comparators_of(comparators, i) for c in comparator.cohorts})
 
 
 def _machinery(targets: dict[str, Target]) -> tuple[dict[str, Comparator], dict[str, str]]:
@@ -576,18 +700,37 @@ def compare(targets: dict[str, Target], populations: Mapping[str, Population] | 
     rows = []
     for target_id in ids:
         target = targets[target_id]
-        comparator = comparators.get(target_id)
         row = {"id": target_id, "quantity": target.quantity, "source": target.source[:120],
                "confidence": target.confidence, "blind": target.blind}
-        if comparator is None:
-            row.update(compared=False, note=not_compared.get(target_id, "no comparator yet"))
-            rows.append(row)
-            continue
-        low, high = comparator.interval(target)
-        value, sim_low, sim_high = comparator.compute(cohorts)
-        within = None if value is None else bool(low < value < high if comparator.strict else low <= value <= high)
-        row.update(compared=True, simulated_as=comparator.what, cohort=", ".join(comparator.cohorts),
-                   target_low=low, target_high=high, simulated=value, simulated_low=sim_low,
-                   simulated_high=sim_high, within=within)
-        rows.append(row)
+        every = _comparators_of(comparators, target_id)
+        if not every:
+            rows.append({**row, "disease": "", "compared": False,
+                         "note": not_compared.get(target_id, "no comparator yet")})
+        for comparator in every:
+            low, high = comparator.interval(target)
+            value, sim_low, sim_high = comparator.compute(cohorts)
+            within = None if value is None else bool(low < value < high if comparator.strict else
+                                                     low <= value <= high)
+            rows.append({**row, "disease": _disease_of(comparator), "compared": True,
+                         "simulated_as": comparator.what, "cohort": ", ".join(comparator.cohorts), "target_low": low,
+                         "target_high": high, "simulated": value, "simulated_low": sim_low,
+                         "simulated_high": sim_high, "within": within})
     return pd.DataFrame(rows)
+
+
+def _disease_of(comparator: Comparator) -> str:
+    """The disease of a comparator's cohorts (CLL for a comparator that simulates none)."""
+    return COHORTS[comparator.cohorts[0]].disease if comparator.cohorts else "CLL"
+
+
+def _comparators_of(comparators: dict[str, Comparator], target_id: str) -> tuple[Comparator, ...]:
+    """Every comparison of a target: its own comparator and, for a regular target, those in other diseases."""
+    own = (comparators[target_id],) if target_id in comparators else ()
+    return own + (ALSO_COMPARED.get(target_id, ()) if comparators is COMPARATORS else ())
+
+
+def per_disease(table: pd.DataFrame) -> pd.DataFrame:
+    """Compared and agreeing targets per disease of a validation table."""
+    compared = table[table["compared"]]
+    return (compared.assign(agree=compared["within"].eq(True)).groupby("disease", sort=False)
+            .agg(compared=("id", "size"), agree=("agree", "sum")).reset_index())

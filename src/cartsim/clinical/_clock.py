@@ -3,9 +3,12 @@
 Between visits the batched solver advances all living patients at once; at a
 visit everything is evaluated vectorised over patients: the observables
 (temperature, pressure support, oxygen, ICE score, blood counts, nodes,
-marrow, MRD), ASTCT CRS and ICANS grades, the protocol's rules (whose doses
-enter the drug states as boluses), deaths from competing hazards, and at the
-response assessments iwCLL 2018 response and MRD.
+marrow, MRD), ASTCT CRS and ICANS grades (and the CRS grade by the older Lee
+2014 and Penn scales, which the protocol does not act on but trials graded by
+them report), the protocol's rules (whose doses enter the drug states as
+boluses), deaths from competing hazards, and at the response assessments the
+response under the criteria of the patient's disease (iwCLL 2018, B-ALL, Lugano
+2014) and MRD.
 
 A patient takes part only in its own visits (weekly from its own start while
 the product is made, then the common schedule from infusion) and its random
@@ -26,12 +29,16 @@ from ..io import ClinicalSettings, Rule, Scenario, json_value
 from ..model import N_OBSERVABLES, N_STATES, Obs, Param, observe
 from ..solver import Doses, Result, SolverOptions
 from . import _response as response
-from ._grading import FEVER_C, crs_grade, icans_grade
+from ._criteria import mrd_negative_remission, response_by_disease
+from ._grading import CRS_SCALES, FEVER_C, crs_grade, crs_grade_by, icans_grade
 from ._protocol import ProtocolState, decide
 from .._seeds import mix_seeds
 from ._survival import CAUSES, NO_DEATH, death_thresholds, first_death, hazards
 
 DAYS_PER_MONTH = 365.25 / 12
+#: Endpoint of the maximum CRS grade under each scale (ASTCT's is the clinic's own, ``crs_max_grade``).
+CRS_GRADE_ENDPOINTS = {scale: "crs_max_grade" if scale == "ASTCT" else
+                       "crs_max_grade_" + scale.lower().replace(" ", "") for scale in CRS_SCALES}
 FIRST_ASSESSMENT_DAY = 28.0
 MONTH3_DAY = 90.0  # the month-3 assessment, where uMRD is reported
 PRE_INFUSION_VISIT_DAYS = 7.0
@@ -98,14 +105,16 @@ class _Tracker:
     """Per-patient bookkeeping across visits, vectorised."""
 
     def __init__(self, n: int, baseline: np.ndarray, seeds: np.ndarray, record_events: bool,
-                 infused: np.ndarray):
+                 infused: np.ndarray, disease: np.ndarray):
         nan = np.full(n, np.nan)
         self.e = {
             "crs_max_grade": np.zeros(n, np.int8), "crs_onset_day": nan.copy(),
             "icans_max_grade": np.zeros(n, np.int8), "icans_onset_day": nan.copy(),
+            **{name: np.zeros(n, np.int8) for name in CRS_GRADE_ENDPOINTS.values() if name != "crs_max_grade"},
             "response_day28": np.full(n, response.NOT_ASSESSED, np.int8),
             "response_month3": np.full(n, response.NOT_ASSESSED, np.int8),
             "best_response": np.full(n, response.NOT_ASSESSED, np.int8),
+            "mrd_negative_remission_day28": np.zeros(n, bool), "mrd_negative_remission_month3": np.zeros(n, bool),
             "umrd4_blood_day90": np.zeros(n, bool), "umrd4_marrow_day90": np.zeros(n, bool),
             "umrd6_blood_day90": np.zeros(n, bool), "umrd6_marrow_day90": np.zeros(n, bool),
             "progressed": np.zeros(n, bool), "pfs_days": nan.copy(), "died": np.zeros(n, bool),
@@ -122,6 +131,7 @@ class _Tracker:
         self.thresholds = death_thresholds(seeds)
         self.events = [[] for _ in range(n)] if record_events else None
         self.infused = infused  # who is given CAR-T cells (not after a failed manufacture)
+        self.disease = disease  # each patient's disease code: the response criteria applied
 
     def log(self, patients: np.ndarray, day, event: str, grade: np.ndarray | None = None,
             action=lambda i: None) -> None:
@@ -178,7 +188,7 @@ def run_clinical(batch: Batch, care: Care, *, record_days: np.ndarray | None = N
     p = batch.params
     baseline = _observations(observe(y, p))
     infused = batch.products.infused
-    track = _Tracker(n, baseline, batch.seeds, record_events, infused)
+    track = _Tracker(n, baseline, batch.seeds, record_events, infused, batch.disease)
     protocol = ProtocolState.start(len(rules), n)
     status = np.full(n, Result.successful.value, np.int64)
     alive = np.ones(n, bool)
@@ -230,6 +240,7 @@ def run_clinical(batch: Batch, care: Care, *, record_days: np.ndarray | None = N
                                            obs[:, Obs["seizure"]], obs[:, Obs["motor"]], obs[:, Obs["edema"]]),
                          0).astype(np.int8)
         _grades(track, live, day, crs, icans, obs)
+        _older_crs_grades(track, live, obs, masked)
         if visit_obs is not None:
             visit_obs[k], visit_grades[0, k], visit_grades[1, k] = obs, crs, icans
         # ---- deaths over the interval just integrated --------------------------------------------------
@@ -312,6 +323,16 @@ def _grades(track: _Tracker, live, day, crs, icans, obs) -> None:
         e[name] = np.where(live, np.maximum(e[name], obs[:, Obs[column]]), e[name])
 
 
+def _older_crs_grades(track: _Tracker, live, obs, masked) -> None:
+    """The maximum CRS grade under the scales other than ASTCT (reported, not acted on by the protocol)."""
+    for scale, name in CRS_GRADE_ENDPOINTS.items():
+        if name == "crs_max_grade":
+            continue
+        grade = crs_grade_by(scale, np.clip(obs[:, Obs["temperature_c"]], 25, 45), obs[:, Obs["hypotension"]],
+                             obs[:, Obs["oxygen"]], masked, obs[:, Obs["neutrophils_per_ul"]])
+        track.e[name] = np.maximum(track.e[name], np.where(live, grade, 0)).astype(np.int8)
+
+
 def _die(track: _Tracker, dead, cause, when) -> None:
     """Record deaths; a death from CRS or ICANS is their grade 5 (ASTCT)."""
     e = track.e
@@ -320,7 +341,9 @@ def _die(track: _Tracker, dead, cause, when) -> None:
     e["death_cause"][dead] = cause[dead]
     first = dead & ~e["progressed"]
     e["pfs_days"][first] = when[first]
-    for grade_name, toxicity in (("crs_max_grade", "CRS"), ("icans_max_grade", "ICANS")):
+    grade_names = [*CRS_GRADE_ENDPOINTS.values(), "icans_max_grade"]
+    for grade_name in grade_names:
+        toxicity = "ICANS" if grade_name.startswith("icans") else "CRS"
         e[grade_name][dead & (cause == CAUSES.index(toxicity))] = 5
     track.log(dead, when, "death", action=lambda i: CAUSES[cause[i]])
 
@@ -328,12 +351,16 @@ def _die(track: _Tracker, dead, cause, when) -> None:
 def _assess(track: _Tracker, live, day, obs) -> None:
     e = track.e
     current = _observations(obs)
-    code = np.where(live, response.iwcll_response(current, track.baseline, track.nadir), response.NOT_ASSESSED)
+    code = np.where(live, response_by_disease(track.disease, current, track.baseline, track.nadir),
+                    response.NOT_ASSESSED)
     track.nadir = response.update_nadir(track.nadir, current)
+    remission = live & mrd_negative_remission(code, obs[:, Obs["mrd_marrow"]])
     if day == FIRST_ASSESSMENT_DAY:
         e["response_day28"][:] = code
+        e["mrd_negative_remission_day28"] = remission
     if day == MONTH3_DAY:
         e["response_month3"][:] = code
+        e["mrd_negative_remission_month3"] = remission
         for site in ("blood", "marrow"):
             for level, threshold in (("4", 1e-4), ("6", 1e-6)):
                 e[f"umrd{level}_{site}_day90"] = live & response.undetectable_mrd(obs[:, Obs[f"mrd_{site}"]], threshold)
@@ -374,13 +401,14 @@ def clinical_summary(outcome: ClinicalOutcome, patient: int) -> dict:
     e = {name: json_value(values[patient]) for name, values in outcome.endpoints.items()}
     named = lambda code, names: names[code] if code >= 0 else None  # noqa: E731
     summary = {
-        "crs_max_grade": e["crs_max_grade"], "crs_onset_day": e["crs_onset_day"],
+        **{name: e[name] for name in CRS_GRADE_ENDPOINTS.values()}, "crs_onset_day": e["crs_onset_day"],
         "icans_max_grade": e["icans_max_grade"], "icans_onset_day": e["icans_onset_day"],
         "fever_max_c": round(e["fever_max_c"], 2),
         "best_response": named(e["best_response"], response.RESPONSES),
         "response_day28": named(e["response_day28"], response.RESPONSES),
         "response_month3": named(e["response_month3"], response.RESPONSES),
-        **{key: e[key] for key in ("umrd4_blood_day90", "umrd4_marrow_day90", "umrd6_blood_day90",
+        **{key: e[key] for key in ("mrd_negative_remission_day28", "mrd_negative_remission_month3",
+                                   "umrd4_blood_day90", "umrd4_marrow_day90", "umrd6_blood_day90",
                                    "umrd6_marrow_day90", "progressed", "pfs_days", "died", "os_days")},
         "death_cause": named(e["death_cause"], CAUSES),
         **{f"{drug}_doses": e[f"{drug}_doses"] for drug in DRUG_STATES},

@@ -1,4 +1,5 @@
-"""ASTCT consensus grading of CRS and adult ICANS (Lee et al., Biol Blood Marrow Transplant 2019;25:625-638).
+"""ASTCT consensus grading of CRS and adult ICANS (Lee et al., Biol Blood Marrow Transplant 2019;25:625-638), and the
+older CRS scales the early CAR-T trials used (Lee 2014, Penn), table-driven (:data:`CRS_SCALES`).
 
 Pure functions vectorised over patients: every input is a numpy array of one shape, or a scalar that
 broadcasts; the grade comes back as an int8 array of the broadcast shape. Clinical findings are given as
@@ -84,13 +85,7 @@ def crs_grade(temperature_c, hypotension, oxygen, fever_masked=False) -> np.ndar
     hypoxia alone grade CRS. Without fever, unmasked, the grade is 0 whatever the hypotension or hypoxia
     (attributed to another cause). Grade 5 (death due to CRS) is not graded here: the clinical clock assigns it.
     """
-    temperature = _temperature(temperature_c)
-    support = np.maximum(_level("hypotension", hypotension, HYPOTENSION_LEVELS),
-                         _level("oxygen", oxygen, OXYGEN_LEVELS))
-    masked = _integers("fever_masked", fever_masked, 1, "a boolean (True/False)").astype(bool)
-    fever = temperature >= FEVER_C
-    has_crs = fever | (masked & (support > 0))
-    return np.asarray(np.where(has_crs, support + 1, 0), dtype=np.int8)
+    return crs_grade_by("ASTCT", temperature_c, hypotension, oxygen, fever_masked)
 
 
 def icans_grade(ice_score, consciousness=0, seizure=0, motor=0, edema=0) -> np.ndarray:
@@ -112,3 +107,56 @@ def icans_grade(ice_score, consciousness=0, seizure=0, motor=0, edema=0) -> np.n
         _EDEMA_GRADE[_level("edema", edema, EDEMA_LEVELS)],
     )
     return np.asarray(np.max(np.broadcast_arrays(*domains), axis=0), dtype=np.int8)
+
+
+# ---- the older CRS scales, table-driven --------------------------------------------------------------------------
+#: Each scale: the grade fever alone gives, the grade of each HYPOTENSION_LEVELS and OXYGEN_LEVELS level, whether
+#: fever is required for any grade (ASTCT), and the grade of fever with neutropenia (Penn: hospitalisation for
+#: "fevers with associated neutropenia"). The CRS grade is the most severe of the findings present.
+#:
+#: * ASTCT (Lee 2019 BBMT): fever 1; hypotension without vasopressors 2, one vasopressor 3, several 4; low-flow
+#:   oxygen 2, high-flow 3, positive pressure 4; fever required unless masked.
+#: * Lee 2014 (Blood 124:188): grade 1 constitutional symptoms (fever); grade 2 oxygen below 40% FiO2 (low flow) or
+#:   hypotension responsive to fluids or one low-dose vasopressor; grade 3 oxygen >= 40% FiO2 (high flow) or high-dose
+#:   or multiple vasopressors; grade 4 ventilator support. The model's single-vasopressor level is taken as low dose
+#:   [A]; fever not required (the grade is set by the organ support).
+#: * Penn (Porter 2018 J Hematol Oncol 11:35): grade 1 mild, supportive care; grade 2 hospitalisation, e.g. fevers
+#:   with neutropenia needing IV therapy (not fluid resuscitation); grade 3 hypotension treated with multiple fluid
+#:   boluses or low-dose vasopressors, hypoxia needing supplemental oxygen (nasal cannula, high flow, CPAP or BiPAP);
+#:   grade 4 hypotension needing high-dose vasopressors, hypoxia needing mechanical ventilation. The model's
+#:   positive-pressure level (CPAP/BiPAP or intubation) is taken as ventilation, grade 4, and its multiple-vasopressor
+#:   level as high dose [A].
+CRS_SCALES: dict[str, dict] = {
+    "ASTCT": {"fever": 1, "fever_neutropenic": 1, "hypotension": (0, 2, 3, 4), "oxygen": (0, 2, 3, 4),
+              "fever_required": True},
+    "Lee 2014": {"fever": 1, "fever_neutropenic": 1, "hypotension": (0, 2, 2, 3), "oxygen": (0, 2, 3, 4),
+                 "fever_required": False},
+    "Penn": {"fever": 1, "fever_neutropenic": 2, "hypotension": (0, 3, 3, 4), "oxygen": (0, 3, 3, 4),
+             "fever_required": False},
+}
+#: Neutropenia of the Penn scale's grade 2 (absolute neutrophils below 500/uL, febrile neutropenia).
+NEUTROPENIA_PER_UL = 500.0
+
+
+def crs_grade_by(scale: str, temperature_c, hypotension, oxygen, fever_masked=False,
+                 neutrophils_per_ul=np.inf) -> np.ndarray:
+    """CRS grade 0..4 (int8) per patient under ``scale`` (a key of :data:`CRS_SCALES`); ASTCT equals
+    :func:`crs_grade`. Inputs as for :func:`crs_grade`, with ``neutrophils_per_ul`` for the Penn scale's febrile
+    neutropenia."""
+    if scale not in CRS_SCALES:
+        raise ValueError(f"unknown CRS scale {scale!r}; scales: {', '.join(CRS_SCALES)}")
+    table = CRS_SCALES[scale]
+    temperature = _temperature(temperature_c)
+    pressure = np.asarray(table["hypotension"], np.int8)[_level("hypotension", hypotension, HYPOTENSION_LEVELS)]
+    breathing = np.asarray(table["oxygen"], np.int8)[_level("oxygen", oxygen, OXYGEN_LEVELS)]
+    masked = _integers("fever_masked", fever_masked, 1, "a boolean (True/False)").astype(bool)
+    neutrophils = np.asarray(neutrophils_per_ul, dtype=np.float64)
+    if np.isnan(neutrophils).any():
+        raise ValueError("neutrophils_per_ul must be a number (inf when not measured); got nan")
+    fever = temperature >= FEVER_C
+    fever_grade = np.where(fever, np.where(neutrophils < NEUTROPENIA_PER_UL, table["fever_neutropenic"],
+                                           table["fever"]), 0)
+    support = np.maximum(pressure, breathing)
+    if table["fever_required"]:
+        support = np.where(fever | masked, support, 0)
+    return np.asarray(np.maximum(fever_grade, support), dtype=np.int8)

@@ -87,7 +87,7 @@ class Observations:
     hemoglobin_g_dl: np.ndarray
 
 
-def _arrays(obs: Observations) -> dict[str, np.ndarray]:
+def observation_arrays(obs: Observations) -> dict[str, np.ndarray]:
     """The fields of ``obs`` as float64 arrays."""
     return {f.name: np.asarray(getattr(obs, f.name), dtype=np.float64) for f in fields(Observations)}
 
@@ -105,7 +105,7 @@ def iwcll_response(current: Observations, baseline: Observations, nadir: Observa
     ``current`` does not change the result). A patient with any non-finite measure (NaN, inf) gets
     :data:`NOT_ASSESSED`.
     """
-    c, b, m = _arrays(current), _arrays(baseline), _arrays(nadir)
+    c, b, m = observation_arrays(current), observation_arrays(baseline), observation_arrays(nadir)
 
     # --- PD: any one criterion.
     # Nodes: >= 50% growth of the SPD from the nadir; the strict rise keeps a 0 -> 0 SPD from counting, and

@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from ..model import PARAMETERS
+from .._diseases import DISEASE_NAMES
 from ..product import COSTIMULATION, PRODUCT_PRESETS, SOURCES, TARGETS
 from ._protocol import DRUGS, PROTOCOL_PRESETS, Rule
 from ._strict import ScenarioError, StrictModel
@@ -34,17 +35,28 @@ def _model_parameter(name: str, description: str):
 
 
 class Tumor(StrictModel):
-    """CLL burden at the start, whole-body cells per compartment."""
+    """Tumour burden at the start, whole-body cells per compartment, and the tumour's biology relative to CLL
+    (the defaults are CLL's: cartsim.patient.DISEASES)."""
 
-    blood_cells: float = Field(2e11, ge=0, le=1e13, description="CLL cells in blood (5 L)")
-    marrow_cells: float = Field(3e11, ge=0, le=1e13, description="CLL cells in bone marrow")
-    node_cells: float = Field(4e11, ge=0, le=1e13, description="CLL cells in lymph nodes and spleen")
+    blood_cells: float = Field(2e11, ge=0, le=1e13, description="tumour cells in blood (5 L)")
+    marrow_cells: float = Field(3e11, ge=0, le=1e13, description="tumour cells in bone marrow")
+    node_cells: float = Field(4e11, ge=0, le=1e13, description="tumour cells in lymph nodes, spleen and "
+                                                                "extranodal masses")
     antigen_negative_fraction: float = Field(0.0, ge=0, lt=1, description="share of the antigen-negative/low clone")
+    growth_factor: float = Field(1.0, gt=0, le=50, description="tumour proliferation, multiple of CLL's (the "
+                                                              "parameter table's cll_birth_* rates)")
+    antigen_density: float = Field(1.0, gt=0, le=10, description="target antigen per tumour cell, multiple of "
+                                                                "CLL's: scales CAR-T engagement and killing")
+    node_access: float = _model_parameter("access_node", "CAR-T access to nodal/extranodal tumour")
+    killing_factor: float = Field(1.0, gt=0, le=5, description="CAR-T killing in the tumour's microenvironment, "
+                                                              "multiple of CLL's (the table's max_kill_rate)")
 
 
 class Patient(StrictModel):
-    age_years: float = Field(65, ge=18, le=100)
-    weight_kg: float = Field(70, gt=20, le=250)
+    disease: Literal[DISEASE_NAMES] = Field(  # type: ignore[valid-type]
+        DISEASE_NAMES[0], description="the B-cell malignancy (sets the response criteria; cartsim.patient.DISEASES)")
+    age_years: float = Field(65, ge=1, le=100)
+    weight_kg: float = Field(70, gt=5, le=250)
     tumor: Tumor = Tumor()
     normal_b_cells: float = Field(5e9, ge=0, le=1e11, description="whole-body normal B cells (suppressed in CLL)")
     tcell_fitness: float = _model_parameter("tcell_fitness", "1 = healthy-donor-like T cells")

@@ -58,10 +58,10 @@ _DEX = "[A] dexamethasone one-compartment PK with an Emax effect"
 
 PARAMETER_TABLE: tuple[Parameter, ...] = (
     # ---- CAR-T, per lineage ----------------------------------------------------------------
-    Parameter("proliferation_cd4", "1/day", 1.3, 0.1, 3.0,
+    Parameter("proliferation_cd4", "1/day", 1.7, 0.1, 3.0,
               f"[M] {_STEIN} doubling 0.78 d; [A] calibrated to stein2019_doubling_time and kymriah_all_tmax",
               "maximal antigen-driven proliferation rate of CD4 effectors"),
-    Parameter("proliferation_cd8", "1/day", 1.5, 0.1, 3.0,
+    Parameter("proliferation_cd8", "1/day", 2.0, 0.1, 3.0,
               f"[M] {_STEIN} doubling 0.78 d; [A] calibrated to stein2019_doubling_time and kymriah_all_tmax",
               "maximal antigen-driven proliferation rate of CD8 effectors"),
     Parameter("memory_death_cd4", "1/day", 0.007, 1e-4, 0.2,
@@ -101,7 +101,7 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               "[A] Kaech & Ahmed 2001 Nat Immunol: once activated, T cells run a programme of 7-10+ divisions "
               "that goes on without further antigen; calibrated to kalos2011_expansion_fold and kymriah_all_tmax",
               "divisions of an activated effector's burst at healthy-donor fitness, first exposure"),
-    Parameter("contraction_death", "1/day", 0.6, 0.0, 2.0,
+    Parameter("contraction_death", "1/day", 0.65, 0.0, 2.0,
               "[A] Kaech & Ahmed 2001 Nat Immunol: programmed contraction after the burst, with or without "
               "antigen; calibrated to stein2019_initial_decline_half_life",
               "extra death of effectors whose burst is over"),
@@ -210,8 +210,10 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               "egress of node CLL to blood"),
     Parameter("access_blood", "1", 1.0, 0.0, 1.0, "[A] site access weight (w_PB)", "CAR-T access to blood CLL"),
     Parameter("access_marrow", "1", 0.7, 0.0, 1.0, "[A] site access weight (w_BM)", "CAR-T access to marrow CLL"),
-    Parameter("access_node", "1", 0.3, 0.0, 1.0,
-              "[A] site access weight (w_LN); nodal disease responds less than blood and marrow",
+    Parameter("access_node", "1", 0.2, 0.0, 1.0,
+              "[A] site access weight (w_LN), calibrated to porter2015_pr: nodal disease responds less than blood "
+              "and marrow; a node's killing is then limited by how long effectors stay, so nodes respond in "
+              "proportion to the expansion (partial responses) while the blood clears",
               "CAR-T access to nodal CLL"),
     Parameter("access_normal_b", "1", 0.7, 0.0, 1.0, "[A]", "CAR-T access to normal B cells"),
     Parameter("max_kill_rate", "1/day", 1.15, 0.01, 10.0, f"[V] {_KIMMEL} (gamma_B)",
@@ -229,8 +231,10 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               "relative increase of all killing (bystander cytotoxicity) at saturating IL-6 signalling"),
     Parameter("inflammatory_killing_il6_half", "pg/mL", 100.0, 1.0, 1e5, "[A]",
               "IL-6 signalling (above baseline) giving half the inflammatory killing gain"),
-    Parameter("antigen_low_recognition", "1", 0.05, 0.0, 1.0,
-              "[A] antigen-low CLL is still killed, less efficiently (Majzner 2020 Cancer Discov)",
+    Parameter("antigen_low_recognition", "1", 0.12, 0.0, 1.0,
+              "[A] calibrated to melenhorst2022_mrd_clearance (no CLL left at 1e-6 after about six months in "
+              "lasting remissions); antigen-low CLL is still killed, less efficiently (Majzner 2020 Cancer "
+              "Discov)",
               "killing of the antigen-negative/low clone relative to the antigen-positive clone",
               constructs={"CD19/ROR1": 0.8}),
     Parameter("antigen_low_stimulation", "1", 0.0, 0.0, 1.0,

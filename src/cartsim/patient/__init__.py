@@ -1,6 +1,13 @@
 """Patient characteristics and virtual-population sampling (correlated, reproducible, chunk-independent)."""
 
+from .._diseases import DISEASE_BY_NAME as DISEASE_BY_NAME
+from .._diseases import DISEASE_NAMES as DISEASE_NAMES
+from .._diseases import DISEASES as DISEASES
+from .._diseases import Disease as Disease
+from .._diseases import disease_codes as disease_codes
+from ._population import B_ALL_POPULATION as B_ALL_POPULATION
 from ._population import COLUMNS as COLUMNS
+from ._population import LBCL_POPULATION as LBCL_POPULATION
 from ._population import CTL019_ERA_POPULATION as CTL019_ERA_POPULATION
 from ._population import DEFAULT_POPULATION as DEFAULT_POPULATION
 from ._population import LATENT as LATENT

@@ -48,6 +48,7 @@ from scipy.special import expit, logit, ndtr, ndtri
 from scipy.stats import nbinom
 
 from .._seeds import hashed_normals, mix_seeds
+from .._diseases import DISEASE_NAMES
 
 #: The latent standard normals of a patient, in copula (Cholesky) order. Each names the
 #: :class:`Population` field that maps it to a characteristic. The T-cell characteristics come
@@ -57,13 +58,17 @@ LATENT = (
     "prior_lines", "prior_btki", "prior_venetoclax", "age_years", "weight_kg",
     "tumor_cells", "blood_to_node", "marrow_to_node", "antigen_negative_fraction", "normal_b_cells",
     "cytokine_propensity", "tcell_fitness", "cd4_fraction",
+    # The tumour's biology relative to CLL (a CLL preset holds each at 1 with no spread, so its patients are the
+    # same as before these were added: latent rows after the last correlated one are independent normals).
+    "tumor_growth_factor", "antigen_density", "node_access", "killing_factor",
 )
 
 #: Columns of :func:`sample_population`, in order.
 COLUMNS = (
     "patient", "seed", "age_years", "weight_kg", "tumor_blood_cells", "tumor_marrow_cells", "tumor_node_cells",
     "antigen_negative_fraction", "normal_b_cells", "tcell_fitness", "cytokine_propensity", "cd4_fraction",
-    "prior_lines", "prior_btki", "prior_venetoclax",
+    "prior_lines", "prior_btki", "prior_venetoclax", "disease", "tumor_growth_factor", "antigen_density",
+    "node_access", "killing_factor",
 )
 
 # Hash streams (arbitrary distinct constants): the whitened population seed, the per-patient key,
@@ -202,9 +207,11 @@ class Population:
     """A virtual patient population: marginals of every characteristic and their correlations.
 
     Field names after ``description`` are the latent characteristics (:data:`LATENT`).
-    ``tumor_cells`` is the whole-body CLL burden; ``blood_to_node`` and ``marrow_to_node``
-    split it over blood, marrow and lymph nodes/spleen (cells in blood or marrow per cell in
-    nodes). Every number carries its units and source.
+    ``tumor_cells`` is the whole-body tumour burden; ``blood_to_node`` and ``marrow_to_node``
+    split it over blood, marrow and lymph nodes/spleen/extranodal tissue (cells in blood or marrow per
+    cell in nodes). ``disease`` names the disease (:mod:`cartsim._diseases`); the tumour-biology marginals
+    (``tumor_growth_factor`` .. ``killing_factor``) are relative to CLL and default to CLL's
+    (:data:`CLL_TUMOUR_BIOLOGY`). Every number carries its units and source.
     """
 
     name: str
@@ -222,9 +229,20 @@ class Population:
     cytokine_propensity: Marginal
     tcell_fitness: Marginal
     cd4_fraction: Marginal
+    tumor_growth_factor: Marginal = field(default=None)  # type: ignore[assignment]  (None: CLL's, see __post_init__)
+    antigen_density: Marginal = field(default=None)  # type: ignore[assignment]
+    node_access: Marginal = field(default=None)  # type: ignore[assignment]
+    killing_factor: Marginal = field(default=None)  # type: ignore[assignment]
     correlations: tuple[Correlation, ...] = field(default=())
+    disease: str = "CLL"
 
     def __post_init__(self):
+        if self.disease not in DISEASE_NAMES:
+            raise ValueError(f"population {self.name!r}: unknown disease {self.disease!r}; diseases: "
+                             f"{', '.join(DISEASE_NAMES)}")
+        for name, marginal in CLL_TUMOUR_BIOLOGY.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, marginal)
         pairs = [frozenset((c.a, c.b)) for c in self.correlations]
         repeated = {tuple(sorted(p)) for p in pairs if pairs.count(p) > 1}
         if repeated:
@@ -246,6 +264,19 @@ class Population:
         """Lower-triangular ``L`` with ``L @ L.T`` the correlation matrix."""
         return np.linalg.cholesky(self.correlation_matrix())
 
+
+#: The tumour biology of CLL, the reference of the model's parameter table (so every value is 1, or the table's
+#: default, with no spread): what a population leaves out is CLL's.
+CLL_TUMOUR_BIOLOGY = {
+    "tumor_growth_factor": Marginal(1.0, 0.0, "linear", 1.0, 1.0, "x the table's CLL proliferation rates",
+                             "reference: the parameter table's CLL birth rates (Messmer 2005 JCI)"),
+    "antigen_density": Marginal(1.0, 0.0, "linear", 1.0, 1.0, "CD19 per tumour cell, relative to CLL",
+                                "reference: the access weights of the parameter table are CLL's"),
+    "node_access": Marginal(0.3, 0.0, "linear", 0.3, 0.3, "CAR-T access to nodal tumour (0-1)",
+                            "the parameter table's access_node: nodal CLL responds less than blood and marrow"),
+    "killing_factor": Marginal(1.0, 0.0, "linear", 1.0, 1.0, "x the table's maximal kill rate",
+                               "reference: the CLL microenvironment of the parameter table's kill rate"),
+}
 
 # ---------------------------------------------------------------------------------------------
 # Presets
@@ -389,12 +420,137 @@ HEALTHY_T_CELLS = replace(
     correlations=tuple(c for c in CLL_CORRELATIONS if frozenset((c.a, c.b)) not in _T_CELL_HISTORY),
 )
 
+_ELIANA = "Maude 2018 NEJM 378:439 (ELIANA, 75 infused)"
+_ELIANA_UPDATE = "Grupp 2018 ASH abstract (ELIANA update, 79 infused)"
+_JULIET = "Schuster 2019 NEJM 380:45 (JULIET, 111 infused)"
+_TESTA = "Testa 2024 Mediterr J Hematol Infect Dis"
+#: CD19 antigen density: CLL cells carry less CD19 than normal B cells (Ginaldi 1998 J Clin Pathol 51:364,
+#: quantitative flow cytometry; recalled, verify); B-ALL blasts carry more (the CD19-high ALL of the CAR-T trials).
+_CD19_DENSITY = "Ginaldi 1998 J Clin Pathol: CD19 is dim on CLL (recalled, verify)"
+
+#: Correlations of the B-ALL preset: the disease and its treatment history, not CLL's.
+B_ALL_CORRELATIONS = (
+    Correlation("age_years", "weight_kg", 0.8, "[A] children grow: weight follows age from 3 to 25 years"),
+    Correlation("prior_lines", "tcell_fitness", -0.3,
+                "Das 2019 Cancer Discov: T-cell fitness for CAR-T manufacture falls with cycles of chemotherapy "
+                "in paediatric ALL (recalled, verify)"),
+    Correlation("prior_lines", "antigen_negative_fraction", 0.2,
+                "[A] more therapy (blinatumomab, relapse) selects CD19-low subclones (Orlando 2018 Nat Med: "
+                "CD19-negative relapse after CAR-T; recalled, verify)"),
+    Correlation("tumor_cells", "cytokine_propensity", 0.3,
+                "[A] CRS is more severe with higher marrow burden (Maude 2018 NEJM; Teachey 2016 Cancer Discov; "
+                "recalled, verify)"),
+    Correlation("tumor_cells", "tumor_growth_factor", 0.3, "[A] a large marrow burden at relapse reflects fast growth"),
+    Correlation("tumor_cells", "normal_b_cells", -0.4, "[A] blasts crowd out normal B-cell production"),
+)
+
+B_ALL_PAEDIATRIC = Population(
+    name="b_all_paediatric_ya",
+    description=("Relapsed/refractory CD19+ B-ALL in children and young adults, as in ELIANA: median age 11, "
+                 "marrow- and blood-dominant disease (median 74% marrow blasts), fast growth, high CD19 density, "
+                 "T cells less damaged than in CLL."),
+    disease="B-ALL",
+    prior_lines=LineCount(1, 2.0, 3.0, 10, f"{_ELIANA}: median 3 prior lines (1-8); 61% prior allo-SCT "
+                                           f"({_ELIANA_UPDATE})"),
+    prior_btki=Proportion(0.0, "BTK inhibitors are not used in ALL"),
+    prior_venetoclax=Proportion(0.0, "[A] venetoclax is not a standard line in paediatric ALL"),
+    age_years=Marginal(11.0, 5.5, "linear", 3.0, 24.0, "years", f"{_ELIANA_UPDATE}: median 11 (3-24); sd [A]"),
+    weight_kg=Marginal(40.0, 0.5, "log", 12.0, 120.0, "kg", "[A] children and young adults aged 3-24"),
+    tumor_cells=Marginal(1.5e12, 0.8, "log", 1e10, 6e12, "cells, whole body",
+                         f"{_ELIANA}: median 74% marrow blasts (5-99%, >= 5% required); against the model's 1e12 "
+                         "nucleated marrow cells 74% is ~2.8e12 blasts; [A] whole-body median 1.5e12"),
+    blood_to_node=Marginal(0.5, 1.0, "log", 0.005, 20.0, "blood blasts per extramedullary blast",
+                           "[A] circulating blasts in most relapsed ALL; gives ~1.3e10/L blood blasts in the median"),
+    marrow_to_node=Marginal(10.0, 0.6, "log", 1.0, 100.0, "marrow blasts per extramedullary blast",
+                            "[A] marrow-dominant disease; spleen/liver/node involvement is small"),
+    antigen_negative_fraction=Marginal(1e-4, 1.2, "log", 1e-7, 0.5, "fraction of blasts",
+                                       "[A] CD19-negative relapse is common after CD19 CAR-T in ALL (Orlando 2018 "
+                                       "Nat Med; recalled, verify), so a larger pre-existing CD19-low share than CLL"),
+    normal_b_cells=Marginal(5e9, 1.0, "log", 1e7, 4e10, "cells, whole body",
+                            f"[A] ~10% of {_HEALTHY_WHOLE_BODY_B}: after intensive chemotherapy"),
+    cytokine_propensity=Marginal(1.0, 0.6, "log", 0.05, 10.0, "1 = typical CRS susceptibility",
+                                 "[A] as the CLL presets; burden drives the ALL storm"),
+    tcell_fitness=Marginal(0.8, 0.5, "log", 0.05, 3.0, "1 = healthy-donor T cells",
+                           f"[A] {_TESTA}: CAR-T work better in ALL than in CLL, whose T-cell dysfunction is "
+                           "disease-related; Das 2019 Cancer Discov: chemotherapy still costs fitness"),
+    cd4_fraction=Marginal(0.6, 0.5, "logit", 0.05, 0.95, "CD4 share of T cells",
+                          "[A] near the healthy range (normal_lymphocytes_tcells), lowered by chemotherapy"),
+    tumor_growth_factor=Marginal(10.0, 0.4, "log", 2.0, 40.0, "x the table's CLL proliferation rates",
+                          "[A] relapsed ALL doubles in about two to three weeks (marrow net ~0.04/day at 10x the CLL "
+                          "birth rates) against CLL's months (cll_net_growth); recalled, verify"),
+    antigen_density=Marginal(2.0, 0.3, "log", 0.5, 6.0, "CD19 per tumour cell, relative to CLL",
+                             f"[A] {_CD19_DENSITY}; bright CD19 on B-ALL blasts; factor 2 [A]"),
+    node_access=Marginal(0.7, 0.0, "linear", 0.7, 0.7, "CAR-T access to extramedullary tumour (0-1)",
+                         "[A] extramedullary ALL (spleen, liver) is not the protective node niche of CLL: as marrow"),
+    killing_factor=Marginal(1.5, 0.0, "linear", 1.5, 1.5, "x the table's maximal kill rate",
+                            "[A] CLL cells induce T-cell synapse defects (Ramsay 2008 J Clin Invest; recalled, verify) "
+                            "that ALL blasts do not: a less suppressive microenvironment"),
+    correlations=B_ALL_CORRELATIONS,
+)
+
+#: Correlations of the LBCL preset.
+LBCL_CORRELATIONS = (
+    Correlation("prior_lines", "tcell_fitness", -0.3,
+                "[A] as in CLL: chemotherapy lines cost T-cell fitness (Fraietta 2016 Blood for CLL)"),
+    Correlation("age_years", "tcell_fitness", -0.15, "[A] immunosenescence"),
+    Correlation("tumor_cells", "cytokine_propensity", 0.3,
+                "[A] CRS is more severe with higher burden (Hay 2017 Blood; recalled, verify)"),
+    Correlation("tumor_cells", "tumor_growth_factor", 0.2, "[A] bulky disease reflects fast growth"),
+    Correlation("prior_lines", "antigen_negative_fraction", 0.15, "[A] as in CLL"),
+)
+
+R_R_LBCL = Population(
+    name="rr_lbcl",
+    description=("Relapsed/refractory large B-cell lymphoma after two or more lines, as in JULIET: median age 56, "
+                 "bulky nodal and extranodal masses with little blood or marrow disease, aggressive growth."),
+    disease="LBCL",
+    prior_lines=LineCount(2, 1.2, 3.0, 10, f"{_JULIET}: median 3 prior lines; >= 2 required; 49% prior ASCT"),
+    prior_btki=Proportion(0.0, "[A] BTK inhibitors are not a standard line in LBCL"),
+    prior_venetoclax=Proportion(0.0, "[A] not a standard line in LBCL"),
+    age_years=Marginal(56.0, 12.0, "linear", 22.0, 80.0, "years", f"{_JULIET}: median 56 (22-76); sd [A]"),
+    weight_kg=Marginal(78.0, 0.18, "log", 40.0, 160.0, "kg", "[A] adults of a Western trial population"),
+    tumor_cells=Marginal(2e11, 1.0, "log", 1e9, 3e12, "cells, whole body",
+                         "[A] 1 cm3 ~ 1e9 cells (tumor_cells_per_cm3): bulky relapsed LBCL of ~200 cm3 in the median; "
+                         f"{_JULIET}: 76% stage III/IV"),
+    blood_to_node=Marginal(0.002, 1.0, "log", 1e-5, 0.5, "blood lymphoma cells per nodal/extranodal cell",
+                           "[A] circulating lymphoma cells are rare in LBCL"),
+    marrow_to_node=Marginal(0.02, 1.5, "log", 1e-5, 2.0, "marrow lymphoma cells per nodal/extranodal cell",
+                            "[A] marrow involvement in a minority of relapsed LBCL"),
+    antigen_negative_fraction=Marginal(1e-3, 1.2, "log", 1e-7, 0.5, "fraction of lymphoma cells",
+                                       "[A] CD19 loss or low density in a share of LBCL relapses after CAR-T "
+                                       "(Neelapu 2017 NEJM; Spiegel 2021 Nat Med; recalled, verify)"),
+    normal_b_cells=Marginal(3e9, 1.0, "log", 1e7, 4e10, "cells, whole body",
+                            f"[A] ~6% of {_HEALTHY_WHOLE_BODY_B}: depleted by rituximab-containing lines"),
+    cytokine_propensity=Marginal(1.0, 0.6, "log", 0.05, 10.0, "1 = typical CRS susceptibility",
+                                 "[A] as the CLL presets"),
+    tcell_fitness=Marginal(0.6, 0.55, "log", 0.05, 3.0, "1 = healthy-donor T cells",
+                           f"[A] {_TESTA}: CAR-T work better in lymphoma than in CLL, whose T-cell defect is "
+                           "disease-related; chemotherapy lines still cost fitness"),
+    cd4_fraction=Marginal(0.55, 0.6, "logit", 0.05, 0.95, "CD4 share of T cells",
+                          "[A] between heavily treated and healthy donors"),
+    tumor_growth_factor=Marginal(3.0, 0.4, "log", 0.5, 20.0, "x the table's CLL proliferation rates",
+                          "[A] aggressive lymphoma: nodal net growth ~0.03/day at 3x the CLL node birth rate "
+                          "(doubling in weeks); recalled, verify"),
+    antigen_density=Marginal(1.3, 0.4, "log", 0.3, 6.0, "CD19 per tumour cell, relative to CLL",
+                             f"[A] {_CD19_DENSITY}; CD19 on LBCL is variable, brighter than on CLL in most"),
+    node_access=Marginal(0.3, 0.0, "linear", 0.3, 0.3, "CAR-T access to nodal tumour (0-1)",
+                         "[A] bulky lymphoma masses restrict CAR-T access as CLL nodes do (the table's access_node)"),
+    killing_factor=Marginal(1.0, 0.0, "linear", 1.0, 1.0, "x the table's maximal kill rate",
+                            "[A] an immunosuppressive lymphoma microenvironment, as CLL's (Jain 2021 Blood Adv: "
+                            "tumour interferon signalling and myeloid suppression predict failure; recalled, verify)"),
+    correlations=LBCL_CORRELATIONS,
+)
+
 #: The presets as written above, before the calibrated parameter set is applied.
 UNCALIBRATED_POPULATIONS: dict[str, Population] = {
-    p.name: p for p in (RR_CLL_POST_BTKI_VENETOCLAX, RR_CLL_EARLY, RR_CLL_CTL019_ERA, HEALTHY_T_CELLS)}
+    p.name: p for p in (RR_CLL_POST_BTKI_VENETOCLAX, RR_CLL_EARLY, RR_CLL_CTL019_ERA, HEALTHY_T_CELLS,
+                        B_ALL_PAEDIATRIC, R_R_LBCL)}
 DEFAULT_POPULATION = RR_CLL_POST_BTKI_VENETOCLAX.name
 #: The population of the UPenn CTL019 cohorts (Porter 2015, Frey 2020): treated before BTK inhibitors.
 CTL019_ERA_POPULATION = RR_CLL_CTL019_ERA.name
+#: The populations of ELIANA (paediatric/young-adult B-ALL) and JULIET (LBCL).
+B_ALL_POPULATION = B_ALL_PAEDIATRIC.name
+LBCL_POPULATION = R_R_LBCL.name
 #: The shipped parameter set, which the presets apply on import. ``cartsim calibrate`` never writes it (it
 #: writes to its ``--out``); a calibration becomes the package default only by committing its output here.
 CALIBRATED_FILE = Path(__file__).with_name("calibrated.json")
@@ -588,6 +744,11 @@ def patients_from_latents(population: Population, z: dict[str, np.ndarray], pati
         "prior_lines": population.prior_lines.values(z["prior_lines"]),
         "prior_btki": population.prior_btki.values(z["prior_btki"]),
         "prior_venetoclax": population.prior_venetoclax.values(z["prior_venetoclax"]),
+        "disease": np.full(n, population.disease),
+        "tumor_growth_factor": population.tumor_growth_factor.values(z["tumor_growth_factor"]),
+        "antigen_density": population.antigen_density.values(z["antigen_density"]),
+        "node_access": population.node_access.values(z["node_access"]),
+        "killing_factor": population.killing_factor.values(z["killing_factor"]),
     }, columns=list(COLUMNS))
 
 
@@ -598,13 +759,16 @@ def _field(row, name: str):
 
 #: Population column -> field of the Scenario's ``patient.tumor`` block.
 TUMOR_FIELDS = {"tumor_blood_cells": "blood_cells", "tumor_marrow_cells": "marrow_cells",
-                "tumor_node_cells": "node_cells", "antigen_negative_fraction": "antigen_negative_fraction"}
+                "tumor_node_cells": "node_cells", "antigen_negative_fraction": "antigen_negative_fraction",
+                "tumor_growth_factor": "growth_factor", "antigen_density": "antigen_density",
+                "node_access": "node_access", "killing_factor": "killing_factor"}
 
 
 def patient_fields(row) -> dict:
     """The Scenario ``patient`` block of one population row (a Series, itertuples() row or mapping)."""
     value = lambda name: float(_field(row, name))  # noqa: E731  (plain floats for pydantic and YAML)
     return {
+        "disease": str(_field(row, "disease")),
         "age_years": value("age_years"),
         "weight_kg": value("weight_kg"),
         "tumor": {field_name: value(column) for column, field_name in TUMOR_FIELDS.items()},
