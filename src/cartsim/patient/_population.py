@@ -727,6 +727,7 @@ def patients_from_latents(population: Population, z: dict[str, np.ndarray], pati
     per name of :data:`LATENT`), numbered ``patients`` with simulation ``seeds``: the mapping
     :func:`sample_population` applies to its hashed normals, open to other designs (a calibration's
     quasi-random plausible-patient pool)."""
+    n = len(patients)
     blood, marrow, node = _tumor_split(population, z)
     return pd.DataFrame({
         "patient": np.asarray(patients, dtype=np.int64),
