@@ -79,7 +79,7 @@ def test_simulation_based_calibration_recovers_known_parameters():
     log_fitness = np.log(design.patients["tcell_fitness"].to_numpy())
     chance = 1 / (1 + np.exp(-3.0 * (log_fitness - math.log(0.3))))
     outcomes = {r.name: _outcomes(design.patients, rng.random(len(chance)) < chance) for r in problem.regimens}
-    truth = {"tcell_fitness.median": 0.2, "tcell_fitness.spread": 0.8}
+    truth = {"tcell_fitness.median": 0.2, "tcell_fitness.spread": 0.5}
     pool = pool_of(problem, outcomes)
     w = weights(pool, truth)
     # Two synthetic studies of 400 patients: the CR share and the share of fit patients with CR separate the

@@ -50,11 +50,11 @@ class Settings:
     problem: str = "default"
     pool_size: int = 4096          # plausible-patient pool per population
     trajectories: int = 4          # Morris trajectories of the screening
-    screening_patients: int = 48   # patients per regimen at each screening point
+    screening_patients: int = 32   # patients per regimen at each screening point
     walkers: int = 24
-    steps: int = 1500
-    burn: int = 500
-    thin: int = 10
+    steps: int = 1200
+    burn: int = 400
+    thin: int = 8
     seed: int = 0
 
 
@@ -85,8 +85,10 @@ def parameter_set_of(theta: dict[str, float], targets: list[str], free, provenan
 
 def calibrate(out: str | Path, settings: Settings = Settings(), targets_path: str | Path | None = None,
               workers: int = 1, scheduler: str | None = None,
-              progress: Callable[[str, int, int], None] | None = None) -> dict:
-    """Run the calibration of ``settings.problem`` and write its outputs into ``out``; return calibration.json."""
+              progress: Callable[[str, int, int], None] | None = None, reuse: str | Path | None = None) -> dict:
+    """Run the calibration of ``settings.problem`` and write its outputs into ``out``; return calibration.json.
+    ``reuse``: an earlier calibration folder of the same model and problem, whose screening and simulated pool
+    are taken as they are (only the inference runs again)."""
     started = time.monotonic()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -95,11 +97,15 @@ def calibrate(out: str | Path, settings: Settings = Settings(), targets_path: st
     problem.check(targets)
     step = (lambda stage: (lambda done, total: progress(stage, done, total))) if progress else (lambda stage: None)
 
-    screening = screen(settings.problem, settings.trajectories, settings.screening_patients, workers, scheduler,
-                       step("screening (SALib Morris)"))
-    screened = time.monotonic()
-    pool = simulate_pool({"problem": settings.problem, "pool_size": settings.pool_size, "free": screening.chosen},
-                         workers, scheduler, progress=step("plausible-patient pool"))
+    if reuse is None:
+        screening = screen(settings.problem, settings.trajectories, settings.screening_patients, workers,
+                           scheduler, step("screening (SALib Morris)"))
+        screened = time.monotonic()
+        pool = simulate_pool({"problem": settings.problem, "pool_size": settings.pool_size,
+                              "free": screening.chosen}, workers, scheduler, progress=step("plausible-patient pool"))
+    else:
+        screening, pool = reused(reuse, problem, settings)
+        screened = time.monotonic()
     simulated = time.monotonic()
     candidates = {c.name: c for c in problem.candidates}
     fixed = {name: c.value for name, c in candidates.items() if name not in screening.chosen}
@@ -107,19 +113,24 @@ def calibrate(out: str | Path, settings: Settings = Settings(), targets_path: st
     free = [candidates[name] for name in screening.chosen]
     chain = dict(walkers=settings.walkers, steps=settings.steps, burn=settings.burn, thin=settings.thin,
                  seed=settings.seed)
-    posterior = sample_posterior(pool, free, fixed, progress=step("posterior (emcee)"), **chain)
-    first_identifiability = identifiability(posterior)
-    first_correlations = correlations(posterior)
-    why = unidentified(posterior, first_identifiability)
-    evaluations = settings.walkers * settings.steps
-    if why and len(why) < len(free):
+    passes = []
+    while True:
+        posterior = sample_posterior(pool, free, fixed, progress=step(f"posterior (emcee), pass {len(passes) + 1}"),
+                                     **chain)
+        entries = identifiability(posterior)
+        why = unidentified(posterior, entries)  # a ridge first, then look again without it
+        passes.append({"free": entries, "correlations": correlations(posterior)})
+        if len(why) == len(free):  # nothing identified: keep the best-narrowed parameter free
+            keep = min(free, key=lambda c: entries[c.name]["posterior_to_prior_variance"]).name
+            why = {name: reason for name, reason in why.items() if name != keep}
+        passes[-1]["fixed_after"] = why
+        if not why:
+            break
         for name, reason in why.items():
             reasons[name] = f"{reason}: fixed at its sourced value {candidates[name].value:g}"
             fixed[name] = candidates[name].value
         free = [c for c in free if c.name not in why]
-        posterior = sample_posterior(pool, free, fixed, progress=step("posterior without the unidentified"),
-                                     **chain)
-        evaluations *= 2
+    evaluations = settings.walkers * settings.steps * len(passes)
     sampled = time.monotonic()
     fitted, ess = predictive(pool, posterior, problem.terms, settings.seed)
     held_out, _ = predictive(pool, posterior, problem.held_out, settings.seed)
@@ -138,11 +149,11 @@ def calibrate(out: str | Path, settings: Settings = Settings(), targets_path: st
         "pool": {"size_per_population": settings.pool_size, "dropped_by_rule": pool.dropped(),
                  "plausible": {name: int(keep.sum()) for name, keep in pool.plausible.items()}},
         "effective_sample_size": ess,
-        "screening": {"threshold_standard_errors": problem.screening_threshold,
-                      "mu_star": screening.table.to_dict(orient="records")},
+        "screening": {"threshold_standard_errors": problem.screening_threshold, "chosen": screening.chosen,
+                      "reasons": screening.reasons, "mu_star": screening.table.to_dict(orient="records")},
+        "reused_from": None if reuse is None else str(reuse),
         "free": identifiability(posterior) if free else {},
-        "first_pass_identifiability": first_identifiability,
-        "first_pass_correlations": first_correlations,
+        "passes": passes,
         "correlations": correlations(posterior) if free else {},
         "fixed": {name: {"value": value, "why": reasons.get(name, "not a candidate")} for name, value in fixed.items()},
         "acceptance_fraction": posterior.acceptance,
@@ -186,6 +197,28 @@ def _default_parameter_set(pool, posterior, candidates: dict, settings: Settings
     return parameter_set_of(population_values, [t.target for t in pool.problem.terms], (), {
         "cohorts": {"pool_size": settings.pool_size, "regimens": [r.name for r in pool.problem.regimens]},
         "objective": -log_likelihood(pool, median)[0], "evaluations": summary["evaluations"]})
+
+
+def reused(folder: str | Path, problem, settings: Settings):
+    """The screening and pool of an earlier calibration folder (``calibrate --reuse``)."""
+    from ._inference import Screening
+    from ._pool import pool_of
+    from ._targets import CalibrationError
+
+    folder = Path(folder)
+    try:
+        earlier = json.loads((folder / CALIBRATION).read_text())
+        frame = pd.read_parquet(folder / "pool.parquet")
+        chosen, reasons = earlier["screening"]["chosen"], earlier["screening"]["reasons"]
+        size = earlier["pool"]["size_per_population"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise CalibrationError(f"{folder} is not a calibration folder to reuse ({exc})") from None
+    if earlier["problem"] != settings.problem or earlier["cartsim_version"] != __version__:
+        raise CalibrationError(f"{folder} holds another problem or cartsim version; calibrate without --reuse")
+    outcomes = {name: rows.drop(columns=["regimen", "plausible"]).reset_index(drop=True)
+                for name, rows in frame.groupby("regimen")}
+    screening = Screening(pd.DataFrame(earlier["screening"]["mu_star"]), chosen, reasons)
+    return screening, pool_of(problem.shrunk(size).restricted(chosen), outcomes)
 
 
 def _write(out: Path, frame: pd.DataFrame, pool, summary: dict, parameter_set: dict) -> None:

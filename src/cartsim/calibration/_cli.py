@@ -77,12 +77,15 @@ def calibrate(
                          ] = 4096,
     trajectories: Annotated[int, typer.Option(min=2, max=100, help="Morris trajectories of the screening.")] = 4,
     screening_patients: Annotated[int, typer.Option(min=4, max=10_000, help="Patients per regimen at each "
-                                                                            "screening point.")] = 48,
+                                                                            "screening point.")] = 32,
     walkers: Annotated[int, typer.Option(min=8, max=1000, help="emcee walkers.")] = 24,
-    steps: Annotated[int, typer.Option(min=20, max=1_000_000, help="emcee steps (a third are burn-in).")] = 1500,
+    steps: Annotated[int, typer.Option(min=20, max=1_000_000, help="emcee steps (a third are burn-in).")] = 1200,
     workers: Annotated[int | None, typer.Option(min=1, max=256, help="Local worker processes (default: one per "
                                                                      "core).")] = None,
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, e.g. tcp://host:8786.")] = None,
+    reuse: Annotated[Path | None, typer.Option(exists=True, file_okay=False, help=(
+        "An earlier calibration folder of the same model: reuse its screening and simulated pool, run only the "
+        "inference (seconds instead of minutes)."))] = None,
 ) -> None:
     """Calibrate as inference: screen the candidates (Morris), simulate a plausible-patient pool, weight it to
     the targets and draw the posterior ensemble (emcee); write the ensemble, the per-target table, a visual
@@ -109,7 +112,7 @@ def calibrate(
             progress.update(tasks[stage], completed=done, total=total)
 
         summary = run(out, settings, targets, workers=workers or os.cpu_count() or 1, scheduler=scheduler,
-                      progress=advance)
+                      progress=advance, reuse=reuse)
     table = Table("target", "use", "published (95%)", "posterior predictive (95%)", title="cartsim calibrate")
     rows = [("fitted", r) for r in summary["targets"]] + [("held out", r) for r in summary["held_out"]["targets"]]
     for use, row in rows:

@@ -235,20 +235,23 @@ JOINT_CORRELATION = 0.9
 
 
 def unidentified(posterior: Posterior, entries: dict[str, dict]) -> dict[str, str]:
-    """The free parameters to fix, and why: those the targets do not narrow, then of each pair identified only
-    jointly (a ridge) the table parameter, or the later candidate: the targets fix a combination, not both."""
-    out = {name: (f"not identified by the fitted targets (posterior variance {e['posterior_to_prior_variance']:.2f} "
-                  f"of the prior's)") for name, e in entries.items() if not e["identified"]}
+    """The free parameters to fix, and why. Of each pair identified only jointly (a ridge: the targets fix a
+    combination, not both; both then look unidentified) the table parameter, or the later candidate, goes
+    first; without a ridge, those the targets do not narrow."""
     names = [c.name for c in posterior.free]
+    kinds = {c.name: c.kind for c in posterior.free}
     matrix = correlations(posterior)
+    ridge = {}
     for i, a in enumerate(names):
         for b in names[i + 1:]:
             r = matrix[a][b]
-            if abs(r) > JOINT_CORRELATION and a not in out and b not in out:
-                kinds = {c.name: c.kind for c in posterior.free}
+            if abs(r) > JOINT_CORRELATION and a not in ridge and b not in ridge:
                 fixed, other = (a, b) if kinds[a] == "table" and kinds[b] != "table" else (b, a)
-                out[fixed] = f"identified only jointly with {other} (posterior correlation {r:.2f})"
-    return out
+                ridge[fixed] = f"identified only jointly with {other} (posterior correlation {r:.2f})"
+    if ridge:
+        return ridge
+    return {name: (f"not identified by the fitted targets (posterior variance {e['posterior_to_prior_variance']:.2f} "
+                   f"of the prior's)") for name, e in entries.items() if not e["identified"]}
 
 
 def correlations(posterior: Posterior) -> dict[str, dict[str, float]]:
