@@ -104,7 +104,7 @@ def calibrate(out: str | Path, settings: Settings = Settings(), targets_path: st
         pool = simulate_pool({"problem": settings.problem, "pool_size": settings.pool_size,
                               "free": screening.chosen}, workers, scheduler, progress=step("plausible-patient pool"))
     else:
-        screening, pool = reused(reuse, problem, settings)
+        screening, pool, earlier_seconds = reused(reuse, problem, settings)
         screened = time.monotonic()
     simulated = time.monotonic()
     candidates = {c.name: c for c in problem.candidates}
@@ -135,6 +135,10 @@ def calibrate(out: str | Path, settings: Settings = Settings(), targets_path: st
     fitted, ess = predictive(pool, posterior, problem.terms, settings.seed)
     held_out, _ = predictive(pool, posterior, problem.held_out, settings.seed)
     hits = [covered(row) for row in held_out]
+    seconds = {"screening": screened - started, "pool": simulated - screened, "posterior": sampled - simulated}
+    if reuse is not None:  # the screening and pool were the earlier run's work: its times
+        seconds.update({k: v for k, v in earlier_seconds.items() if k in ("screening", "pool")})
+    seconds["total"] = seconds["screening"] + seconds["pool"] + (time.monotonic() - simulated)
     known = [h for h in hits if h is not None]
     summary = {
         "cartsim_version": __version__,
@@ -151,7 +155,7 @@ def calibrate(out: str | Path, settings: Settings = Settings(), targets_path: st
         "effective_sample_size": ess,
         "screening": {"threshold_standard_errors": problem.screening_threshold, "chosen": screening.chosen,
                       "reasons": screening.reasons, "mu_star": screening.table.to_dict(orient="records")},
-        "reused_from": None if reuse is None else str(reuse),
+        "reused_screening_and_pool_from": None if reuse is None else Path(reuse).name,
         "free": identifiability(posterior) if free else {},
         "passes": passes,
         "correlations": correlations(posterior) if free else {},
@@ -161,9 +165,10 @@ def calibrate(out: str | Path, settings: Settings = Settings(), targets_path: st
         "log_likelihood_at_median": float(sum(row["log_likelihood"] or 0.0 for row in fitted)),
         "targets": fitted,
         "held_out": {"targets": held_out, "covered": int(sum(known)), "compared": len(known),
+                     "rule": "a count: the published share inside the posterior predictive 95% interval of a "
+                             "study of its size; a band: the predictive median inside the band",
                      "coverage": (sum(known) / len(known)) if known else None},
-        "seconds": {"screening": screened - started, "pool": simulated - screened,
-                    "posterior": sampled - simulated, "total": time.monotonic() - started},
+        "seconds": seconds,
         "workers": workers, "scheduler": scheduler,
     }
     parameter_set = _default_parameter_set(pool, posterior, candidates, settings, summary, step)
@@ -200,7 +205,7 @@ def _default_parameter_set(pool, posterior, candidates: dict, settings: Settings
 
 
 def reused(folder: str | Path, problem, settings: Settings):
-    """The screening and pool of an earlier calibration folder (``calibrate --reuse``)."""
+    """The screening, pool and run times of an earlier calibration folder (``calibrate --reuse``)."""
     from ._inference import Screening
     from ._pool import pool_of
     from ._targets import CalibrationError
@@ -218,7 +223,7 @@ def reused(folder: str | Path, problem, settings: Settings):
     outcomes = {name: rows.drop(columns=["regimen", "plausible"]).reset_index(drop=True)
                 for name, rows in frame.groupby("regimen")}
     screening = Screening(pd.DataFrame(earlier["screening"]["mu_star"]), chosen, reasons)
-    return screening, pool_of(problem.shrunk(size).restricted(chosen), outcomes)
+    return screening, pool_of(problem.shrunk(size).restricted(chosen), outcomes), earlier["seconds"]
 
 
 def _write(out: Path, frame: pd.DataFrame, pool, summary: dict, parameter_set: dict) -> None:
