@@ -344,7 +344,7 @@ def trial(
     if parameters is not None:
         raise typer.BadParameter("give --parameters or --posterior, not both", param_hint="--posterior")
     if str(posterior) == "shipped":
-        from cartsim.calibration._calibrate import SHIPPED_POSTERIOR as posterior
+        from cartsim.calibration import SHIPPED_POSTERIOR as posterior
     elif not posterior.is_dir():
         raise typer.BadParameter(f"no such calibration folder: {posterior}", param_hint="--posterior")
     _run_posterior_trial(cartsim.load_trial(spec), posterior, draws, out, **options)
@@ -352,7 +352,7 @@ def trial(
 
 def _run_posterior_trial(design, posterior: Path, draws: int, out: Path, **options) -> dict:
     from cartsim.report import shown
-    from cartsim.trial._posterior import run_posterior_trial
+    from cartsim.trial import run_posterior_trial
 
     with Progress(console=console) as progress:
         task = progress.add_task(f"trial '{design.name}' over {draws} posterior draws", total=draws)

@@ -29,7 +29,7 @@ from scipy.special import ndtri
 from .._seeds import mix_seeds
 from ..patient import LATENT, UNCALIBRATED_POPULATIONS, Population, patients_from_latents
 from ..trial import Trial, map_chunks, simulate_patients
-from ._cohorts import _within_follow_up
+from ._cohorts import within_follow_up
 from ._problem import TABLE_SPREAD, FreeParameter, Problem
 
 #: The columns of a simulated pool patient kept for the statistics (the rest of a trial row is not needed).
@@ -111,7 +111,7 @@ def regimen_outcomes(problem: Problem, regimen_name: str, patients: pd.DataFrame
     """The outcome rows (:data:`OUTCOME_COLUMNS`) of ``patients`` (a population frame) treated in the regimen
     ``regimen_name``, with model ``parameters`` (per patient, or one value for all) on top of its arm's."""
     regimen = problem.regimen(regimen_name)
-    arm = _within_follow_up(regimen.arm_spec(), regimen.days)
+    arm = within_follow_up(regimen.arm_spec(), regimen.days)
     trial = Trial.validated({"name": regimen.name, "population": regimen.population,
                              "patients_per_arm": len(patients), "follow_up_days": regimen.days,
                              "seed": problem.seed, "arms": [arm]})

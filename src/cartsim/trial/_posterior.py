@@ -33,8 +33,7 @@ _NOT_ENDPOINTS = ("n", "solver_failures")
 
 def draw_parameter_sets(folder: str | Path, draws: int) -> list[dict]:
     """``draws`` parameter sets evenly through the ensemble of a calibration folder."""
-    from ..calibration._calibrate import CALIBRATION, load_posterior, parameter_set_of
-    from ..calibration._targets import CalibrationError
+    from ..calibration import CALIBRATION, CalibrationError, load_posterior, parameter_set_of
 
     frame = load_posterior(folder)
     try:
