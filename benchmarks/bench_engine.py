@@ -2,11 +2,15 @@
 
     PYTHONPATH=src .venv/bin/python benchmarks/bench_engine.py            # 1000 patients x 3650 days
     PYTHONPATH=src .venv/bin/python benchmarks/bench_engine.py --n 200 --scipy-n 5 --scipy-method BDF
-    PYTHONPATH=src .venv/bin/python benchmarks/bench_engine.py --roadrunner-n 10
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_engine.py --roadrunner-n 10 --trial-n 500
 
 (a) cartsim: one ``integrate`` call per chunk of patients on one core (the engine is serial: a trial
     uses the cores through worker processes), daily output of every state in float32,
-    stochastic layer on (the default) and, timed separately, off.
+    stochastic layer on (the default) and, timed separately, off; and the same engine with the
+    finite-difference Jacobian in place of the one generated from the kernel (what it had before).
+    Flops per accepted step are estimated from the operations of the kernel's trace, of the
+    generated Jacobian and of the LU factors at the states the patients pass through, against the
+    measured rate of one core's dense matrix product (numpy BLAS, one thread) as its practical peak.
 (b) scipy: one ``solve_ivp`` per patient (LSODA by default) at the same
     rtol, the engine's absolute tolerances, daily ``t_eval`` and the same
     boluses (piecewise integration between dose times), with two right-hand
@@ -21,6 +25,11 @@
     events), so each is loaded (LLVM-compiled) anew; that load is timed separately and not counted.
     Its rate is compared with the deterministic engine over the same days, timed in the same run.
 
+(d) A full trial patient: ``--trial-n`` patients per arm of the two-arm 10-year trial through
+    ``run_trial`` (clinical clock, protocol, Parquet) on one worker process per core, as ``cartsim
+    trial`` runs it (``bench_trial.py`` has the sizes, worker counts and Dask), and the wall time of
+    10^6 patients x 10 years extrapolated from it.
+
 All use the same random virtual population as ``tests/test_accuracy.py``
 (``tests/scipy_reference.py``). Numba compilation is warmed up before timing.
 """
@@ -28,22 +37,33 @@ All use the same random virtual population as ``tests/test_accuracy.py``
 from __future__ import annotations
 
 import argparse
+import ast
+import os
 import resource
 import sys
+import tempfile
 import time
 import tracemalloc
 from pathlib import Path
 
-import numpy as np
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # the peak is one core's, as the engine runs on one
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_trial import TRIAL, extrapolation, trial_rate, warm_up  # noqa: E402
 from scipy_reference import (ENGINE_ATOL, first_day, patient_doses, patient_start, random_batch,  # noqa: E402
                              solve_scipy, sub_batch)
 
-from cartsim.model import State  # noqa: E402
-from cartsim._engine import integrate  # noqa: E402
-from cartsim.solver import SolverOptions  # noqa: E402
+from cartsim._compiled_cache import generated_dir  # noqa: E402
+from cartsim._engine import MODEL_INTEGRATOR, integrate  # noqa: E402
+from cartsim._jacobian import MODULE, model_jacobian  # noqa: E402
+from cartsim.model import N_CELL_STATES, N_PARAMS, State, derivatives  # noqa: E402
+from cartsim.solver import SolverOptions, make_integrator  # noqa: E402
+from cartsim.solver._rodas import N_STAGES, factorise  # noqa: E402
 
 _MIB = 1024.0 * 1024.0
 
@@ -66,10 +86,11 @@ def _arguments(argv=None) -> argparse.Namespace:
     parser.add_argument("--roadrunner-n", type=int, default=10, help="patients timed with libRoadRunner (default 10)")
     parser.add_argument("--roadrunner-days", type=int, default=365, help="their follow-up (default 365)")
     parser.add_argument("--seed", type=int, default=20240601, help="seed of the virtual population")
+    parser.add_argument("--trial-n", type=int, default=250, help="trial patients per arm (default 250; 0: none)")
     return parser.parse_args(argv)
 
 
-def run_engine(batch, days, rtol, chunk, stochastic):
+def run_engine(batch, days, rtol, chunk, stochastic, integrate=integrate):
     """Integrate the batch chunk by chunk; returns (seconds, steps, failures, output bytes of one chunk).
 
     Each chunk's daily float32 output is reduced to a per-patient summary (the
@@ -107,6 +128,86 @@ def run_scipy(batch, days, rtol, n, method, compiled):
         nfev.append(ref.nfev)
         failed += not ref.success
     return time.perf_counter() - start, float(np.mean(nfev)), failed
+
+
+def peak_gflops() -> float:
+    """One core's rate on a dense matrix product (numpy BLAS, one thread): the practical peak, best of 3."""
+    a = np.random.default_rng(0).random((1500, 1500))
+    best = np.inf
+    for _ in range(3):
+        start = time.perf_counter()
+        a @ a
+        best = min(best, time.perf_counter() - start)
+    return 2.0 * a.shape[0] ** 3 / best / 1e9
+
+
+def _operations(tree: ast.AST) -> int:
+    """Arithmetic operations of straight-line code: +, -, *, /, powers, calls, comparisons."""
+    return sum(isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Call, ast.Compare)) for node in ast.walk(tree))
+
+
+def _count_ops(expressions) -> int:
+    """Operations of sympy ``expressions`` with common subexpressions once, as compiled code computes them."""
+    import sympy
+
+    temporaries, reduced = sympy.cse(list(expressions), order="none")
+    return sum(int(sympy.count_ops(e)) for _, e in temporaries) + sum(int(sympy.count_ops(e)) for e in reduced)
+
+
+def _jacobian_operations(intermediates) -> int:
+    """Operations of the generated Jacobian: its common subexpressions and entries as written, and the kernel's
+    intermediates it recomputes (written out in full there; counted with their common parts once)."""
+    function = ast.parse((generated_dir() / f"{MODULE}.py").read_text()).body[-1]
+    written = [node for node in function.body if isinstance(node, ast.Assign)
+               and (isinstance(node.targets[0], ast.Subscript) or node.targets[0].id.startswith("_t"))]
+    return sum(_operations(node.value) for node in written) + _count_ops(e for _, e in intermediates)
+
+
+def flops_per_step(batch, horizon, rtol, stochastic, steps_early, steps_total):
+    """Estimated flops of one accepted step: 9 right-hand sides (7 stages, the accepted state, the frozen-state
+    check), one generated Jacobian, one LU factorisation of the active states, 8 triangular solves and the stage
+    sums, at the states of the first 60 days (every 6 h) and of the years after (every 10 days), weighted by
+    the steps taken in each."""
+    from cartsim.interop import symbolic_model
+
+    _, _, intermediates, rhs = symbolic_model()
+    rhs_flops = _count_ops([e for _, e in intermediates] + list(rhs))
+    jacobian_flops = _jacobian_operations(intermediates)
+    jacobian = model_jacobian()
+    per_phase = []
+    for days in (np.arange(first_day(batch), 60.0, 0.25), np.arange(60.0, horizon, 10.0)):
+        sol = integrate(batch.y0, batch.params, days, doses=batch.doses, seeds=batch.seeds, t0=batch.t0,
+                        options=SolverOptions(rtol=rtol, stochastic=stochastic))
+        flops = []
+        for y, p in zip(sol.values.reshape(-1, batch.y0.shape[1]), np.repeat(batch.params, days.size, axis=0)):
+            flops.append(_linear_algebra_flops(y, p, jacobian) + 9 * rhs_flops + jacobian_flops)
+        per_phase.append(float(np.mean(flops)))
+    early = steps_early / steps_total
+    return early * per_phase[0] + (1.0 - early) * per_phase[1], rhs_flops, jacobian_flops
+
+
+def _linear_algebra_flops(y, p, jacobian) -> float:
+    """LU of the active states' ``I / (gamma h) - J`` (fill as the solver's pivoting makes it), 8 solves, and
+    the stage sums over all states."""
+    n = y.size
+    values = np.empty(jacobian.rows.size)
+    jacobian.entries(y, p, values)
+    dense = np.zeros((n, n))
+    dense[jacobian.rows, jacobian.cols] = values
+    dy = np.empty(n)
+    derivatives(y, p, dy, np.empty(N_CELL_STATES), np.empty(N_CELL_STATES))
+    active = np.nonzero(~((y == 0.0) & (dy == 0.0)))[0]
+    m = active.size
+    jac = np.ascontiguousarray(dense[np.ix_(active, active)])
+    lu = np.empty((m, m))
+    factorise(jac, m, 1.0, lu, np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64))
+    nonzero = lu != 0.0
+    lower = np.tril(nonzero, -1)
+    upper = np.triu(nonzero, 1)
+    factor = float(np.sum(lower.sum(axis=0) * (1 + 2 * upper.sum(axis=1))))
+    solve = 2.0 * (lower.sum() + upper.sum()) + m
+    stages = sum(2 * s * (n + m) for s in range(N_STAGES)) + 4 * N_STAGES * n
+    return factor + N_STAGES * solve + stages
 
 
 def run_roadrunner(batch, days, rtol, n):
@@ -165,10 +266,30 @@ def main(argv=None) -> None:
     secs_det, steps_det, failed_det, _ = run_engine(batch, days, args.rtol, args.chunk, False)
     rate_sto = args.n / secs_sto
     rate_det = args.n / secs_det
+    # The same engine with the finite-difference Jacobian it had before the generated one, and the flops.
+    finite = make_integrator(derivatives, n_params=N_PARAMS, n_cells=N_CELL_STATES, atol=MODEL_INTEGRATOR.atol,
+                             typical=MODEL_INTEGRATOR.typical)
+    finite.integrate(warm.y0, warm.params, np.arange(-5.0, 11.0), doses=warm.doses, seeds=warm.seeds, t0=warm.t0,
+                     dtype=np.float32)
+    # Alternating, best of two each (this machine is shared), both without tracemalloc.
+    runs = {"generated": [], "finite": []}
+    for _ in range(2):
+        runs["generated"].append(run_engine(batch, days, args.rtol, args.chunk, True))
+        runs["finite"].append(run_engine(batch, days, args.rtol, args.chunk, True, finite.integrate))
+    secs_gen = min(run[0] for run in runs["generated"])
+    secs_fd = min(run[0] for run in runs["finite"])
+    _, steps_fd, failed_fd, _ = runs["finite"][0]
+    secs_early, steps_early, _, _ = run_engine(batch, days[days <= 60.0], args.rtol, args.chunk, True)
+    flops, rhs_flops, jacobian_flops = flops_per_step(sub_batch(batch, slice(0, min(args.n, 20))), args.days,
+                                                      args.rtol, True, steps_early.sum(), steps_sto.sum())
+    gflops = flops * steps_sto.sum() / secs_sto / 1e9
+    peak = peak_gflops()
     print(f"cartsim stochastic   : {args.n} patients in {secs_sto:.2f} s; mean steps/patient "
           f"{steps_sto.mean():.0f} (max {steps_sto.max()}); failures {failed_sto}")
     print(f"cartsim deterministic: {args.n} patients in {secs_det:.2f} s; mean steps/patient "
           f"{steps_det.mean():.0f} (max {steps_det.max()}); failures {failed_det}")
+    print(f"cartsim finite-difference Jacobian (stochastic): {args.n} patients in {secs_fd:.2f} s; mean "
+          f"steps/patient {steps_fd.mean():.0f}; failures {failed_fd}")
 
     # (b) scipy, same equations, same rtol, same daily output, on a subset.
     baselines = {}
@@ -192,6 +313,19 @@ def main(argv=None) -> None:
           f"ratio cartsim/libRoadRunner " + (f"{rate_year / rate_rr:.1f}x" if rate_rr > 0 else
                                                "none (CVODE failed on every patient)"))
 
+    # (d) a full trial patient: in this (warm) process, and on one worker process per core as `cartsim trial`
+    # runs it (their start-up, a few seconds each, included).
+    cores = os.cpu_count() or 1
+    trial_rates = None
+    if args.trial_n > 0:
+        from cartsim.trial import load_trial
+
+        trial = load_trial(TRIAL)
+        with tempfile.TemporaryDirectory() as folder:
+            warm_up(trial, Path(folder))
+            trial_rates = [trial_rate(trial, Path(folder), args.trial_n, workers=w)[0] for w in (1, cores)]
+        trial_days = trial.follow_up_days
+
     width = max(len(k) for k in baselines) + 1
     print()
     print("=" * 100)
@@ -203,8 +337,20 @@ def main(argv=None) -> None:
     for label, rate in baselines.items():
         print(f"{label:<{width}}: {rate:9.2f} patients/s ({1e3 / rate:8.1f} ms/patient, 1 thread); "
               f"ratio cartsim/{label.split()[0]} {rate_sto / rate:7.1f}x (deterministic {rate_det / rate:.1f}x)")
+    print(f"{'finite differences':<{width}}: {args.n / secs_fd:9.1f} patients/s with the finite-difference "
+          f"Jacobian, {args.n / secs_gen:.1f} with the generated one (alternating, best of 2): ratio "
+          f"{secs_fd / secs_gen:.2f}x (steps {steps_fd.mean():.0f} vs {steps_sto.mean():.0f} per patient)")
     print(f"{'mean steps':<{width}}: {steps_sto.mean():.0f} per patient stochastic, "
           f"{steps_det.mean():.0f} deterministic")
+    print(f"{'flops per step':<{width}}: about {flops:,.0f} (right-hand side {rhs_flops:,}, generated Jacobian "
+          f"{jacobian_flops:,}, the rest LU and stages): {gflops:.2f} GFLOP/s = {100 * gflops / peak:.1f}% of one "
+          f"core's measured {peak:.1f} GFLOP/s (dense matrix product)")
+    if trial_rates is not None:
+        one, many = trial_rates
+        print(f"{'trial patient':<{width}}: {one:9.1f} patients/s on one warm process ({1e3 / one:.1f} ms/patient, "
+              f"{trial_days} days, clinical layer), {many:.1f} on {cores} worker processes ({many / one:.2f}x)")
+        print(f"{'extrapolated':<{width}}: {extrapolation(max(many, cores * one), trial_days)}, at "
+              f"{'the measured rate' if many >= cores * one else f'{cores} x the warm one-process rate'}")
     print(f"{'peak RSS':<{width}}: {rss_engine:.0f} MiB after the engine runs, {_rss_mib():.0f} MiB at the end")
     print(f"{'tracemalloc peak':<{width}}: {traced_peak / _MIB:.1f} MiB during the stochastic engine run "
           f"(one chunk's float32 output = {chunk_bytes / _MIB:.1f} MiB)")

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from cartsim.calibration import COMPARATORS, CalibrationError, Target, compare, load_targets
 from cartsim.calibration._inference import populations_at
 from cartsim.calibration._sensitivity import ENDPOINTS, FACTORS, run_sensitivity
-from cartsim.calibration._validate import NOT_COMPARED
+from cartsim.calibration._validate import ALSO_COMPARED, NOT_COMPARED
 from cartsim.cli import app
 from cartsim.patient import DEFAULT_POPULATION, POPULATIONS
 from cartsim.patient._population import CALIBRATED_FILE, UNCALIBRATED_POPULATIONS
@@ -99,7 +99,9 @@ def test_validate_writes_table_json_and_figure(tmp_path):
     result = CliRunner().invoke(app, ["validate", "--patients", "20", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     content = json.loads((tmp_path / "validation.json").read_text())
-    assert content["compared"] == len(COMPARATORS) and 0 <= content["agree"] <= content["compared"]
+    # Each comparator is one row, and a target compared in a second disease too (ALSO_COMPARED) one more.
+    comparisons = len(COMPARATORS) + sum(len(also) for also in ALSO_COMPARED.values())
+    assert content["compared"] == comparisons and 0 <= content["agree"] <= content["compared"]
     markdown = (tmp_path / "validation.md").read_text()
     assert markdown.startswith(f"{content['agree']} of {content['compared']} compared targets agree")
     assert (tmp_path / "validation.png").stat().st_size > 0

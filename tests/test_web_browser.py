@@ -161,6 +161,6 @@ def test_the_scenario_edited_as_yaml_is_the_forms_scenario(page):
     page.wait_for_function("() => document.querySelector(\"[data-path='simulation.days']\").value === '200'")
     assert page.input_value("#patient-form [data-path='product.costimulation']") == "CD28"
     assert page.input_value("#patient-form [data-path=protocol]") == ""  # the loaded rules, not a preset
-    editor.fill(text.replace("age_years: 65", "age_years: 7"))
+    editor.fill(text.replace("age_years: 65", "age_years: 0.5"))
     page.click("#scenario-apply")
-    page.locator("#patient-error:has-text('patient.age_years = 7')").wait_for()
+    page.locator("#patient-error:has-text('patient.age_years = 0.5')").wait_for()

@@ -210,9 +210,8 @@ def _car_t_chain(y, p, dy, birth, loss, stim, antigen, car_t, host, steroid, btk
                  * (1.0 - p[P.corticosteroid_on_proliferation] * steroid)
                  * (1.0 + p[P.ibrutinib_tcell_gain] * btk)
                  * (1.0 + p[P.homeostatic_effector_gain] * _excess(il15_ratio, 1.0)))
-    # Memory homeostasis (IL-15) fills the room that the niche leaves above the host's own T cells.
-    memory_room = _pos(p[P.lymphoid_capacity] - p[P.host_t_capacity]) + 1.0
-    renewal = p[P.memory_renewal] * il15_ratio * rest * _pos(1.0 - car_t / memory_room)
+    # Memory homeostasis (IL-15) fills the CAR-T's share of the memory niche, whatever the burst left.
+    renewal = p[P.memory_renewal] * il15_ratio * rest * _pos(1.0 - car_t / p[P.car_t_memory_capacity])
     # A steep (Hill 4) trigger: T-cell activation is all-or-none per cell once enough targets are met.
     met = antigen / (car_t + 1.0) / p[P.activation_antigen_per_car_t]
     met4 = met * met * met * met

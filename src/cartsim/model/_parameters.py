@@ -88,6 +88,13 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               f"[A] {_KIRO} structure (mu_M); with memory_death_cd8 it gives the slow terminal decline of "
               f"stein2019_terminal_half_life (net ~0.003/day), CD4 nearly self-sustaining (Melenhorst 2022 Nature)",
               "homeostatic self-renewal of resting CAR-T at baseline IL-15, without antigen (scales with IL-15)"),
+    Parameter("car_t_memory_capacity", "cells", 3e10, 1e7, 1e12,
+              "[A] long-lived CAR-T compete with the host's own memory T cells for IL-7/IL-15, so after the "
+              "contraction the pool settles for months to a homeostatic level that lasts (Melenhorst 2022 "
+              "Nature). Toward stein2019_terminal_half_life (1109 d here against 165-275): 5e9 meets it, but then "
+              "complete responders lose their CAR-T and relapse (porter2015_cr_durability), and below 3e10 "
+              "the recovering B cells re-activate a smaller pool until it burns out (no CAR-T at ten years)",
+              "resting CAR-T that homeostatic renewal can sustain"),
     Parameter("activation_rate", "1/day", 3.0, 0.01, 10.0,
               f"[A] memory-to-effector toggle of {_KIRO} and Stein 2019 CPT:PSP (k_act); T cells are triggered "
               f"within hours of meeting antigen", "activation of resting CAR-T with targets in excess"),

@@ -49,6 +49,7 @@ from scipy.stats import nbinom
 
 from .._seeds import hashed_normals, mix_seeds
 from .._diseases import DISEASE_NAMES
+from ..model import PARAMETERS
 
 #: The latent standard normals of a patient, in copula (Cholesky) order. Each names the
 #: :class:`Population` field that maps it to a characteristic. The T-cell characteristics come
@@ -265,6 +266,7 @@ class Population:
         return np.linalg.cholesky(self.correlation_matrix())
 
 
+_NODE_ACCESS = PARAMETERS["access_node"].default
 #: The tumour biology of CLL, the reference of the model's parameter table (so every value is 1, or the table's
 #: default, with no spread): what a population leaves out is CLL's.
 CLL_TUMOUR_BIOLOGY = {
@@ -272,7 +274,8 @@ CLL_TUMOUR_BIOLOGY = {
                              "reference: the parameter table's CLL birth rates (Messmer 2005 JCI)"),
     "antigen_density": Marginal(1.0, 0.0, "linear", 1.0, 1.0, "CD19 per tumour cell, relative to CLL",
                                 "reference: the access weights of the parameter table are CLL's"),
-    "node_access": Marginal(0.3, 0.0, "linear", 0.3, 0.3, "CAR-T access to nodal tumour (0-1)",
+    "node_access": Marginal(_NODE_ACCESS, 0.0, "linear", _NODE_ACCESS, _NODE_ACCESS,
+                            "CAR-T access to nodal tumour (0-1)",
                             "the parameter table's access_node: nodal CLL responds less than blood and marrow"),
     "killing_factor": Marginal(1.0, 0.0, "linear", 1.0, 1.0, "x the table's maximal kill rate",
                                "reference: the CLL microenvironment of the parameter table's kill rate"),

@@ -1,9 +1,9 @@
 """Batched stiff integration of a right-hand side: ``y[n_patients, n_states]`` over time.
 
 The solver names no model: :func:`make_integrator` takes the right-hand side (a numba-compiled
-``derivatives(y, p, dydt, birth, loss)``, see :func:`._specialise.derivatives`) and its state scales,
-and returns an :class:`Integrator` compiled for it, as diffrax's ``diffeqsolve`` takes its vector
-field as an ``ODETerm``.
+``derivatives(y, p, dydt, birth, loss)``, see :func:`._specialise.derivatives`), optionally its
+analytic :class:`SparseJacobian`, and its state scales, and returns an :class:`Integrator` compiled
+for them, as diffrax's ``diffeqsolve`` takes its vector field as an ``ODETerm``.
 
 >>> from cartsim.solver import make_integrator, SolverOptions
 >>> integrator = make_integrator(derivatives, n_params=2, atol=atol, typical=typical)   # doctest: +SKIP
@@ -25,7 +25,7 @@ from . import _integrate, _rodas
 from ._integrate import MAX_STEPS_REACHED, NON_FINITE, STEP_SIZE_TOO_SMALL, SUCCESS, sync_size
 from ._specialise import specialise
 
-__all__ = ["Doses", "Integrator", "Result", "Solution", "SolverOptions", "make_integrator"]
+__all__ = ["Doses", "Integrator", "Result", "Solution", "SolverOptions", "SparseJacobian", "make_integrator"]
 
 
 class Result(IntEnum):
@@ -179,10 +179,22 @@ def _check_doses(doses: Doses, starts: np.ndarray, n_states: int) -> None:
         raise ValueError(f"dose state indices must be within [0, {n_states}).")
 
 
+@dataclass(frozen=True, eq=False)
+class SparseJacobian:
+    """A right-hand side's analytic Jacobian: the numba function ``entries(y, p, values)`` fills
+    ``values[k] = d dydt[rows[k]] / d y[cols[k]]``, the non-zero entries in a fixed pattern."""
+
+    entries: Callable
+    rows: np.ndarray
+    cols: np.ndarray
+
+
 @functools.cache
-def _compiled(derivatives: Callable) -> Callable:
-    """The batch integrator specialised for ``derivatives``, made (and loaded from numba's cache) once."""
-    return specialise(derivatives, (_rodas, _integrate))["integrate_batch"]
+def _compiled(derivatives: Callable, jacobian: SparseJacobian | None) -> Callable:
+    """The batch integrator specialised for ``derivatives`` (and its Jacobian), made (and loaded from numba's
+    cache) once."""
+    parts = None if jacobian is None else (jacobian.entries, jacobian.rows, jacobian.cols)
+    return specialise(derivatives, (_rodas, _integrate), parts)["integrate_batch"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -276,16 +288,16 @@ class Integrator:
 
 
 def make_integrator(derivatives: Callable, *, n_params: int, atol: Sequence[float], typical: Sequence[float],
-                    n_cells: int = 0) -> Integrator:
+                    n_cells: int = 0, jacobian: SparseJacobian | None = None) -> Integrator:
     """An :class:`Integrator` of ``dy/dt = derivatives(y, p)``, compiled for this right-hand side.
 
     ``derivatives(y, p, dydt, birth, loss)`` is a numba ``@njit`` function (see
     :func:`cartsim.solver._specialise.derivatives` for its protocol) of ``len(atol)`` states and
     ``n_params`` parameters. ``atol`` are the absolute tolerances of the states (in their units) and
-    ``typical`` their magnitudes, which scale the finite-difference Jacobian. The stochastic layer
-    may take the first ``n_cells`` states (cell counts), with the birth and loss rates the right-hand
-    side reports for them. The compiled code is made once per right-hand side and kept in numba's
-    on-disk cache.
+    ``typical`` their magnitudes, which scale the finite-difference Jacobian used when no analytic
+    ``jacobian`` is given. The stochastic layer may take the first ``n_cells`` states (cell counts),
+    with the birth and loss rates the right-hand side reports for them. The compiled code is made once
+    per right-hand side and kept in numba's on-disk cache.
     """
     if not hasattr(derivatives, "py_func"):
         raise TypeError(f"derivatives must be a numba @njit function; got {derivatives!r}.")
@@ -299,4 +311,12 @@ def make_integrator(derivatives: Callable, *, n_params: int, atol: Sequence[floa
         raise ValueError(f"n_cells must be within [0, {atol.size}]; got {n_cells!r}.")
     if not n_params >= 0:
         raise ValueError(f"n_params must be >= 0; got {n_params!r}.")
-    return Integrator(derivatives, n_params, n_cells, atol, typical, _compiled(derivatives))
+    if jacobian is not None:
+        if not hasattr(jacobian.entries, "py_func"):
+            raise TypeError(f"jacobian.entries must be a numba @njit function; got {jacobian.entries!r}.")
+        rows, cols = np.asarray(jacobian.rows), np.asarray(jacobian.cols)
+        if rows.shape != cols.shape or rows.ndim != 1 or np.any((rows < 0) | (rows >= atol.size)) \
+                or np.any((cols < 0) | (cols >= atol.size)):
+            raise ValueError(f"jacobian.rows and jacobian.cols must be equal-length state indices within "
+                             f"[0, {atol.size}).")
+    return Integrator(derivatives, n_params, n_cells, atol, typical, _compiled(derivatives, jacobian))

@@ -29,8 +29,8 @@ import numpy as np
 from numba import njit
 
 from . import _random as rnd
-from ._rodas import ERROR_ORDER, N_STAGES, compress, factorise, jacobian, step
-from ._specialise import derivatives, template
+from ._rodas import ERROR_ORDER, N_STAGES, compress, factorise, step
+from ._specialise import derivatives, jacobian, template
 
 SUCCESS = 0
 MAX_STEPS_REACHED = 1
@@ -38,6 +38,7 @@ STEP_SIZE_TOO_SMALL = 2
 NON_FINITE = 3
 
 _INFLOW_RESOLUTION = 1e-4
+_NEGLIGIBLE = 1e-100
 _SAFETY = 0.9
 _MIN_FACTOR = 0.2
 _MAX_FACTOR = 6.0
@@ -289,7 +290,11 @@ def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_
         # ---- accepted --------------------------------------------------------------------------
         steps += 1
         for i in range(n):
-            if ynew[i] < 0.0:
+            # Negative values are rounding; values 1e100 times below their absolute tolerance are too (a
+            # decayed drug, a long-extinct clone: no rate in the horizon regrows them), and their products
+            # are subnormal numbers that cost the arithmetic ~100x each. Zero, they freeze (see
+            # _active_states) and leave the linear algebra.
+            if ynew[i] < _NEGLIGIBLE * atol[i]:
                 ynew[i] = 0.0
         derivatives(ynew, p, fnew, birth, loss)
         t_new = t_stop if hit else t + h

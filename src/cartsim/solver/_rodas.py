@@ -5,9 +5,11 @@ Coefficients of Di Marzo (1993, "Rodas5(4)", University of Geneva) in the
 OrdinaryDiffEq.jl's Rodas5Tableau): stage i solves
 ``(I / (GAMMA h) - J) k_i = f(y + sum_j A_ij k_j) + sum_j C_ij k_j / h``,
 ``y_new = y + sum_i M_i k_i`` and the error estimate is ``sum_i E_i k_i``. The
-Jacobian is formed by forward differences of the right-hand side and factorised
-once per step. :func:`jacobian` and :func:`step` call the right-hand side, so they
-are templates, compiled per right-hand side (see :mod:`._specialise`).
+Jacobian comes from the right-hand side's analytic entries when it has them
+(:func:`sparse_jacobian`), else from forward differences of the right-hand side
+(:func:`finite_difference_jacobian`), and is factorised once per step. Both, and
+:func:`step`, call the right-hand side, so they are templates, compiled per
+right-hand side (see :mod:`._specialise`, which binds ``jacobian`` to one of them).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._specialise import derivatives, template
+from ._specialise import JACOBIAN_COLS, JACOBIAN_ROWS, derivatives, jacobian_entries, template
 
 N_STAGES = 8
 GAMMA = 0.19
@@ -56,7 +58,7 @@ _SQRT_EPS = np.sqrt(np.finfo(np.float64).eps)
 
 
 @template
-def jacobian(y, f, p, typical, active, m, jac, ytmp, ftmp, birth, loss):
+def finite_difference_jacobian(y, f, p, typical, active, m, jac, ytmp, ftmp, birth, loss):
     """Forward-difference Jacobian of the active states: ``jac[a, b] = d f_active[a] / d y_active[b]``."""
     n = y.shape[0]
     for i in range(n):
@@ -71,6 +73,24 @@ def jacobian(y, f, p, typical, active, m, jac, ytmp, ftmp, birth, loss):
         for a in range(m):
             i = active[a]
             jac[a, b] = (ftmp[i] - f[i]) * inv
+
+
+@template
+def sparse_jacobian(y, f, p, typical, active, m, jac, ytmp, ftmp, birth, loss):
+    """The analytic Jacobian of the active states, from the right-hand side's non-zero entries (one
+    evaluation of every entry, instead of one right-hand side per active state)."""
+    values = np.empty(JACOBIAN_ROWS.shape[0])
+    jacobian_entries(y, p, values)
+    slot = np.full(y.shape[0], -1, dtype=np.int64)
+    for a in range(m):
+        slot[active[a]] = a
+        for b in range(m):
+            jac[a, b] = 0.0
+    for k in range(values.shape[0]):
+        a = slot[JACOBIAN_ROWS[k]]
+        b = slot[JACOBIAN_COLS[k]]
+        if a >= 0 and b >= 0:
+            jac[a, b] = values[k]
 
 
 @njit(cache=True)

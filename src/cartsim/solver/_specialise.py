@@ -23,7 +23,12 @@ import hashlib
 import types
 from typing import Callable
 
+import numpy as np
 from numba import njit
+
+#: The sparsity pattern of :func:`jacobian_entries` (placeholders: :func:`specialise` binds the real ones).
+JACOBIAN_ROWS = np.zeros(0, dtype=np.int64)
+JACOBIAN_COLS = np.zeros(0, dtype=np.int64)
 
 
 def derivatives(y, p, dydt, birth, loss):
@@ -33,6 +38,21 @@ def derivatives(y, p, dydt, birth, loss):
     states (the cell populations the stochastic layer may take) also fill ``birth``
     and ``loss`` with its per-capita birth and loss rates (1/day). A placeholder: only
     the clones that :func:`specialise` makes call a real one.
+    """
+    raise TypeError("solver templates run only once specialised; see cartsim.solver.make_integrator")
+
+
+def jacobian(y, f, p, typical, active, m, jac, ytmp, ftmp, birth, loss):
+    """The Jacobian a solver template calls: :func:`specialise` binds it to ``sparse_jacobian`` or
+    ``finite_difference_jacobian`` of :mod:`._rodas`. A placeholder, like :func:`derivatives`."""
+    raise TypeError("solver templates run only once specialised; see cartsim.solver.make_integrator")
+
+
+def jacobian_entries(y, p, values):
+    """The analytic Jacobian a solver template may call, and its protocol.
+
+    Fill ``values[k]`` with ``d f[JACOBIAN_ROWS[k]] / d y[JACOBIAN_COLS[k]]`` at ``(y, p)``: the non-zero
+    entries, in a fixed pattern. A placeholder, like :func:`derivatives`.
     """
     raise TypeError("solver templates run only once specialised; see cartsim.solver.make_integrator")
 
@@ -56,16 +76,26 @@ def _tag(rhs) -> str:
     return f"{rhs.py_func.__module__}.{rhs.py_func.__qualname__}.{digest}"
 
 
-def specialise(rhs, modules) -> dict[str, Callable]:
+def specialise(rhs, modules, jacobian=None) -> dict[str, Callable]:
     """Compiled clones of every template of ``modules`` (in dependency order) calling ``rhs``.
 
     A template that calls another template calls its clone: each module's namespace
-    holds the clones made so far.
+    holds the clones made so far, and ``jacobian`` names ``sparse_jacobian``'s clone when
+    the right-hand side comes with its analytic ``jacobian`` (entries, rows, cols: see
+    :func:`jacobian_entries`), else ``finite_difference_jacobian``'s.
     """
     tag = _tag(rhs)
+    bound = {"derivatives": rhs}
+    if jacobian is not None:
+        entries, rows, cols = jacobian
+        tag += "+" + _tag(entries) + hashlib.sha256(np.asarray(rows).tobytes() + np.asarray(cols).tobytes()
+                                                    ).hexdigest()[:8]
+        bound.update(jacobian_entries=entries, JACOBIAN_ROWS=np.asarray(rows, dtype=np.int64),
+                     JACOBIAN_COLS=np.asarray(cols, dtype=np.int64))
+    chosen = "finite_difference_jacobian" if jacobian is None else "sparse_jacobian"
     made: dict[str, Callable] = {}
     for module in modules:
-        namespace = {**vars(module), **made, "derivatives": rhs}
+        namespace = {**vars(module), **made, **bound}
         for function in list(vars(module).values()):
             if not (getattr(function, "solver_template", False) and function.__module__ == module.__name__):
                 continue
@@ -73,4 +103,6 @@ def specialise(rhs, modules) -> dict[str, Callable]:
             clone.__qualname__ = f"{function.__qualname__}[{tag}]"
             clone.__doc__ = function.__doc__
             made[function.__name__] = namespace[function.__name__] = njit(cache=True)(clone)
+        if chosen in made:
+            made["jacobian"] = made[chosen]
     return made
