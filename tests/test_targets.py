@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 import cartsim
 from cartsim.calibration import (BLIND_COMPARATORS, COHORTS, COMPARATORS, CalibrationError, compare,
                                  load_blind_targets, load_targets, refuse_blind)
-from cartsim.calibration._fit import FIT_TARGETS, calibrate
+from cartsim.calibration._problem import DEFAULT_PROBLEM
 from cartsim.calibration._outputs import write_validation
 from cartsim.calibration._targets import DEFAULT_BLIND_TARGETS
 from cartsim.calibration._validate import BLIND_NOT_COMPARED, NOT_COMPARED, cohorts_needed
@@ -61,7 +61,7 @@ def test_blind_targets_are_marked_and_kept_apart(targets, blind):
     assert blind and all(target.blind for target in blind.values())
     assert not any(target.blind for target in targets.values())
     assert not set(blind) & set(targets), "a blind result also sits among the calibration targets"
-    assert not set(FIT_TARGETS) & set(blind)
+    assert not {term.target for term in (*DEFAULT_PROBLEM.terms, *DEFAULT_PROBLEM.held_out)} & set(blind)
     assert not (set(COMPARATORS) | set(NOT_COMPARED)) & set(blind)
 
 
@@ -86,10 +86,10 @@ def test_each_blind_study_has_its_own_cohort(blind):
 
 def test_calibration_refuses_blind_targets(targets, blind):
     with pytest.raises(CalibrationError, match="never fitted.*siddiqi2023_cr"):
-        calibrate(blind, max_evaluations=1, patients=20)
+        DEFAULT_PROBLEM.check(blind)
     mixed = {**targets, "siddiqi2023_cr": blind["siddiqi2023_cr"]}
     with pytest.raises(CalibrationError, match="never fitted"):
-        calibrate(mixed, max_evaluations=1, patients=20)
+        DEFAULT_PROBLEM.check(mixed)
     refuse_blind(targets)  # the calibration targets themselves pass
 
 

@@ -327,11 +327,55 @@ def trial(
     resume: Annotated[bool, typer.Option("--resume", help="Finish a run that was stopped in --out.")] = False,
     chunk_size: Annotated[int, typer.Option(min=1, max=100_000, help="Patients per chunk.")] = 250,
     parameters: ParameterSetOption = None,
+    posterior: Annotated[Path | None, typer.Option(help=(
+        "A calibration folder (cartsim calibrate --out), or 'shipped' for the package's: run the trial over draws "
+        "of its posterior ensemble and give every endpoint a 95% prediction interval (parameter and sampling "
+        "uncertainty)."))] = None,
+    draws: Annotated[int, typer.Option(min=2, max=1000, help="Posterior draws with --posterior.")] = 20,
 ) -> None:
     """Run a virtual trial: every arm on the same virtual patients, streamed to Parquet in chunks
-    (resumable), then endpoints with 95% CIs, Kaplan-Meier curves, hazard ratios, responder analysis."""
-    _run_trial(_trial_with_parameter_set(cartsim.load_trial(spec), parameters), out, n=n,
-               workers=workers or os.cpu_count() or 1, scheduler=scheduler, resume=resume, chunk_size=chunk_size)
+    (resumable), then endpoints with 95% CIs, Kaplan-Meier curves, hazard ratios, responder analysis; with
+    --posterior, over posterior draws with prediction intervals and the difference between arms."""
+    options = dict(n=n, workers=workers or os.cpu_count() or 1, scheduler=scheduler, resume=resume,
+                   chunk_size=chunk_size)
+    if posterior is None:
+        _run_trial(_trial_with_parameter_set(cartsim.load_trial(spec), parameters), out, **options)
+        return
+    if parameters is not None:
+        raise typer.BadParameter("give --parameters or --posterior, not both", param_hint="--posterior")
+    if str(posterior) == "shipped":
+        from cartsim.calibration import SHIPPED_POSTERIOR as posterior
+    elif not posterior.is_dir():
+        raise typer.BadParameter(f"no such calibration folder: {posterior}", param_hint="--posterior")
+    _run_posterior_trial(cartsim.load_trial(spec), posterior, draws, out, **options)
+
+
+def _run_posterior_trial(design, posterior: Path, draws: int, out: Path, **options) -> dict:
+    from cartsim.report import shown
+    from cartsim.trial import run_posterior_trial
+
+    with Progress(console=console) as progress:
+        task = progress.add_task(f"trial '{design.name}' over {draws} posterior draws", total=draws)
+        summary = run_posterior_trial(design, posterior, out, draws=draws, progress=lambda done, total: progress.update(
+            task, completed=done, total=total), **options)
+    table = Table("arm", "n", "ORR (sampling CI; prediction interval)", "CR", "CRS >= 3",
+                  title=f"{design.name}: endpoints over {summary['posterior']['draws']} posterior draws")
+
+    def cell(e, key):
+        low, high = e[key + "_ci"]
+        pi = e.get(key + "_prediction_interval") or [None, None]
+        return f"{shown(e[key])} ({shown(low)}-{shown(high)}; {shown(pi[0])}-{shown(pi[1])})"
+
+    for name, e in summary["arms"].items():
+        table.add_row(name, str(e["n"]), cell(e, "orr"), cell(e, "cr_rate"), cell(e, "crs_grade3plus_rate"))
+    console.print(table)
+    for pair, entry in summary["differences"].items():
+        for key in ("orr", "cr_rate"):
+            d = entry[key]
+            pi = d["prediction_interval"] or [None, None]
+            console.print(f"{pair}: {key} {shown(d['median'])} (95% prediction interval {shown(pi[0])} to {shown(pi[1])})")
+    console.print(f"Outputs written to [bold]{out.resolve()}[/bold]")
+    return summary
 
 
 def _trial_with_parameter_set(design, path: Path | None):
@@ -409,7 +453,7 @@ _LAB_HELP = "Lab assays (same model, other hosts): in-vitro repeated stimulation
 _LAZY_COMMANDS = (
     _Lazy("lab", _LAB_HELP, _lazy_group("cartsim.lab._cli", "lab_app", _LAB_HELP)),
     # Calibration, validation and sensitivity live with their package; top-level commands here.
-    _Lazy("calibrate", "Fit the default population's T-cell fitness to published CLL response rates.",
+    _Lazy("calibrate", "Calibrate as inference: posterior ensemble, weighted virtual population, checks.",
           _lazy_command("cartsim.calibration._cli", "calibrate")),
     _Lazy("validate", "Compare the model with every published target: the table (markdown, JSON) and a figure.",
           _lazy_command("cartsim.calibration._cli", "validate")),

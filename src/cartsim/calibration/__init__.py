@@ -1,5 +1,10 @@
-"""Calibration to published targets, validation against them, and global sensitivity analysis."""
+"""Calibration to published targets (as inference: a posterior ensemble on a weighted virtual population),
+validation against them, and global sensitivity analysis."""
 
+from ._calibrate import CALIBRATION as CALIBRATION
+from ._calibrate import SHIPPED_POSTERIOR as SHIPPED_POSTERIOR
+from ._calibrate import load_posterior as load_posterior
+from ._calibrate import parameter_set_of as parameter_set_of
 from ._cohorts import COHORTS as COHORTS
 from ._cohorts import Cohort as Cohort
 from ._cohorts import simulate_cohort as simulate_cohort

@@ -69,28 +69,66 @@ def validate(
 
 
 def calibrate(
+    out: Annotated[Path, typer.Option("--out", "-o", file_okay=False, help=(
+        "Folder for posterior.parquet, calibration.json, parameter_set.json, vpc.png and calibration.md (never "
+        "the installed package)."))] = Path("out/calibration"),
     targets: Annotated[Path | None, typer.Option(help=_TARGETS_HELP)] = None,
-    evaluations: Annotated[int, typer.Option(min=1, max=1000, help="Most objective evaluations.")] = 40,
-    patients: Annotated[int, typer.Option(min=20, max=100_000, help="Virtual patients per cohort arm.")] = 200,
-    out: Annotated[Path, typer.Option("--out", "-o", dir_okay=False, help=(
-        "Parameter-set file to write (JSON). Runs use it through --parameters; it becomes the shipped default "
-        "only when committed over src/cartsim/patient/calibrated.json."))] = Path("out/parameter_set.json"),
+    pool_size: Annotated[int, typer.Option(min=16, max=1_000_000, help="Plausible-patient pool per population.")
+                         ] = 4096,
+    trajectories: Annotated[int, typer.Option(min=2, max=100, help="Morris trajectories of the screening.")] = 4,
+    screening_patients: Annotated[int, typer.Option(min=4, max=10_000, help="Patients per regimen at each "
+                                                                            "screening point.")] = 32,
+    walkers: Annotated[int, typer.Option(min=8, max=1000, help="emcee walkers.")] = 24,
+    steps: Annotated[int, typer.Option(min=20, max=1_000_000, help="emcee steps (a third are burn-in).")] = 1200,
+    workers: Annotated[int | None, typer.Option(min=1, max=256, help="Local worker processes (default: one per "
+                                                                     "core).")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, e.g. tcp://host:8786.")] = None,
+    reuse: Annotated[Path | None, typer.Option(exists=True, file_okay=False, help=(
+        "An earlier calibration folder of the same model: reuse its screening and simulated pool, run only the "
+        "inference (seconds instead of minutes)."))] = None,
 ) -> None:
-    """Fit the default population's T-cell fitness (median, spread) to published CLL response rates; write
-    the versioned parameter set to --out (never into the installed package)."""
-    from ._fit import calibrate as fit
-    from ._fit import write_parameter_set
+    """Calibrate as inference: screen the candidates (Morris), simulate a plausible-patient pool, weight it to
+    the targets and draw the posterior ensemble (emcee); write the ensemble, the per-target table, a visual
+    predictive check and the parameter set at the posterior median into --out."""
+    import os
 
-    out.parent.mkdir(parents=True, exist_ok=True)  # before the fit: a bad --out fails in a second, not an hour
+    from ._calibrate import Settings
+    from ._calibrate import calibrate as run
 
-    loaded = load_targets(targets)
+    from ._problem import PROBLEMS
+
+    PROBLEMS["default"].check(load_targets(targets))  # a bad or blind targets file fails before anything is made
+    if out.exists() and not out.is_dir():
+        raise typer.BadParameter(f"Not a directory: {out}", param_hint="--out")
+    out.mkdir(parents=True, exist_ok=True)  # before the work: a bad --out fails in a second, not in minutes
+    settings = Settings(pool_size=pool_size, trajectories=trajectories, screening_patients=screening_patients,
+                        walkers=walkers, steps=steps, burn=steps // 3, thin=max(1, steps // 150))
     with Progress(console=console) as progress:
-        task = progress.add_task("calibrating (objective: -)", total=evaluations)
-        parameter_set = fit(loaded, evaluations, patients=patients, progress=lambda k, value: progress.update(
-            task, completed=k, description=f"calibrating (objective {value:.3g})"))
-    console.print_json(json.dumps(parameter_set))
-    console.print(f"Parameter set written to [bold]{write_parameter_set(parameter_set, out).resolve()}[/bold]; "
-                  "use it with --parameters")
+        tasks: dict[str, int] = {}
+
+        def advance(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        summary = run(out, settings, targets, workers=workers or os.cpu_count() or 1, scheduler=scheduler,
+                      progress=advance, reuse=reuse)
+    table = Table("target", "use", "published (95%)", "posterior predictive (95%)", title="cartsim calibrate")
+    rows = [("fitted", r) for r in summary["targets"]] + [("held out", r) for r in summary["held_out"]["targets"]]
+    for use, row in rows:
+        low, high = row["predictive_interval"]
+        table.add_row(f"{row['target']}:{row['category']}", use,
+                      f"{shown(row['published'])} ({shown(row['published_interval'][0])}-"
+                      f"{shown(row['published_interval'][1])})",
+                      "—" if low is None else f"{shown(row['predictive_median'])} ({shown(low)}-{shown(high)})")
+    console.print(table)
+    for name, entry in summary["free"].items():
+        console.print(f"free {name}: {shown(entry['median'])} ({shown(entry['interval'][0])}-"
+                      f"{shown(entry['interval'][1])}), {'identified' if entry['identified'] else 'not identified'}")
+    held = summary["held_out"]
+    console.print(f"held-out coverage: {held['covered']} of {held['compared']}; "
+                  f"{summary['seconds']['total']:.0f} s")
+    console.print(f"Outputs written to [bold]{out.resolve()}[/bold]")
 
 
 def sensitivity(

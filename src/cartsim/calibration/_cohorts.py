@@ -128,7 +128,7 @@ class CohortResult:
         return self.frame[CRS_GRADE_ENDPOINTS[self.crs_scale]].to_numpy()
 
 
-def _within_follow_up(arm: dict, days: int) -> dict:
+def within_follow_up(arm: dict, days: int) -> dict:
     """``arm`` with its scheduled doses cut at a shortened follow-up of ``days`` (a course ends there)."""
     schedule = []
     for dose in arm.get("schedule", ()):
@@ -144,7 +144,7 @@ def simulate_cohort(cohort: Cohort, populations: Mapping[str, Population] | None
     a shorter follow-up or fewer patients)."""
     days = cohort.days if days is None else days
     n = cohort.patients_per_arm if patients_per_arm is None else patients_per_arm
-    arms = [_within_follow_up(arm, days) for arm in cohort.arms]
+    arms = [within_follow_up(arm, days) for arm in cohort.arms]
     trial = Trial.validated({"name": "cohort", "population": cohort.population, "patients_per_arm": n,
                              "follow_up_days": days, "seed": cohort.seed, "arms": arms})
     patients = sample_population((populations or {}).get(cohort.population, cohort.population), n, cohort.seed)

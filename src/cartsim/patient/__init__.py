@@ -19,6 +19,7 @@ from ._population import Population as Population
 from ._population import Proportion as Proportion
 from ._population import TUMOR_FIELDS as TUMOR_FIELDS
 from ._population import patient_fields as patient_fields
+from ._population import patients_from_latents as patients_from_latents
 from ._population import sample_population as sample_population
 from ._population import CALIBRATED_FILE as CALIBRATED_FILE
 from ._population import PARAMETER_SET_FORMAT as PARAMETER_SET_FORMAT

@@ -721,10 +721,20 @@ def sample_population(name: str | Population, n: int, seed: int, start: int = 0)
     patients = np.arange(start, start + n, dtype=np.uint64)
     keys = _patient_keys(seed, patients)
     z = _correlate(_independent_normals(keys), population.cholesky())
+    return patients_from_latents(population, z, patients.astype(np.int64), _simulation_seeds(keys))
+
+
+def patients_from_latents(population: Population, z: dict[str, np.ndarray], patients: np.ndarray,
+                          seeds: np.ndarray) -> pd.DataFrame:
+    """The population frame (:data:`COLUMNS`) of patients whose correlated latent normals are ``z`` (one array
+    per name of :data:`LATENT`), numbered ``patients`` with simulation ``seeds``: the mapping
+    :func:`sample_population` applies to its hashed normals, open to other designs (a calibration's
+    quasi-random plausible-patient pool)."""
+    n = len(patients)
     blood, marrow, node = _tumor_split(population, z)
     return pd.DataFrame({
-        "patient": patients.astype(np.int64),
-        "seed": _simulation_seeds(keys),
+        "patient": np.asarray(patients, dtype=np.int64),
+        "seed": np.asarray(seeds, dtype=np.uint64),
         "age_years": population.age_years.values(z["age_years"]),
         "weight_kg": population.weight_kg.values(z["weight_kg"]),
         "tumor_blood_cells": blood,

@@ -106,14 +106,18 @@ def _event_rows(events: list[dict]) -> list[tuple]:
 def _with_interval(entry: dict, key: str) -> str:
     interval = entry.get(f"{key}_ci")
     value = shown(entry.get(key))
-    return f"{value} ({shown(interval[0])}–{shown(interval[1])})" if interval else value
+    text = f"{value} ({shown(interval[0])}–{shown(interval[1])})" if interval else value
+    predicted = entry.get(f"{key}_prediction_interval")
+    return f"{text}; prediction {shown(predicted[0])}–{shown(predicted[1])}" if predicted else text
 
 
 def _by_column(entries: dict[str, dict], corner: str) -> str:
     """A table with one column per entry (an arm, a comparison) and one row per key of the entries, each
-    value with its 95% interval where the entry has one (``<key>_ci``): an endpoint added to the trial's
-    summary shows up here without a change."""
-    keys = dict.fromkeys(key for entry in entries.values() for key in entry if not key.endswith("_ci"))
+    value with its 95% interval where the entry has one (``<key>_ci``), and its prediction interval over
+    posterior draws (``<key>_prediction_interval``): an endpoint added to the trial's summary shows up here
+    without a change."""
+    keys = dict.fromkeys(key for entry in entries.values() for key in entry
+                         if not key.endswith(("_ci", "_prediction_interval")))
     rows = [(label(key), *(_with_interval(entry, key) for entry in entries.values())) for key in keys]
     return _table(rows, (corner, *entries))
 
@@ -122,6 +126,18 @@ def _trial(directory: Path, summary: dict) -> tuple[str, str]:
     parts = [f"<p>Population {html.escape(shown(summary.get('population')))}, follow-up "
              f"{shown(summary.get('follow_up_days'))} days, seed {shown(summary.get('seed'))}.</p>",
              "<h2>Endpoints per arm (95% intervals)</h2>" + _by_column(summary.get("arms", {}), "endpoint")]
+    posterior = summary.get("posterior")
+    if posterior:
+        parts[1] = (f"<p>Over {posterior['draws']} posterior draws of {html.escape(str(posterior['folder']))}, "
+                    f"{posterior['patients_per_draw']} patients per arm each: {html.escape(posterior['what'])}.</p>"
+                    "<h2>Endpoints per arm (95% sampling intervals; 95% prediction intervals)</h2>"
+                    + _by_column(summary.get("arms", {}), "endpoint"))
+        differences = {pair: {key: d["median"] for key, d in entry.items()}
+                       | {f"{key}_prediction_interval": d["prediction_interval"] for key, d in entry.items()}
+                       for pair, entry in (summary.get("differences") or {}).items()}
+        if differences:
+            parts.append("<h2>Differences between arms, draw by draw (95% prediction intervals)</h2>"
+                         + _by_column(differences, "difference"))
     ratios = summary.get("hazard_ratios") or {}
     if ratios:
         parts.append("<h2>Hazard ratios (Cox, 95% intervals)</h2>" + _by_column(ratios, "comparison"))
@@ -153,10 +169,11 @@ def write_report(directory: str | Path, out: str | Path | None = None) -> Path:
         raise ReportError(f"{directory}: not a directory of cartsim outputs")
     summary_path = next(iter(sorted(directory.glob("*.json"))), None)
     trial_file, simulation_file = directory / "trial.json", directory / "summary.json"
-    if trial_file.exists() and simulation_file.exists():
-        title, body = _trial(directory, json.loads(simulation_file.read_text()))
+    summary = json.loads(simulation_file.read_text()) if simulation_file.exists() else None
+    if simulation_file.exists() and (trial_file.exists() or "posterior" in summary):
+        title, body = _trial(directory, summary)
         body += "".join(_csv(p) for p in sorted(directory.glob("*.csv")))
-    elif simulation_file.exists() and "scenario" in (summary := json.loads(simulation_file.read_text())):
+    elif simulation_file.exists() and "scenario" in summary:
         title, body = _simulation(directory, summary)
     elif summary_path or any(directory.glob("*.csv")) or any(directory.glob("*.png")):
         title, body = _generic(directory, json.loads(summary_path.read_text()) if summary_path else None)

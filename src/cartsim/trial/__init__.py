@@ -7,9 +7,11 @@ from ._analysis import hazard_ratios as hazard_ratios
 from ._analysis import kinetics_by_response as kinetics_by_response
 from ._analysis import responder_analysis as responder_analysis
 from ._outputs import write_trial_outputs as write_trial_outputs
+from ._posterior import run_posterior_trial as run_posterior_trial
 from ._run import TrialError as TrialError
 from ._run import TrialWarning as TrialWarning
 from ._run import arm_batch as arm_batch
+from ._run import map_chunks as map_chunks
 from ._run import read_patients as read_patients
 from ._run import run_trial as run_trial
 from ._run import simulate_patients as simulate_patients

@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -80,11 +80,13 @@ def run_chunk(trial_json: str, chunk: Chunk) -> pd.DataFrame:
 
 
 def simulate_patients(trial: Trial, arm: Arm, patients: pd.DataFrame,
-                      record_days: np.ndarray | None = None) -> tuple[pd.DataFrame, np.ndarray | None]:
+                      record_days: np.ndarray | None = None,
+                      parameters: Mapping[str, np.ndarray] | None = None) -> tuple[pd.DataFrame, np.ndarray | None]:
     """Treat ``patients`` (rows of a population frame) in ``arm``: one row per patient (covariates, the
     product, the clinical endpoints, the CAR-T cellular kinetics of :func:`kinetics_of`) and, with
-    ``record_days``, the states ``[patient, day, state]``."""
-    batch = arm_batch(arm, patients)
+    ``record_days``, the states ``[patient, day, state]``. ``parameters``: model parameter values per
+    patient (name -> one value per row), on top of the arm's own overrides."""
+    batch = arm_batch(arm, patients, parameters)
     # The kinetics need the daily states of the first months; recording them does not change the
     # integration (days between the solver's steps are interpolated).
     daily = np.arange(0.0, min(KINETICS_DAYS, trial.follow_up_days) + 1.0)
@@ -111,9 +113,15 @@ def kinetics_of(days: np.ndarray, states: np.ndarray, params: np.ndarray, os_day
     return car_t_kinetics(days, copies)
 
 
-def arm_batch(arm: Arm, patients: pd.DataFrame) -> Batch:
-    """The batch of ``patients`` (rows of a population frame, each with its own seed) treated in ``arm``."""
-    return build_patients(patients, arm, patients["seed"].to_numpy(np.uint64))
+def arm_batch(arm: Arm, patients: pd.DataFrame, parameters: Mapping[str, np.ndarray] | None = None) -> Batch:
+    """The batch of ``patients`` (rows of a population frame, each with its own seed) treated in ``arm``
+    (with ``parameters``: each patient's own model parameter values on top of the arm's)."""
+    treatments = arm
+    if parameters:
+        treatments = [arm.model_copy(update={"parameters": {**arm.parameters, **{name: float(values[i])
+                                                            for name, values in parameters.items()}}})
+                      for i in range(len(patients))]
+    return build_patients(patients, treatments, patients["seed"].to_numpy(np.uint64))
 
 
 def chunks(trial: Trial, n: int, chunk_size: int) -> list[Chunk]:
@@ -266,22 +274,30 @@ def _check_chunks(trial: Trial, out: Path, every: list[Chunk]) -> list[Chunk]:
     return todo
 
 
-def _local(trial_json: str, todo: list[Chunk], workers: int) -> Iterator[tuple[Chunk, pd.DataFrame]]:
+def map_chunks(function: Callable, payload: str, todo: list, workers: int = 1,
+               scheduler: str | None = None) -> Iterator[tuple[object, pd.DataFrame]]:
+    """``(chunk, function(payload, chunk))`` for each chunk of ``todo``, as they finish: on ``workers`` local
+    processes, or on the Dask cluster at ``scheduler``. ``function`` must be importable (a module-level
+    function) and ``payload`` a string (a validated spec as JSON), so any worker can run it."""
+    return _dask(function, payload, todo, scheduler) if scheduler else _local(function, payload, todo, workers)
+
+
+def _local(function: Callable, payload: str, todo: list, workers: int) -> Iterator[tuple[object, pd.DataFrame]]:
     # The engine is serial (see cartsim.solver._integrate), so one process per core keeps the cores busy; a
     # process more than there are chunks would only pay its start-up.
     workers = min(workers, len(todo))
     if workers <= 1:
         for chunk in todo:
-            yield chunk, run_chunk(trial_json, chunk)
+            yield chunk, function(payload, chunk)
         return
     # Spawned, not forked: the driver's library threads (pyarrow, BLAS) make fork() unsafe.
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(run_chunk, trial_json, chunk): chunk for chunk in todo}
+        futures = {pool.submit(function, payload, chunk): chunk for chunk in todo}
         for future in as_completed(futures):
             yield futures[future], future.result()
 
 
-def _dask(trial_json: str, todo: list[Chunk], scheduler: str) -> Iterator[tuple[Chunk, pd.DataFrame]]:
+def _dask(function: Callable, payload: str, todo: list, scheduler: str) -> Iterator[tuple[object, pd.DataFrame]]:
     from distributed import Client, as_completed as dask_completed
 
     try:
@@ -290,7 +306,7 @@ def _dask(trial_json: str, todo: list[Chunk], scheduler: str) -> Iterator[tuple[
         raise TrialError(f"could not reach the Dask scheduler at {scheduler!r} ({exc}); "
                          "start one (dask scheduler) or run locally with --workers") from None
     with client:
-        futures = {client.submit(run_chunk, trial_json, chunk, pure=False): chunk for chunk in todo}
+        futures = {client.submit(function, payload, chunk, pure=False): chunk for chunk in todo}
         for future in dask_completed(futures):
             yield futures[future], future.result()
 
@@ -318,7 +334,7 @@ def run_trial(trial: Trial, out: str | Path, *, n: int | None = None, chunk_size
         if progress is not None:
             progress(done, len(every))
         trial_json = trial.model_dump_json()
-        results = _dask(trial_json, todo, scheduler) if scheduler else _local(trial_json, todo, workers)
+        results = map_chunks(run_chunk, trial_json, todo, workers, scheduler)
         for chunk, frame in results:
             _write(frame, chunk.path(out))
             done += 1
