@@ -338,22 +338,27 @@ def _kinetics(cohort: str, what: str) -> dict[str, Comparator]:
 ALSO_COMPARED: dict[str, tuple[Comparator, ...]] = {
     target_id: (comparator,) for target_id, comparator in _kinetics("eliana", "B-ALL (ELIANA cohort)").items()}
 
+def _toxicity(cohort: str) -> dict[str, Comparator]:
+    """CRS (Penn, as the tisagenlecleucel trials graded it) and neurological events of a cohort's infused."""
+    arm = lambda f: lambda c: f(c[cohort])  # noqa: E731
+    grades = {f"{cohort}_{name}_{'any' if grade == 1 else 'grade3'}": Comparator(
+        (cohort,), arm(lambda r, t=toxicity, g=grade: _grade_rate(r, t, g)),
+        f"{what} {'any grade' if grade == 1 else 'grade >= 3'}{how}, infused")
+        for name, toxicity, what, how in (("crs", "crs", "CRS", " (Penn)"),
+                                          ("neuro", "icans", "ICANS", " (published: neurological events, CTCAE)"))
+        for grade in (1, 3)}
+    return {**grades, f"{cohort}_crs_onset": Comparator((cohort,), arm(lambda r: _onset(r, "crs")),
+                                                          "median day of CRS onset")}
+
+
 #: Comparators of the tisagenlecleucel trials in B-ALL (ELIANA) and LBCL (JULIET), CRS by the Penn scale.
 DISEASE_COMPARATORS: dict[str, Comparator] = {
+    **_toxicity("eliana"), **_toxicity("juliet"),
     "eliana_remission_3mo": Comparator(("eliana",), _eliana(lambda r: _rate(_remission_by_month3(r)[_infused(r)])),
                                        "CR/CRi (B-ALL criteria) by month 3, infused"),
     "eliana_mrd_negative_remission": Comparator(
         ("eliana",), _eliana(lambda r: _rate(_mrd_negative_by_month3(r)[_infused(r)])),
         "MRD-negative CR/CRi (marrow < 1e-4) by month 3, infused"),
-    "eliana_crs_any": Comparator(("eliana",), _eliana(lambda r: _grade_rate(r, "crs", 1)),
-                                 "CRS any grade (Penn), infused"),
-    "eliana_crs_grade3": Comparator(("eliana",), _eliana(lambda r: _grade_rate(r, "crs", 3)),
-                                    "CRS grade >= 3 (Penn), infused"),
-    "eliana_neuro_any": Comparator(("eliana",), _eliana(lambda r: _grade_rate(r, "icans", 1)),
-                                   "ICANS any grade (published: neurological events, CTCAE)"),
-    "eliana_neuro_grade3": Comparator(("eliana",), _eliana(lambda r: _grade_rate(r, "icans", 3)),
-                                      "ICANS grade >= 3 (published: neurological events, CTCAE)"),
-    "eliana_crs_onset": Comparator(("eliana",), _eliana(lambda r: _onset(r, "crs")), "median day of CRS onset"),
     "kymriah_all_cmax": Comparator(("eliana",), _eliana(lambda r: _geometric_mean(
         r.frame["car_t_cmax_copies_per_ug"].to_numpy(float)[_complete(r)])),
         "geometric-mean qPCR Cmax of responders (CR/CRi), copies/ug", published=32700.0),
@@ -363,15 +368,6 @@ DISEASE_COMPARATORS: dict[str, Comparator] = {
                              "best response CR or PR (Lugano surrogate), infused"),
     "juliet_cr": Comparator(("juliet",), _juliet(lambda r: _rate(_complete(r)[_infused(r)])),
                             "best response CR (PET surrogate), infused"),
-    "juliet_crs_any": Comparator(("juliet",), _juliet(lambda r: _grade_rate(r, "crs", 1)),
-                                 "CRS any grade (Penn), infused"),
-    "juliet_crs_grade3": Comparator(("juliet",), _juliet(lambda r: _grade_rate(r, "crs", 3)),
-                                    "CRS grade >= 3 (Penn), infused"),
-    "juliet_crs_onset": Comparator(("juliet",), _juliet(lambda r: _onset(r, "crs")), "median day of CRS onset"),
-    "juliet_neuro_any": Comparator(("juliet",), _juliet(lambda r: _grade_rate(r, "icans", 1)),
-                                   "ICANS any grade (published: neurological events, CTCAE)"),
-    "juliet_neuro_grade3": Comparator(("juliet",), _juliet(lambda r: _grade_rate(r, "icans", 3)),
-                                      "ICANS grade >= 3 (published: neurological events, CTCAE)"),
     "juliet_neuro_onset": Comparator(("juliet",), _juliet(lambda r: _onset(r, "icans")),
                                      "median day of ICANS onset"),
 }
