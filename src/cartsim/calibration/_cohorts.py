@@ -62,6 +62,8 @@ _MSKCC_19_28Z = {"costimulation": "CD28", "dose_cells_per_kg": 1e7, "dose_cells"
 _ELIANA_DOSE = {"preset": "tisa-cel", "dose_cells_per_kg": 3e6, "dose_cells": 2.5e8, "minimum_dose_cells": 1e7}
 #: JULIET (Schuster 2019 NEJM): tisa-cel target 5e8, median infused 3e8 (0.1-6e8; recalled, verify).
 _JULIET_DOSE = {"preset": "tisa-cel", "dose_cells": 3e8}
+#: Both trials gave tocilizumab for severe CRS only (the protocol preset's source), not at grade 2.
+_TISA_CEL_TRIAL_PROTOCOL = "tocilizumab_for_severe_crs"
 
 COHORTS: dict[str, Cohort] = {
     "porter": Cohort("CTL019 at the median dose of Porter 2015 (1.6e8 CAR+ cells) after flu/cy, standard care, "
@@ -80,10 +82,10 @@ COHORTS: dict[str, Cohort] = {
                           "lymphodepletion": {"regimen": "none"}, "protocol": "none"},), 100, 365, 7),
     # The tisagenlecleucel trials of the other diseases, graded by the Penn scale as they were.
     "eliana": Cohort("tisa-cel ~3e6/kg after flu/cy in paediatric/young-adult R/R B-ALL (ELIANA, Maude 2018 NEJM), "
-                     "one year", ({"name": "tisa-cel", "product": _ELIANA_DOSE},), 200, 365, 2018, B_ALL_POPULATION,
+                     "one year", ({"name": "tisa-cel", "product": _ELIANA_DOSE, "protocol": _TISA_CEL_TRIAL_PROTOCOL},), 200, 365, 2018, B_ALL_POPULATION,
                      "Penn"),
     "juliet": Cohort("tisa-cel 3e8 after lymphodepletion in R/R LBCL (JULIET, Schuster 2019 NEJM), one year",
-                     ({"name": "tisa-cel", "product": _JULIET_DOSE},), 200, 365, 2019, LBCL_POPULATION, "Penn"),
+                     ({"name": "tisa-cel", "product": _JULIET_DOSE, "protocol": _TISA_CEL_TRIAL_PROTOCOL},), 200, 365, 2019, LBCL_POPULATION, "Penn"),
     # Cohorts of the blind studies (blind.yaml): compared by cartsim validate --blind, never fitted.
     "fred_hutch": Cohort("Fred Hutch defined-composition 4-1BB CD19 CAR-T 2e6/kg after flu/cy in R/R CLL after "
                          "ibrutinib (Turtle 2017 J Clin Oncol; long-term follow-up Liang 2023 Blood Adv), six and a "

@@ -120,4 +120,17 @@ PROTOCOL_PRESETS: dict[str, tuple[Rule, ...]] = {
         Rule(name="tocilizumab at first fever", when="fever", **_TOCILIZUMAB),
         *_STANDARD,
     ),
+    # The tisagenlecleucel trials (ELIANA, JULIET) kept tocilizumab for severe CRS: in JULIET 16 of 111 infused
+    # received it, all for Penn grade 3/4 CRS (Maziarz 2020 Blood Adv 4:1440), i.e. hypotension needing
+    # vasopressors or more oxygen than a low-flow cannula (ASTCT >= 3); corticosteroids came second, for CRS
+    # refractory to tocilizumab (JULIET: 10% received both) or severe neurotoxicity [A]. Anakinra and switch as
+    # standard.
+    "tocilizumab_for_severe_crs": (
+        Rule(name="tocilizumab for CRS grade >= 3", when="crs_grade >= 3", **_TOCILIZUMAB,
+             repeat_after_hours=8, max_doses=3),
+        Rule(name="dexamethasone for CRS grade >= 3 after tocilizumab or ICANS grade >= 3",
+             when="(crs_grade >= 3 and tocilizumab_doses >= 1) or icans_grade >= 3", give="corticosteroid",
+             dose_mg=10, repeat_after_hours=6, max_doses=12),
+        *_STANDARD[2:],
+    ),
 }

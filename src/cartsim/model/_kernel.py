@@ -372,7 +372,7 @@ def _cytokines(y, p, dy, car_t, engaged, contact, killed, steroid, btk, il6r_blo
     # CAR-T-driven terms: contact needs billions of engaged CAR-T (half-maximal at 3e11), so CRS comes with
     # the expansion while years of low-level persistence leave cytokines at baseline.
     drive = (p[P.macrophage_activation_by_killing] * _hill2(killed, p[P.killing_half_activation])
-             + p[P.macrophage_activation_by_contact] * _hill(contact, p[P.contact_half_activation])
+             + p[P.macrophage_activation_by_contact] * _hill2(contact, p[P.contact_half_activation])
              + p[P.macrophage_activation_by_ifng] * _hill3(ifng_excess, p[P.ifng_half_activation]))
     # IL-1 amplifies what CAR-T start and cannot sustain a storm on its own (no loop without CAR-T).
     drive *= (1.0 + p[P.il1_amplification] * _hill(il1_excess, p[P.il1_half_activation]))
