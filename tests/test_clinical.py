@@ -199,3 +199,15 @@ def test_a_course_of_doses_expands_and_counts():
                                           "until_day": 1}]})
     with pytest.raises(ScenarioError, match="every_days and until_day"):
         Scenario.validated({"schedule": [{"drug": "ibrutinib", "day": 5, "dose": 420, "every_days": 1}]})
+
+
+def test_crs_severity_is_graded_by_cytokine_propensity():
+    """The same patient and product, untreated, at rising CRS susceptibility: IL-6 and the CRS grade grow with it
+    through at least three grades (a distribution across patients, not all-or-none)."""
+    propensities = (0.1, 1.0, 3.0, 10.0)
+    e = _run([_scenario(patient={"cytokine_propensity": c}, parameters={"crs_grade4_death_rate": 0.0})
+              for c in propensities])
+    grades = e["crs_max_grade"]
+    assert np.all(np.diff(grades) >= 0) and grades[0] < grades[-1]
+    assert len(set(grades.tolist())) >= 3
+    assert np.all(np.diff(e["il6_peak_pg_ml"]) > 0)

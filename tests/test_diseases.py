@@ -184,3 +184,16 @@ def test_a_tiny_efficacy_gap_run_attributes_its_whole_gap():
     assert list(results["interventions"]["intervention"])[0].startswith("none")
     with pytest.raises(ValueError, match="unknown comparison"):
         run_efficacy_gap(n=1, comparisons=("myeloma",))
+
+
+def test_penn_grade_3_needs_hypotension_or_hypoxia():
+    """Penn (Porter 2018 J Hematol Oncol): fever alone, with or without neutropenia, is at most grade 2; grade 3
+    and above needs hypotension (fluid boluses or vasopressors) or supplemental oxygen, whatever the temperature."""
+    for temperature in (37.0, 38.0, 40.5):
+        for hypotension in range(4):
+            for oxygen in range(4):
+                for neutrophils in (100.0, 2000.0, np.inf):
+                    grade = crs_grade_by("Penn", temperature, hypotension, oxygen, False, neutrophils)
+                    assert (grade >= 3) == (hypotension > 0 or oxygen > 0)
+                    if hypotension == oxygen == 0:
+                        assert grade == (0 if temperature < 38.0 else 2 if neutrophils < 500 else 1)

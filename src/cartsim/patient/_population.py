@@ -356,8 +356,8 @@ RR_CLL_POST_BTKI_VENETOCLAX = Population(
     normal_b_cells=Marginal(3e9, 1.0, "log", 1e7, 4e10, "cells, whole body",
                             f"[A] ~6% of {_HEALTHY_WHOLE_BODY_B}: suppressed by CLL and anti-CD20 therapy; the cap "
                             "stays below healthy"),
-    cytokine_propensity=Marginal(1.0, 1.2, "log", 0.05, 10.0, "1 = typical CRS susceptibility",
-                                 "[A] model parameter cytokine_propensity (default 1, range 0.05-10); 5-95% 0.14-7.2: peak IL-6 spans "
+    cytokine_propensity=Marginal(1.0, 0.9, "log", 0.05, 10.0, "1 = typical CRS susceptibility",
+                                 "[A] model parameter cytokine_propensity (default 1, range 0.05-10); 5-95% 0.23-4.4: peak IL-6 spans "
                                  "orders of magnitude between patients of one trial (Teachey 2016 Cancer Discov), and "
                                  "calibrated to eliana_crs_any and juliet_crs_any (a grade distribution)"),
     tcell_fitness=Marginal(0.35, 0.6, "log", 0.05, 3.0, "1 = healthy-donor T cells",
@@ -473,7 +473,7 @@ B_ALL_PAEDIATRIC = Population(
                                        "Nat Med; recalled, verify), so a larger pre-existing CD19-low share than CLL"),
     normal_b_cells=Marginal(5e9, 1.0, "log", 1e7, 4e10, "cells, whole body",
                             f"[A] ~10% of {_HEALTHY_WHOLE_BODY_B}: after intensive chemotherapy"),
-    cytokine_propensity=Marginal(1.0, 1.2, "log", 0.05, 10.0, "1 = typical CRS susceptibility",
+    cytokine_propensity=Marginal(1.0, 0.9, "log", 0.05, 10.0, "1 = typical CRS susceptibility",
                                  "[A] as the CLL presets; burden drives the ALL storm"),
     tcell_fitness=Marginal(0.8, 0.5, "log", 0.05, 3.0, "1 = healthy-donor T cells",
                            f"[A] {_TESTA}: CAR-T work better in ALL than in CLL, whose T-cell dysfunction is "
@@ -526,7 +526,7 @@ R_R_LBCL = Population(
                                        "(Neelapu 2017 NEJM; Spiegel 2021 Nat Med; recalled, verify)"),
     normal_b_cells=Marginal(3e9, 1.0, "log", 1e7, 4e10, "cells, whole body",
                             f"[A] ~6% of {_HEALTHY_WHOLE_BODY_B}: depleted by rituximab-containing lines"),
-    cytokine_propensity=Marginal(1.0, 1.2, "log", 0.05, 10.0, "1 = typical CRS susceptibility",
+    cytokine_propensity=Marginal(1.0, 0.9, "log", 0.05, 10.0, "1 = typical CRS susceptibility",
                                  "[A] as the CLL presets"),
     tcell_fitness=Marginal(0.6, 0.55, "log", 0.05, 3.0, "1 = healthy-donor T cells",
                            f"[A] {_TESTA}: CAR-T work better in lymphoma than in CLL, whose T-cell defect is "
