@@ -7,7 +7,8 @@ Routes (every body is JSON unless said otherwise):
 * ``GET /api/populations/{name}/patients/{index}``: one virtual patient of a population (``?seed=``);
 * ``POST /api/yaml/{scenario|trial}`` (a body as the YAML file would hold it) and
   ``POST /api/parse/{scenario|trial}`` (YAML text): convert, validating;
-* ``POST /api/runs/{kind}`` (kind ``patient``, ``trial``, ``restim`` or ``mouse``): start a run, 202;
+* ``POST /api/runs/{kind}`` (kind ``patient``, ``trial``, ``restim`` or ``mouse``): start a run, 202; a
+  trial with ``?posterior=shipped&draws=K`` runs over K draws of the shipped posterior (prediction intervals);
 * ``GET /api/runs/{id}``: its state, and its result once done; ``GET /api/runs/{id}/events``: the state
   as server-sent events until it ends; ``DELETE /api/runs/{id}``: cancel; ``POST /api/runs/{id}/resume``:
   finish a stopped trial; ``GET /api/runs/{id}/files/{name}``: a result file.
@@ -40,8 +41,8 @@ from ..io import DRUGS, PROTOCOL_PRESETS, Scenario, ScenarioError, to_yaml
 from ..lab import MouseSettings, RestimSettings
 from ..patient import DEFAULT_POPULATION, POPULATIONS, patient_fields, sample_population
 from ..product import COSTIMULATION, PRODUCT_PRESETS
-from ..report import KEY_ENDPOINTS
-from ..trial import Trial
+from ..report import KEY_ENDPOINTS, LABELS
+from ..trial import DEFAULT_DRAWS, MAX_DRAWS, MIN_DRAWS, Trial
 from ._limits import BodyLimit
 from ._requests import JSON_TYPE, SCHEMAS, YAML_TYPES, ServerLimits, media_type, parse_body, validate_run
 from ._runs import FILES, Run, RunBusy, Runs
@@ -117,6 +118,8 @@ def _options(limits: ServerLimits) -> dict:
         "costimulation": list(COSTIMULATION),
         "drugs": list(DRUGS),
         "endpoints": KEY_ENDPOINTS,
+        "labels": LABELS,
+        "posterior_draws": {"default": DEFAULT_DRAWS, "min": MIN_DRAWS, "max": MAX_DRAWS},
         "limits": {"max_patients": limits.max_patients, "run_seconds": limits.run_seconds,
                    "body_bytes": limits.body_bytes, "body_seconds": limits.body_seconds,
                    "parse_seconds": limits.parse_seconds},
@@ -215,8 +218,10 @@ def create_app(limits: ServerLimits = DEFAULT_LIMITS, data_dir: Path | None = No
     async def start(kind: str, request: Request) -> dict:
         if kind not in SCHEMAS:
             raise HTTPException(404, f"no kind of run {kind!r}; expected one of {', '.join(SCHEMAS)}")
+        query = dict(request.query_params)  # a trial's posterior draws
+
         def validated(media: str, body: bytes) -> dict:
-            return validate_run(kind, parse_body(media, body, kind), limits).model_dump(mode="json")
+            return validate_run(kind, parse_body(media, body, kind), limits, query).model_dump(mode="json")
 
         return request.app.state.runs.submit(kind, await off_loop(validated, *await _body(request))).status()
 
