@@ -51,7 +51,11 @@ def test_nonresponder_no_remission(results):
 
 def test_cd28_expands_faster_and_peaks_earlier(results):
     cd28, bb = results["costim_cd28"], results["costim_41bb"]
-    assert cd28.summary["car_t_peak_day"] < bb.summary["car_t_peak_day"]
+    # Both may fill the lymphoid niche and plateau there for days, so "peaks earlier" is read as reaching
+    # 90% of its own maximum first, not as the day of the (flat) maximum itself.
+    near_peak = {name: (lambda c: c.index[c >= 0.9 * c.max()][0])(r.to_frame().set_index("day")["car_t_total"])
+                 for name, r in (("cd28", cd28), ("41bb", bb))}
+    assert near_peak["cd28"] < near_peak["41bb"]
     # Compared while both still expand (day 3), before either fills the lymphoid niche.
     early = {name: r.to_frame().set_index("day").loc[3, "car_t_total"] for name, r in
              (("cd28", cd28), ("41bb", bb))}

@@ -4,7 +4,9 @@ time, no client paths, cancellation that keeps what was written, and a server th
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
 import threading
 import time
 from pathlib import Path
@@ -16,7 +18,8 @@ from fastapi.testclient import TestClient
 
 import cartsim
 from cartsim.io import Scenario, load_scenario
-from cartsim.trial import Trial, run_trial
+from cartsim.patient import PARAMETER_SET_FORMAT
+from cartsim.trial import RATES, SHIPPED, Trial, run_posterior_trial, run_trial
 from cartsim.web import ServerLimits, create_app
 from web_server import LiveServer
 
@@ -25,6 +28,9 @@ SHORT_PATIENT = {"name": "api patient", "product": {"preset": "liso-cel"}, "simu
 SMALL_TRIAL = {"name": "small", "patients_per_arm": 12, "follow_up_days": 180,
                "arms": [{"name": "4-1BB"}, {"name": "CD28", "product": {"costimulation": "CD28"}}]}
 YAML = {"content-type": "application/yaml"}
+#: A trial over posterior draws kept to seconds: 2 draws of 2 x 4 patients followed for 60 days.
+POSTERIOR = {"posterior": "shipped", "draws": 2}
+POSTERIOR_TRIAL = {**SMALL_TRIAL, "patients_per_arm": 4, "follow_up_days": 60}
 #: As long a trial as the default cap allows: it runs for many seconds on one core.
 LONG_TRIAL = {"name": "long", "patients_per_arm": 1000, "follow_up_days": 3650,
               "arms": [{"name": "a"}, {"name": "b", "product": {"costimulation": "CD28"}}]}
@@ -227,6 +233,71 @@ def test_a_cancelled_trial_keeps_its_chunks_and_resumes(client):
     assert {arm: e["n"] for arm, e in resumed["result"]["summary"]["arms"].items()} == {"a": 100, "b": 100}
 
 
+def test_a_trial_over_the_shipped_posterior_is_the_cli_posterior_trial(client, tmp_path):
+    response = client.post("/api/runs/trial", params=POSTERIOR, json=POSTERIOR_TRIAL)
+    assert response.status_code == 202, response.text
+    run = wait(client, response.json()["id"])
+    assert run["state"] == "done", run["message"]
+    # Progress counts chunks over every draw: 4 patients per arm in chunks of 1, 2 arms, 2 draws.
+    assert run["done"] == run["total"] == 4 * 2 * 2
+    summary = run["result"]["summary"]
+    assert summary["posterior"]["draws"] == 2 and summary["posterior"]["folder"] == "shipped"  # no server path
+    for arm, entry in summary["arms"].items():
+        assert entry["n"] == 2 * 4  # every draw's patients, pooled
+        for rate in RATES:  # beside each sampling interval, the prediction interval over the draws
+            low, high = entry[f"{rate}_prediction_interval"]
+            assert 0 <= low <= high <= 1 and len(entry[f"{rate}_ci"]) == 2, (arm, rate)
+    for rate in RATES:  # the difference between the arms, draw by draw, with its own interval
+        difference = summary["differences"]["CD28 - 4-1BB"][rate]
+        low, high = difference["prediction_interval"]
+        assert -1 <= low <= difference["median"] <= high <= 1, rate
+    # The CLI's code path, in another chunking: the same patients and the same intervals.
+    patients, cli = run_posterior_trial(Trial.validated(POSTERIOR_TRIAL), SHIPPED, tmp_path / "cli", draws=2,
+                                        chunk_size=3)
+    assert cli["arms"] == summary["arms"] and cli["differences"] == summary["differences"]
+    files = f"/api/runs/{run['id']}/files"
+    (tmp_path / "web.parquet").write_bytes(client.get(f"{files}/patients.parquet").content)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "web.parquet"), patients)
+    report = client.get(f"{files}/report.html").text
+    assert "prediction" in report and "Differences between arms" in report
+
+
+def test_a_stopped_posterior_trial_resumes_in_every_draw(tmp_path):
+    from cartsim.web._tasks import TASKS
+
+    request = {"trial": POSTERIOR_TRIAL, "draws": 2}  # as the server hands it to a worker
+    whole = TASKS["trial"](request, tmp_path, lambda done, total: None)
+    # A run stopped before its last chunk of the second draw: resumed in its folder, it writes only that one.
+    last = sorted((tmp_path / "draws" / "draw-001" / "patients").rglob("chunk-*.parquet"))[-1]
+    last.unlink()
+    seen = []
+    resumed = TASKS["trial"](request, tmp_path, lambda done, total: seen.append((done, total)))
+    assert seen == [(8, 16), (15, 16), (16, 16)] and last.exists()  # draw 0 whole, draw 1 but its last chunk
+    assert resumed["summary"]["arms"] == whole["summary"]["arms"]
+    assert resumed["summary"]["differences"] == whole["summary"]["differences"]
+
+
+@pytest.mark.parametrize("query, named", [
+    ({**POSTERIOR, "draws": 5000}, "draws = '5000': Input should be less than or equal to 1000"),
+    ({**POSTERIOR, "draws": 1}, "draws = '1': Input should be greater than or equal to 2"),
+    ({**POSTERIOR, "draws": "many"}, "draws = 'many': Input should be a valid integer"),
+    ({**POSTERIOR, "draws": 100}, "patients_per_arm = 12 with draws = 100: this server runs at most 2000 patients "
+                                  "(all arms and posterior draws together) per run; asked for 2400"),
+    ({"posterior": "/srv/calibration"}, "posterior = '/srv/calibration': Input should be 'shipped'"),
+    ({"draws": 2}, "posterior = {'draws': '2'}: Field required"),
+    ({**POSTERIOR, "walkers": 3}, "walkers = '3': Extra inputs are not permitted"),
+])
+def test_a_bad_posterior_query_is_422_naming_the_field(client, query, named):
+    response = client.post("/api/runs/trial", params=query, json=SMALL_TRIAL)
+    assert response.status_code == 422
+    assert named in response.json()["detail"], response.json()["detail"]
+
+
+def test_only_a_trial_takes_posterior_draws(client):
+    response = client.post("/api/runs/restim", params=POSTERIOR, json={})
+    assert response.status_code == 422 and "a restim run takes no options" in response.json()["detail"]
+
+
 def test_a_run_past_the_time_limit_is_stopped_and_the_server_goes_on(tmp_path):
     limits = ServerLimits(workers=1, run_seconds=3, active_runs=1)
     with TestClient(create_app(limits, tmp_path)) as client:
@@ -286,6 +357,69 @@ def test_the_lab_assays_run_as_the_cli_runs_them(client):
 
 
 # --- hostile and malformed bodies ---------------------------------------------------------------
+
+#: Paths opened in this process while a test watches (None: not watching). An audit hook sees every open(),
+#: whatever code makes it; once added it stays, so it is added once and only records while watched.
+_OPENED: list[str] | None = None
+
+
+def _record_open(event: str, args: tuple) -> None:
+    if event == "open" and _OPENED is not None and isinstance(args[0], (str, os.PathLike)):
+        _OPENED.append(os.fsdecode(args[0]))
+
+
+sys.addaudithook(_record_open)
+
+
+@pytest.fixture
+def parameter_set(tmp_path):
+    """A parameter-set file the CLI reads (valid JSON, a valid set), and the list of paths opened meanwhile."""
+    global _OPENED
+    path = tmp_path / "set.json"
+    path.write_text(json.dumps({"format": PARAMETER_SET_FORMAT, "version": "test",
+                                "parameters": {"senescence_rate": 0.05}}))
+    _OPENED = []
+    yield str(path), _OPENED
+    _OPENED = None
+
+
+_MAPPING = "Value error, a file path, which the server never opens for a client; expected a mapping of model parameter"
+_LEFT_OUT = "Value error, a file path, which the server never opens for a client; expected the field left out"
+
+
+@pytest.mark.parametrize("route, body, field, expected", [
+    ("/api/runs/patient", {"parameters": None}, "parameters", _MAPPING),
+    ("/api/runs/trial", {**SMALL_TRIAL, "parameters": None}, "parameters", _LEFT_OUT),
+    ("/api/runs/trial", {**SMALL_TRIAL, "arms": [{"name": "a"}, {"name": "b", "parameters": None}]},
+     "arms.1.parameters", _MAPPING),
+    ("/api/runs/trial?posterior=shipped&draws=2", {**SMALL_TRIAL, "parameters": None}, "parameters", _LEFT_OUT),
+    ("/api/runs/trial?posterior=shipped&draws=2", {**SMALL_TRIAL, "arms": [{"name": "a", "parameters": None}]},
+     "arms.0.parameters", _MAPPING),
+    ("/api/runs/restim", {"parameters": None}, "parameters", "Extra inputs are not permitted"),
+    ("/api/runs/mouse", {"parameters": None}, "parameters", "Extra inputs are not permitted"),
+    ("/api/yaml/scenario", {"parameters": None}, "parameters", _MAPPING),
+    ("/api/yaml/trial", {**SMALL_TRIAL, "parameters": None}, "parameters", _LEFT_OUT),
+    ("/api/parse/scenario", {"parameters": None}, "parameters", _MAPPING),
+    ("/api/parse/trial", {**SMALL_TRIAL, "arms": [{"name": "a", "parameters": None}]}, "arms.0.parameters", _MAPPING),
+])
+def test_a_path_in_any_field_is_422_naming_it_and_never_opened(client, parameter_set, route, body, field, expected):
+    path, opened = parameter_set
+    # The None placeholders are the path-valued fields (the cases list them: scenario, trial and arm parameters).
+    body = json.loads(json.dumps(body).replace("null", json.dumps(path)))
+    # /api/parse takes the YAML text of a file; every other route JSON.
+    sent = dict(content=yaml.safe_dump(body).encode(), headers=YAML) if "/parse/" in route else dict(json=body)
+    response = client.post(route, **sent)
+    assert response.status_code == 422
+    assert f"{field} = {path!r}: {expected}" in response.json()["detail"], response.json()["detail"]
+    assert path not in opened
+
+
+def test_the_cli_still_reads_a_parameter_set_a_field_names(parameter_set):
+    path, opened = parameter_set
+    assert Scenario.validated({"parameters": path}).parameters == {"senescence_rate": 0.05}
+    arm = Trial.validated({**SMALL_TRIAL, "parameters": path}).arms[1]
+    assert arm.parameters == {"senescence_rate": 0.05} and path in opened  # the watch sees the CLI's reads
+
 
 #: 303 bytes of YAML whose aliases would expand to 10^9 strings (the "billion laughs").
 ALIAS_BOMB = b"""a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]

@@ -124,6 +124,28 @@ def test_a_small_trial_shows_progress_endpoints_and_kaplan_meier(page, tmp_path)
     page.screenshot(path=tmp_path / "trial.png", full_page=True)
 
 
+def test_a_trial_over_posterior_draws_shows_prediction_intervals_and_differences(page, tmp_path):
+    page.click("button[data-tab=trial]")
+    for field, value in (("patients_per_arm", "4"), ("follow_up_days", "60")):
+        page.fill(f"#trial-form [data-path={field}]", value)
+        page.dispatch_event(f"#trial-form [data-path={field}]", "change")
+    assert page.is_disabled("#trial-draws")  # the default: no posterior
+    page.check("#trial-posterior")
+    page.fill("#trial-draws", "5000")
+    page.click("#run-trial")
+    page.locator("#trial-error:has-text(\"draws = '5000'\")").wait_for(timeout=RUN_TIMEOUT_MS)
+    page.fill("#trial-draws", "2")
+    page.click("#run-trial")
+    page.wait_for_selector("#trial-status:has-text('over 2 posterior draws')", timeout=RUN_TIMEOUT_MS)
+    header = page.locator("#trial-endpoints tr").first.inner_text()
+    assert "4-1BB: estimate (95% sampling interval)" in header and "4-1BB: 95% prediction interval" in header
+    orr = page.locator("#trial-endpoints tr:has-text('ORR')").first.locator("td").all_inner_texts()
+    assert len(orr) == 5 and all("%" in cell for cell in orr[1:])  # per arm: estimate (interval), prediction
+    assert "–" in orr[2] and "–" in orr[4]  # the prediction intervals, low–high
+    assert page.is_visible("#trial-differences") and "CD28 - 4-1BB" in page.inner_text("#trial-differences")
+    page.screenshot(path=tmp_path / "trial-posterior.png", full_page=True)
+
+
 def test_a_cancelled_trial_resumes_from_the_page(page):
     page.click("button[data-tab=trial]")
     for field, value in (("patients_per_arm", "150"), ("follow_up_days", "1460")):

@@ -331,6 +331,7 @@ def trial(
         "A calibration folder (cartsim calibrate --out), or 'shipped' for the package's: run the trial over draws "
         "of its posterior ensemble and give every endpoint a 95% prediction interval (parameter and sampling "
         "uncertainty)."))] = None,
+    # cartsim.trial's DEFAULT_DRAWS, MIN_DRAWS, MAX_DRAWS, written out: importing it here would load the engine.
     draws: Annotated[int, typer.Option(min=2, max=1000, help="Posterior draws with --posterior.")] = 20,
 ) -> None:
     """Run a virtual trial: every arm on the same virtual patients, streamed to Parquet in chunks
@@ -343,9 +344,7 @@ def trial(
         return
     if parameters is not None:
         raise typer.BadParameter("give --parameters or --posterior, not both", param_hint="--posterior")
-    if str(posterior) == "shipped":
-        from cartsim.calibration import SHIPPED_POSTERIOR as posterior
-    elif not posterior.is_dir():
+    if str(posterior) != "shipped" and not posterior.is_dir():  # "shipped": cartsim.trial.SHIPPED
         raise typer.BadParameter(f"no such calibration folder: {posterior}", param_hint="--posterior")
     _run_posterior_trial(cartsim.load_trial(spec), posterior, draws, out, **options)
 
@@ -355,8 +354,8 @@ def _run_posterior_trial(design, posterior: Path, draws: int, out: Path, **optio
     from cartsim.trial import run_posterior_trial
 
     with Progress(console=console) as progress:
-        task = progress.add_task(f"trial '{design.name}' over {draws} posterior draws", total=draws)
-        summary = run_posterior_trial(design, posterior, out, draws=draws, progress=lambda done, total: progress.update(
+        task = progress.add_task(f"trial '{design.name}' over {draws} posterior draws", total=None)
+        _, summary = run_posterior_trial(design, posterior, out, draws=draws, progress=lambda done, total: progress.update(
             task, completed=done, total=total), **options)
     table = Table("arm", "n", "ORR (sampling CI; prediction interval)", "CR", "CRS >= 3",
                   title=f"{design.name}: endpoints over {summary['posterior']['draws']} posterior draws")

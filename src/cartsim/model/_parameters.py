@@ -104,9 +104,10 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               "recruiting the memory pool while a culture at one target per CAR-T activates within a day "
               "(kay2022_senescence_onset)",
               "accessible antigen-positive targets per CAR-T cell giving half-maximal activation of resting cells"),
-    Parameter("burst_divisions", "divisions", 13.0, 2.0, 30.0,
+    Parameter("burst_divisions", "divisions", 11.5, 2.0, 30.0,
               "[A] Kaech & Ahmed 2001 Nat Immunol: once activated, T cells run a programme of 7-10+ divisions "
-              "that goes on without further antigen; calibrated to kalos2011_expansion_fold and kymriah_all_tmax",
+              "that goes on without further antigen; calibrated to kalos2011_expansion_fold, kymriah_all_tmax and, with "
+              "burst_fitness_half, the CR and PR rates of Porter 2015 (porter2015_cr, porter2015_pr)",
               "divisions of an activated effector's burst at healthy-donor fitness, first exposure"),
     Parameter("contraction_death", "1/day", 0.65, 0.0, 2.0,
               "[A] Kaech & Ahmed 2001 Nat Immunol: programmed contraction after the burst, with or without "
@@ -115,9 +116,10 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
     Parameter("memory_formation", "1/day", 0.04, 0.0, 1.0,
               "[M] Kaech & Ahmed 2001 Nat Immunol: 5-10% of the expanded effectors survive contraction as memory",
               "return to rest (memory) of effectors whose burst is over, even with antigen left"),
-    Parameter("burst_fitness_half", "1", 0.2, 0.05, 5.0,
+    Parameter("burst_fitness_half", "1", 0.1, 0.05, 5.0,
               "[A] Kirouac 2023 Nat Biotechnol: patients differ in expansion capacity; the burst saturates "
-              "for fitter-than-donor cells",
+              "above a low fitness, so the burst (and the CAR-T exposure, 2^burst) is graded in fitness rather than "
+              "all-or-none; calibrated to porter2015_pr (0.2 gave PR 0.11 with CR 0.24)",
               "T-cell fitness giving half the saturating burst (the burst is burst_divisions at fitness 1)"),
     Parameter("product_senescent_fraction", "1", 0.1, 0.0, 1.0,
               "set per patient from the infused product (cartsim.product)",
@@ -134,8 +136,9 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               f"[A] calibrated to porter2015_bcell_aplasia_crs_in_responders: CAR-T sustained on B-cell "
               f"antigen must hold B cells at aplasia; {_KIRO} fitted TK50 1e9-1e11",
               "accessible antigen-positive cells giving half-maximal CAR-T engagement"),
-    Parameter("lymphoid_capacity", "cells", 3e11, 1e11, 5e12,
-              "[M] Blum & Pabst 2007 Immunol Lett: ~5e11 lymphocytes in an adult's lymphoid organs and blood",
+    Parameter("lymphoid_capacity", "cells", 3.6e11, 1e11, 5e12,
+              "[M] Blum & Pabst 2007 Immunol Lett: ~5e11 lymphocytes in an adult's lymphoid organs and blood; "
+              "3.6e11 calibrated between kalos2011_expansion_fold (higher) and porter2015_pr (lower)",
               "lymphocyte niche that CAR-T share with host T cells: effector proliferation falls as CAR-T plus "
               "host T cells fill it"),
     Parameter("homeostatic_effector_gain", "1", 0.1, 0.0, 2.0, "[A] Kimmel 2021 lymphodepletion niche",
@@ -473,6 +476,11 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
     Parameter("index_node_share", "1", 0.35, 0.01, 1.0,
               "[A] the six index nodes of iwCLL measurement hold about a third of nodal disease",
               "fraction of nodal CLL in the six largest (index) nodes", group="observable"),
+    Parameter("largest_node_share", "1", 0.4, 1.0 / 6.0, 1.0,
+              "[A] nodal CLL is uneven: the largest of the six index nodes holds 0.4 of their volume (about 2.4 "
+              "times the mean), so a residual of some 1e10 nodal cells still measures above 1.5 cm",
+              "share of the index nodes' tumour volume in the largest node (iwCLL CR and PD read it)",
+              group="observable"),
     Parameter("marrow_nucleated_cells", "cells", 1e12, 1e11, 1e13, "[M] ~1.4e10 nucleated marrow cells per kg",
               "normal nucleated bone-marrow cells (denominator of marrow infiltration and MRD)", group="observable"),
     Parameter("platelets_normal", "1/uL", 250000.0, 1e5, 5e5, "[M] normal 150-400 x 10^9/L",

@@ -128,6 +128,12 @@ _copies_per_ug = njit(cache=True, inline="always")(transgene_copies_per_ug)
 
 
 @njit(cache=True, inline="always")
+def _node_diameter(tumour_cm3):
+    """Diameter (cm) of a node: a sphere of tumour added to a normal node."""
+    return (NORMAL_NODE_CM ** 3 + 6.0 * tumour_cm3 / math.pi) ** (1.0 / 3.0)
+
+
+@njit(cache=True, inline="always")
 def _level(x, cuts):
     level = 0
     for cut in cuts:
@@ -165,10 +171,12 @@ def observe_patient(y, p, out):
     out[O.b_lymphocytes_per_ul] = cll_blood / BLOOD_UL
     # ---- nodes and spleen: spheres of tumour added to normal tissue
     lymphoid = (max(y[S.cll_pos_node], 0.0) + max(y[S.cll_neg_node], 0.0)) / p[P.tumor_cells_per_cm3]
-    node_cm3 = lymphoid * (1.0 - p[P.spleen_share]) * p[P.index_node_share] / INDEX_NODES
-    diameter = (NORMAL_NODE_CM ** 3 + 6.0 * node_cm3 / math.pi) ** (1.0 / 3.0)
-    out[O.node_spd_cm2] = INDEX_NODES * diameter * diameter
-    out[O.largest_node_cm] = diameter
+    index_cm3 = lymphoid * (1.0 - p[P.spleen_share]) * p[P.index_node_share]
+    # Nodal disease is uneven: the largest index node, which decides CR and PD, holds more than a sixth.
+    largest = _node_diameter(index_cm3 * p[P.largest_node_share])
+    others = _node_diameter(index_cm3 * (1.0 - p[P.largest_node_share]) / (INDEX_NODES - 1))
+    out[O.node_spd_cm2] = largest * largest + (INDEX_NODES - 1) * others * others
+    out[O.largest_node_cm] = largest
     out[O.spleen_cm] = NORMAL_SPLEEN_CM * ((NORMAL_SPLEEN_CM3 + lymphoid * p[P.spleen_share]) / NORMAL_SPLEEN_CM3) ** (1.0 / 3.0)
     # ---- marrow: CLL crowds out haematopoiesis; chemotherapy shows in the neutrophil precursors
     cll_marrow = max(y[S.cll_pos_marrow], 0.0) + max(y[S.cll_neg_marrow], 0.0)

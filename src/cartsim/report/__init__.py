@@ -1,6 +1,7 @@
 """Figures and reports."""
 
 from ._format import KEY_ENDPOINTS as KEY_ENDPOINTS
+from ._format import LABELS as LABELS
 from ._format import shown as shown
 from ._html import REPORT as REPORT
 from ._html import ReportError as ReportError

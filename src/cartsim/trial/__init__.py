@@ -7,6 +7,10 @@ from ._analysis import hazard_ratios as hazard_ratios
 from ._analysis import kinetics_by_response as kinetics_by_response
 from ._analysis import responder_analysis as responder_analysis
 from ._outputs import write_trial_outputs as write_trial_outputs
+from ._posterior import DEFAULT_DRAWS as DEFAULT_DRAWS
+from ._posterior import MAX_DRAWS as MAX_DRAWS
+from ._posterior import MIN_DRAWS as MIN_DRAWS
+from ._posterior import SHIPPED as SHIPPED
 from ._posterior import run_posterior_trial as run_posterior_trial
 from ._run import TrialError as TrialError
 from ._run import TrialWarning as TrialWarning

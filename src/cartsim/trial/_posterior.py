@@ -29,12 +29,33 @@ from ._spec import Trial
 
 #: Endpoints of arm_endpoints that are not values with a prediction interval.
 _NOT_ENDPOINTS = ("n", "solver_failures")
+#: Posterior draws a trial may run over (the CLI's ``--draws``, which types them out, and the web's
+#: ``draws``): two at least, for an interval. [A] The default, 20, is a cost choice: a 95% interval's ends then
+#: interpolate the two lowest and the two highest draws, so they move with the seed; more draws steady them.
+DEFAULT_DRAWS, MIN_DRAWS, MAX_DRAWS = 20, 2, 1000
+#: The name of the package's own posterior (``cartsim.calibration.SHIPPED_POSTERIOR``), given as ``folder``.
+SHIPPED = "shipped"
+
+
+def _posterior_folder(folder: str | Path) -> Path:
+    from ..calibration import SHIPPED_POSTERIOR
+
+    return SHIPPED_POSTERIOR if str(folder) == SHIPPED else Path(folder)
+
+
+def _posterior_name(folder: str | Path) -> str:
+    """How a summary names the posterior it ran over: ``shipped`` for the package's (no install path in the
+    files a web run offers), else the folder."""
+    from ..calibration import SHIPPED_POSTERIOR
+
+    return SHIPPED if _posterior_folder(folder).resolve() == SHIPPED_POSTERIOR.resolve() else str(folder)
 
 
 def draw_parameter_sets(folder: str | Path, draws: int) -> list[dict]:
-    """``draws`` parameter sets evenly through the ensemble of a calibration folder."""
+    """``draws`` parameter sets evenly through the ensemble of a calibration folder (or :data:`SHIPPED`)."""
     from ..calibration import CALIBRATION, CalibrationError, load_posterior, parameter_set_of
 
+    shown_as, folder = _posterior_name(folder), _posterior_folder(folder)
     frame = load_posterior(folder)
     try:
         calibration = json.loads((Path(folder) / CALIBRATION).read_text())
@@ -47,7 +68,7 @@ def draw_parameter_sets(folder: str | Path, draws: int) -> list[dict]:
         draw = {name: float(frame[name].iloc[row]) for name in names}
         parameter_set = parameter_set_of(draw, calibration["parameter_set"]["targets"], calibration["free"], {
             "version": f"{calibration['parameter_set']['version']}-draw{k}",
-            "method": f"draw {row} of the posterior ensemble in {folder}"})
+            "method": f"draw {row} of the posterior ensemble in {shown_as}"})
         sets.append(parameter_set)
     return sets
 
@@ -59,9 +80,13 @@ def _interval(values: list) -> list | None:
     return [float(np.quantile(values, 0.025)), float(np.quantile(values, 0.975))]
 
 
-def run_posterior_trial(trial: Trial, folder: str | Path, out: str | Path, draws: int = 20, n: int | None = None,
-                        progress: Callable[[int, int], None] | None = None, **options) -> dict:
-    """Run ``trial`` over ``draws`` draws of the posterior in ``folder`` into ``out``; return summary.json."""
+def run_posterior_trial(trial: Trial, folder: str | Path, out: str | Path, draws: int = DEFAULT_DRAWS,
+                        n: int | None = None, progress: Callable[[int, int], None] | None = None,
+                        **options) -> tuple[pd.DataFrame, dict]:
+    """Run ``trial`` over ``draws`` draws of the posterior in ``folder`` (or :data:`SHIPPED`) into ``out``;
+    return every draw's patients (with their ``draw``) and summary.json. ``progress(done, total)`` counts
+    chunks over all draws (every draw has as many); ``options`` go to :func:`run_trial` (``resume`` finishes
+    every draw)."""
     out = Path(out)
     sets = draw_parameter_sets(folder, draws)
     per_draw, frames = [], []
@@ -71,13 +96,14 @@ def run_posterior_trial(trial: Trial, folder: str | Path, out: str | Path, draws
         path = where / "parameter_set.json"
         path.write_text(json.dumps(parameter_set, indent=2) + "\n")
         design = Trial.model_validate({**trial.model_dump(), "parameters": str(path.resolve()),
-                                       "seed": trial.seed + k})
-        patients = run_trial(design, where, n=n, **options)
+                                       "seed": (trial.seed + k) % 2**63})  # any valid seed, any draw
+        overall = None if progress is None else (
+            lambda done, total, k=k: progress(k * total + done, len(sets) * total))
+        patients = run_trial(design, where, n=n, progress=overall, **options)
         per_draw.append(arm_endpoints(patients))
         frames.append(patients.assign(draw=k))
-        if progress:
-            progress(k + 1, len(sets))
-    summary = write_trial_outputs(pd.concat(frames, ignore_index=True), trial, out)
+    pooled = pd.concat(frames, ignore_index=True)
+    summary = write_trial_outputs(pooled, trial, out)
     for arm, entry in summary["arms"].items():
         for name, value in list(entry.items()):
             if name in _NOT_ENDPOINTS or name.endswith("_ci") or isinstance(value, list):
@@ -96,11 +122,12 @@ def run_posterior_trial(trial: Trial, folder: str | Path, out: str | Path, draws
                            "prediction_interval": _interval(deltas)}
         differences[f"{arm} - {arms[0]}"] = entry
     summary["differences"] = differences
-    summary["posterior"] = {"folder": str(folder), "draws": len(sets), "patients_per_draw": per_draw[0][arms[0]]["n"],
+    summary["posterior"] = {"folder": _posterior_name(folder), "draws": len(sets),
+                            "patients_per_draw": per_draw[0][arms[0]]["n"],
                             "what": "each draw: the trial with that parameter set on its own patients (seed + draw); "
                                     "prediction intervals: 2.5-97.5% over the draws (parameter and sampling "
                                     "uncertainty); differences: arm minus the first arm, draw by draw"}
     partial = out / f"{SUMMARY}.partial"
     partial.write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
     os.replace(partial, out / SUMMARY)
-    return summary
+    return pooled, summary

@@ -7,7 +7,8 @@ Routes (every body is JSON unless said otherwise):
 * ``GET /api/populations/{name}/patients/{index}``: one virtual patient of a population (``?seed=``);
 * ``POST /api/yaml/{scenario|trial}`` (a body as the YAML file would hold it) and
   ``POST /api/parse/{scenario|trial}`` (YAML text): convert, validating;
-* ``POST /api/runs/{kind}`` (kind ``patient``, ``trial``, ``restim`` or ``mouse``): start a run, 202;
+* ``POST /api/runs/{kind}`` (kind ``patient``, ``trial``, ``restim`` or ``mouse``): start a run, 202; a
+  trial with ``?posterior=shipped&draws=K`` runs over K draws of the shipped posterior (prediction intervals);
 * ``GET /api/runs/{id}``: its state, and its result once done; ``GET /api/runs/{id}/events``: the state
   as server-sent events until it ends; ``DELETE /api/runs/{id}``: cancel; ``POST /api/runs/{id}/resume``:
   finish a stopped trial; ``GET /api/runs/{id}/files/{name}``: a result file.
@@ -40,10 +41,11 @@ from ..io import DRUGS, PROTOCOL_PRESETS, Scenario, ScenarioError, to_yaml
 from ..lab import MouseSettings, RestimSettings
 from ..patient import DEFAULT_POPULATION, POPULATIONS, patient_fields, sample_population
 from ..product import COSTIMULATION, PRODUCT_PRESETS
-from ..report import KEY_ENDPOINTS
-from ..trial import Trial
+from ..report import KEY_ENDPOINTS, LABELS
+from ..trial import DEFAULT_DRAWS, MAX_DRAWS, MIN_DRAWS, Trial
 from ._limits import BodyLimit
-from ._requests import JSON_TYPE, SCHEMAS, YAML_TYPES, ServerLimits, media_type, parse_body, validate_run
+from ._requests import (JSON_TYPE, SCHEMAS, YAML_TYPES, ServerLimits, media_type, parse_body, validate_run,
+                        validated)
 from ._runs import FILES, Run, RunBusy, Runs
 from ._workers import RunFailed, RunStopped, WorkerPool
 
@@ -117,6 +119,8 @@ def _options(limits: ServerLimits) -> dict:
         "costimulation": list(COSTIMULATION),
         "drugs": list(DRUGS),
         "endpoints": KEY_ENDPOINTS,
+        "labels": LABELS,
+        "posterior_draws": {"default": DEFAULT_DRAWS, "min": MIN_DRAWS, "max": MAX_DRAWS},
         "limits": {"max_patients": limits.max_patients, "run_seconds": limits.run_seconds,
                    "body_bytes": limits.body_bytes, "body_seconds": limits.body_seconds,
                    "parse_seconds": limits.parse_seconds},
@@ -193,8 +197,8 @@ def create_app(limits: ServerLimits = DEFAULT_LIMITS, data_dir: Path | None = No
         return {"patient": patient_fields(row), "seed": str(int(row["seed"]))}
 
     def converted(schema, media: str, body: bytes, what: str, to: str):
-        validated = schema.validated(parse_body(media, body, what), what)
-        return to_yaml(validated) if to == "yaml" else validated.model_dump(mode="json")
+        request = validated(schema, parse_body(media, body, what), what)
+        return to_yaml(request) if to == "yaml" else request.model_dump(mode="json")
 
     @app.post("/api/yaml/{what}", response_class=PlainTextResponse)
     async def as_yaml(what: str, request: Request) -> str:
@@ -215,10 +219,12 @@ def create_app(limits: ServerLimits = DEFAULT_LIMITS, data_dir: Path | None = No
     async def start(kind: str, request: Request) -> dict:
         if kind not in SCHEMAS:
             raise HTTPException(404, f"no kind of run {kind!r}; expected one of {', '.join(SCHEMAS)}")
-        def validated(media: str, body: bytes) -> dict:
-            return validate_run(kind, parse_body(media, body, kind), limits).model_dump(mode="json")
+        query = dict(request.query_params)  # a trial's posterior draws
 
-        return request.app.state.runs.submit(kind, await off_loop(validated, *await _body(request))).status()
+        def checked(media: str, body: bytes) -> dict:
+            return validate_run(kind, parse_body(media, body, kind), limits, query).model_dump(mode="json")
+
+        return request.app.state.runs.submit(kind, await off_loop(checked, *await _body(request))).status()
 
     @app.get("/api/runs/{run_id}")
     def run_status(run_id: str, request: Request) -> dict:

@@ -3,7 +3,8 @@ the CLI's files (a scenario, a trial, the lab settings) before any work starts.
 
 A request that fails is a :class:`~cartsim.io.ScenarioError` whose message
 names each field, the value given and what was expected; the app answers it
-with 422. Bodies are parsed here too (:func:`parse_body`): JSON nested no deeper
+with 422. Every body is validated as a client's (:func:`validated`): a field
+the CLI reads as a file path (a ``parameters`` set) is refused, unread. Bodies are parsed here too (:func:`parse_body`): JSON nested no deeper
 than :data:`MAX_BODY_DEPTH`, YAML read by :func:`cartsim.io.parse_yaml_text`
 (no aliases, no duplicate keys, bounded depth), so no body reaches a recursion
 limit or expands past its own size.
@@ -12,18 +13,39 @@ limit or expands past its own size.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from ..io import Scenario, ScenarioError, parse_yaml_text
+from ..io import Scenario, ScenarioError, StrictModel, parse_yaml_text
 from ..lab import MouseSettings, RestimSettings
-from ..trial import Trial
+from ..trial import DEFAULT_DRAWS, MAX_DRAWS, MIN_DRAWS, SHIPPED, Trial
 
 #: The kinds of run a client can start, with the schema of each one's request body.
 SCHEMAS: dict[str, type[BaseModel]] = {
     "patient": Scenario, "trial": Trial, "restim": RestimSettings, "mouse": MouseSettings,
 }
+
+
+class PosteriorDraws(StrictModel):
+    """The query of a trial run over draws of the shipped posterior, ``POST /api/runs/trial?posterior=shipped
+    &draws=K``: as ``cartsim trial --posterior shipped --draws K``, every endpoint gets a 95% prediction
+    interval and each arm's difference from the first its own. Only the package's posterior: a client never
+    names a folder of the server."""
+
+    posterior: Literal["shipped"] = Field(description=f"the package's posterior ({SHIPPED!r})")
+    # A query's values are text: the one count of a schema that reads "20" as 20.
+    draws: int = Field(DEFAULT_DRAWS, ge=MIN_DRAWS, le=MAX_DRAWS, strict=False)
+
+
+class TrialRun(StrictModel):
+    """What a worker gets for a trial run: the trial, and the posterior draws to run it over (None: once, with
+    the shipped parameter set)."""
+
+    trial: Trial
+    draws: int | None = None
 
 
 @dataclass(frozen=True)
@@ -97,21 +119,37 @@ def parse_body(media: str, body: bytes, source: str) -> object:
     raise ValueError(f"not a body media type: {media!r}")
 
 
-def _size(request: BaseModel) -> tuple[str, int]:
-    """The field that sizes a run, and how many patients (or mice) it asks for."""
-    if isinstance(request, Trial):
-        return "patients_per_arm", request.patients_per_arm * len(request.arms)
+def _size(request: BaseModel) -> tuple[str, int, str]:
+    """The fields that size a run (as a 422 names them), how many patients (or mice) it asks for, and of what."""
+    if isinstance(request, TrialRun):
+        trial = request.trial
+        size = trial.patients_per_arm * len(trial.arms)
+        if request.draws is None:
+            return f"patients_per_arm = {trial.patients_per_arm}", size, "patients (all arms together)"
+        return (f"patients_per_arm = {trial.patients_per_arm} with draws = {request.draws}", size * request.draws,
+                "patients (all arms and posterior draws together)")
     if isinstance(request, MouseSettings):
-        return "mice", request.animals
-    return "", 1
+        return f"mice = {request.mice!r}", request.animals, "mice (all groups together)"
+    return "", 1, ""
 
 
-def validate_run(kind: str, body: object, limits: ServerLimits) -> BaseModel:
-    """The validated request of a ``kind`` run (a key of :data:`SCHEMAS`), within the server's limits."""
-    request = SCHEMAS[kind].validated(body, "scenario" if kind == "patient" else kind)
-    field, size = _size(request)
+def validated(schema: type[StrictModel], data: object, source: str) -> StrictModel:
+    """``data`` of a request (a body or a query) validated by ``schema`` as a client's: the one place the
+    server validates what a client sent, so a path in any field is refused before a file is opened."""
+    return schema.validated(data, source, client=True)
+
+
+def validate_run(kind: str, body: object, limits: ServerLimits, query: Mapping[str, str] | None = None) -> BaseModel:
+    """The validated request of a ``kind`` run (a key of :data:`SCHEMAS`; a trial's as a :class:`TrialRun`,
+    over the posterior draws its ``query`` asks for), within the server's limits."""
+    request = validated(SCHEMAS[kind], body, "scenario" if kind == "patient" else kind)
+    if kind == "trial":
+        draws = validated(PosteriorDraws, dict(query), "query").draws if query else None
+        request = TrialRun(trial=request, draws=draws)
+    elif query:
+        raise ScenarioError(f"query: a {kind} run takes no options; got {', '.join(map(repr, query))}")
+    fields, size, what = _size(request)
     if size > limits.max_patients:
-        what = "patients (all arms together)" if kind == "trial" else "mice (all groups together)"
-        raise ScenarioError(f"{kind}: 1 invalid field(s)\n  {field} = {getattr(request, field)!r}: this server runs "
-                            f"at most {limits.max_patients} {what} per run; asked for {size}")
+        raise ScenarioError(f"{kind}: 1 invalid field(s)\n  {fields}: this server runs at most {limits.max_patients} "
+                            f"{what} per run; asked for {size}")
     return request

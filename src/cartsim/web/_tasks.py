@@ -19,9 +19,10 @@ from cartsim.io import Scenario, json_records, to_yaml
 from cartsim.lab import MouseSettings, RestimSettings, run_mouse, run_restim
 from cartsim.lab._outputs import write_mouse, write_restim
 from cartsim.report import plot_overview, plot_timeline, write_report
-from cartsim.trial import Trial, run_trial, write_trial_outputs
+from cartsim.trial import SHIPPED, run_posterior_trial, run_trial, write_trial_outputs
 
 from ._charts import mouse_figures, patient_figures, restim_figures, trial_figures
+from ._requests import TrialRun
 
 Progress = Callable[[int, int], None]
 PATIENTS = "patients.parquet"
@@ -46,12 +47,18 @@ def patient(request: dict, out: Path, progress: Progress) -> dict:
 
 
 def trial(request: dict, out: Path, progress: Progress) -> dict:
-    """A trial; run again in the same folder, it finishes from the chunks already written."""
-    design = Trial.model_validate(request)
-    n = design.patients_per_arm
-    resume = (out / "trial.json").exists()
-    patients = run_trial(design, out, chunk_size=max(1, -(-n // _CHUNKS_PER_ARM)), resume=resume, progress=progress)
-    summary = write_trial_outputs(patients, design, out)
+    """A trial, once or over draws of the shipped posterior (as ``cartsim trial [--posterior shipped]``); run
+    again in the same folder, it finishes from the chunks already written."""
+    run = TrialRun.model_validate(request)
+    design = run.trial
+    # The run's own folder: empty on a first run, holding the stopped run's chunks on a resumed one.
+    options = dict(chunk_size=max(1, -(-design.patients_per_arm // _CHUNKS_PER_ARM)), resume=any(out.iterdir()),
+                   progress=progress)
+    if run.draws is None:
+        patients = run_trial(design, out, **options)
+        summary = write_trial_outputs(patients, design, out)
+    else:
+        patients, summary = run_posterior_trial(design, SHIPPED, out, draws=run.draws, **options)
     patients.to_parquet(out / PATIENTS, index=False)
     (out / "trial.yaml").write_text(to_yaml(design))
     return {"summary": summary, "figures": trial_figures(patients, summary["arms"])}

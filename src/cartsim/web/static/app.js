@@ -95,9 +95,9 @@ async function request(method, url, body, contentType = "application/json") {
   return response.headers.get("content-type")?.includes("json") ? JSON.parse(text) : text;
 }
 
-// Start a run and follow it to its end.
-async function startRun(kind, body, onStatus) {
-  return followRun(await request("POST", `/api/runs/${kind}`, body), onStatus);
+// Start a run (with its options as a query, such as a trial's posterior draws) and follow it to its end.
+async function startRun(kind, body, onStatus, query = "") {
+  return followRun(await request("POST", `/api/runs/${kind}${query}`, body), onStatus);
 }
 
 // Follow a run's server-sent events (onStatus on each); resolve with the finished run.
@@ -384,14 +384,48 @@ function editArm(el) {
   renderArms();
 }
 
-function showTrial(run) {
-  const summary = run.result.summary;
-  $("#trial-results").hidden = false;
+// The endpoints of a trial run once: one row per arm, each rate with its 95% (Wilson) interval.
+function showEndpoints(summary) {
   const rates = [["orr", "ORR"], ["cr_rate", "CR"], ["umrd4_blood_rate", "uMRD4 blood"], ["crs_grade3plus_rate", "CRS ≥ 3"],
     ["icans_grade3plus_rate", "ICANS ≥ 3"], ["crs_death_rate", "CRS deaths"], ["manufacturing_failure_rate", "manufacturing failed"]];
   table($("#trial-endpoints"), ["arm", "n", ...rates.map(([, label]) => label), "median PFS (mo)", "median OS (mo)", "PFS 12 mo", "OS 12 mo"],
     Object.entries(summary.arms).map(([arm, e]) => [arm, e.n, ...rates.map(([key]) => rateWithInterval(e, key)),
       e.median_pfs_months ?? "not reached", e.median_os_months ?? "not reached", percent(e.pfs_12m), percent(e.os_12m)]));
+}
+
+// A share (a rate, survival at 12 months) as a percentage; anything else (months, cells, days) as a number.
+const isShare = (key) => key === "orr" || key.endsWith("_rate") || key.endsWith("_12m");
+const notReached = (key) => key.startsWith("median_") && key.endsWith("_months"); // a missing median survival
+const valueOf = (key, x) => (x == null && notReached(key) ? "not reached" : isShare(key) ? percent(x) : shown(x));
+const intervalOf = (key, pair) => (pair ? `${valueOf(key, pair[0])}–${valueOf(key, pair[1])}` : "—");
+const withInterval = (key, x, pair) => (pair ? `${valueOf(key, x)} (${intervalOf(key, pair)})` : valueOf(key, x));
+const labelOf = (key) => OPTIONS.labels[key] ?? key.replaceAll("_", " ");
+const PREDICTION = "_prediction_interval";
+
+// A trial over posterior draws: one row per endpoint; per arm its estimate over every draw's patients with
+// the sampling interval, and beside it the prediction interval over the draws. Then each arm minus the first,
+// draw by draw: the median and its prediction interval.
+function showPosteriorEndpoints(summary) {
+  const arms = Object.entries(summary.arms);
+  const keys = Object.keys(arms[0][1]).filter((key) => key.endsWith(PREDICTION)).map((key) => key.slice(0, -PREDICTION.length));
+  table($("#trial-endpoints"), ["endpoint", ...arms.flatMap(([arm]) => [`${arm}: estimate (95% sampling interval)`, `${arm}: 95% prediction interval`])],
+    keys.map((key) => [labelOf(key), ...arms.flatMap(([, e]) => [withInterval(key, e[key], e[`${key}_ci`]), intervalOf(key, e[`${key}${PREDICTION}`])])]));
+  const pairs = Object.entries(summary.differences || {});
+  table($("#trial-differences"), ["endpoint", ...pairs.map(([pair]) => `${pair}: median (95% prediction interval)`)],
+    keys.map((key) => [labelOf(key), ...pairs.map(([, d]) => withInterval(key, d[key]?.median, d[key]?.prediction_interval))]));
+}
+
+function showTrial(run) {
+  const summary = run.result.summary;
+  const posterior = summary.posterior;
+  $("#trial-results").hidden = false;
+  $("#trial-endpoints-title").textContent = posterior
+    ? `Endpoints per arm over ${posterior.draws} posterior draws (95% sampling and prediction intervals)` : "Endpoints per arm (95% intervals)";
+  $("#trial-posterior-note").textContent = posterior ? `${posterior.patients_per_draw} patients per arm in each draw; ${posterior.what}.` : "";
+  $("#trial-posterior-note").hidden = !posterior;
+  $("#trial-differences-title").hidden = $("#trial-differences").hidden = !(posterior && Object.keys(summary.differences).length);
+  if (posterior) showPosteriorEndpoints(summary);
+  else showEndpoints(summary);
   const ratios = Object.entries(summary.hazard_ratios || {});
   const ratio = (hr, ci) => (hr === null ? "not estimable" : `${hr.toFixed(2)} (${shown(ci[0])}–${shown(ci[1])})`);
   table($("#trial-hazards"), ["hazard ratio (Cox)", "PFS", "OS"], ratios.map(([pair, e]) => [pair, ratio(e.pfs_hr, e.pfs_hr_ci), ratio(e.os_hr, e.os_hr_ci)]));
@@ -418,8 +452,9 @@ async function followTrial(launch) {
       status.textContent = s.total ? `Trial ${s.state}: ${s.done} of ${s.total} chunks` : `Trial ${s.state}…`;
     });
     showTrial(run);
-    status.textContent = `Trial done: ${Object.keys(run.result.summary.arms).length} arms, ` +
-      `${Object.values(run.result.summary.arms).map((e) => e.n).join(" and ")} patients.`;
+    const { arms, posterior } = run.result.summary;
+    status.textContent = `Trial done: ${Object.keys(arms).length} arms, ${Object.values(arms).map((e) => e.n).join(" and ")} patients` +
+      `${posterior ? ` over ${posterior.draws} posterior draws` : ""}.`;
   } catch (error) {
     showError($("#trial-error"), error.message);
   } finally {
@@ -483,7 +518,9 @@ async function start() {
   renderArms();
   renderPlainForm($("#restim-form"), state.restim);
   renderPlainForm($("#mouse-form"), state.mouse);
-  $("#trial-limit").textContent = `This server runs at most ${OPTIONS.limits.max_patients} patients per trial (all arms), ` +
+  $("#trial-draws").value = OPTIONS.posterior_draws.default;
+  $("#trial-draws").disabled = true;
+  $("#trial-limit").textContent = `This server runs at most ${OPTIONS.limits.max_patients} patients per trial (all arms and posterior draws), ` +
     `each run for at most ${OPTIONS.limits.run_seconds} s.`;
   $("#footer").textContent = `cartsim ${OPTIONS.version}. Plotly.js is served by this server: the page works offline.`;
 
@@ -513,9 +550,12 @@ async function start() {
     state.trial.arms.push({ name: `arm ${state.trial.arms.length + 1}`, product: {}, protocol: "standard" });
     renderArms();
   });
+  $("#trial-posterior").addEventListener("change", (event) => { $("#trial-draws").disabled = !event.target.checked; });
   $("#trial-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    followTrial((onStatus) => startRun("trial", state.trial, onStatus));
+    // The draws as typed: the server's 422 names the field when they are out of range.
+    const query = $("#trial-posterior").checked ? `?posterior=shipped&draws=${encodeURIComponent($("#trial-draws").value.trim())}` : "";
+    followTrial((onStatus) => startRun("trial", state.trial, onStatus, query));
   });
   $("#cancel-trial").addEventListener("click", () => request("DELETE", `/api/runs/${trial.id}`));
   $("#resume-trial").addEventListener("click", () => followTrial(
