@@ -32,14 +32,19 @@ def _after(result, day, column, window=3.0):
     return visits.loc[(visits["day"] > day) & (visits["day"] <= day + window), column]
 
 
+#: A CRS-susceptible patient (upper tail of the populations' cytokine propensity), whose untreated storm reaches
+#: vasopressor-dependent grade 3: the one for whom tocilizumab at grade 2 matters.
+SUSCEPTIBLE = {"cytokine_propensity": 3.0}
+
+
 @pytest.fixture(scope="module")
 def untreated():
-    return cartsim.simulate(_scenario())
+    return cartsim.simulate(_scenario(patient=SUSCEPTIBLE))
 
 
 @pytest.fixture(scope="module")
 def tocilizumab():
-    return cartsim.simulate(_scenario(TOCILIZUMAB_AT_GRADE_2))
+    return cartsim.simulate(_scenario(TOCILIZUMAB_AT_GRADE_2, patient=SUSCEPTIBLE))
 
 
 def test_tocilizumab_raises_free_il6_while_fever_and_vasopressor_need_fall(untreated, tocilizumab):
@@ -118,7 +123,7 @@ def test_summary_and_events(tocilizumab):
 
 def test_untreated_severe_crs_can_kill():
     """Grade 5 CRS: a susceptible patient with no treatment and a high grade-4 death hazard dies of CRS."""
-    e = _run([_scenario(patient={"cytokine_propensity": 5.0},
+    e = _run([_scenario(patient={"cytokine_propensity": 8.0},
                         parameters={"crs_grade4_death_rate": 2.0, "icans_grade4_death_rate": 0.0})])
     assert e["died"][0] and CAUSES[e["death_cause"][0]] == "CRS"
     assert e["crs_max_grade"][0] == 5 and e["os_days"][0] < 30

@@ -389,7 +389,7 @@ def _cytokines(y, p, dy, car_t, engaged, contact, killed, steroid, btk, il6r_blo
     dy[S.il1] = p[P.il1_clearance] * (p[P.il1_baseline] - y[S.il1]) + p[P.il1_production] * activated
     dy[S.crp] = (p[P.crp_clearance] * (p[P.crp_baseline] - y[S.crp])
                  + p[P.crp_production] * _hill(il6_excess, p[P.crp_il6_half]))
-    endo_drive = (p[P.endothelial_activation_by_il6] * _hill(il6_excess, p[P.endothelial_il6_half])
+    endo_drive = (p[P.endothelial_activation_by_il6] * _hill2(il6_excess, p[P.endothelial_il6_half])
                   + p[P.endothelial_activation_by_ifng] * _hill(ifng_excess, p[P.ifng_half_activation])
                   + p[P.endothelial_activation_by_il1] * _hill(il1_excess, p[P.il1_half_activation]))
     endo = y[S.endothelial_activation]

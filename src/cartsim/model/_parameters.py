@@ -370,9 +370,11 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               "[M] Gust 2017; [A] small, so CRS ends with the IL-6 storm although IFN-gamma stays high while "
               "CAR-T kill (il6_peak_severe_vs_mild)", "by IFN-gamma"),
     Parameter("endothelial_activation_by_il1", "1/day", 1.5, 0.0, 20.0, "[M] Norelli 2018 Nat Med; [A] scaled with endothelial_recovery", "by IL-1"),
-    Parameter("endothelial_il6_half", "pg/mL", 4000.0, 1.0, 1e5,
-              "[A] calibrated to il6_peak_severe_vs_mild (fluid-responsive hypotension from ~700 pg/mL, vasopressors from ~2000: severe CRS at IL-6 1e3-1e4 pg/mL, mild 10-100) and calibrated to eliana_crs_any, eliana_crs_grade3, juliet_crs_any and juliet_crs_grade3",
-              "IL-6 signalling for half activation"),
+    Parameter("endothelial_il6_half", "pg/mL", 1700.0, 1.0, 1e5,
+              "[A] Hill 2 (the leak is a threshold response of the endothelium): fluid-responsive hypotension from ~700 pg/mL, "
+              "one vasopressor from ~1200, several from ~1900, so the most susceptible reach grade 4 untreated; "
+              "calibrated to il6_peak_severe_vs_mild (severe CRS at IL-6 1e3-1e4 pg/mL, mild 10-100) and calibrated to eliana_crs_any, eliana_crs_grade3, juliet_crs_any and juliet_crs_grade3",
+              "IL-6 signalling for half activation (Hill 2)"),
     Parameter("endothelial_recovery", "1/day", 3.0, 0.01, 10.0,
               "[A] capillary leak resolves within a day or two of the cytokines (Gust 2017), so the leak tracks the IL-6 peak", "endothelial recovery rate"),
     Parameter("neurotoxicity_by_endothelium", "1/day", 0.3, 0.0, 20.0,
