@@ -131,9 +131,10 @@ def _split_difference(covariate: np.ndarray, outcome: np.ndarray) -> Estimate:
 
 # ---- comparators: (target, cohorts) -> (estimate, target interval, note) -------------------------------------
 
-def _kinetics_doubling(r: CohortResult) -> np.ndarray:
-    peak_day, peak = r.frame["car_t_peak_day"].to_numpy(float), r.frame["car_t_peak_cells"].to_numpy(float)
-    fold = peak / np.maximum(_dose(r), 1.0)
+def doubling_times(frame: pd.DataFrame) -> np.ndarray:
+    """Each patient's CAR-T doubling time to the peak (days; NaN without a twofold expansion), from its outcome row."""
+    peak_day, peak = frame["car_t_peak_day"].to_numpy(float), frame["car_t_peak_cells"].to_numpy(float)
+    fold = peak / np.maximum(frame["product_dose_cells"].to_numpy(float), 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where((fold > 2) & (peak_day > 0), peak_day / np.log2(fold), np.nan)
 
@@ -228,7 +229,7 @@ COMPARATORS: dict[str, Comparator] = {
         "CD4 share of CAR-T at ten years in continuous CR (published: CD4 dominate)", band=(0.5, 1.0)),
     "ctl019_cll_crs_timing": Comparator(("porter",), _porter(lambda r: _median_estimate(r.frame["crs_onset_day"])),
                                         "median CRS onset day"),
-    "stein2019_doubling_time": Comparator(("porter",), _porter(lambda r: _median_estimate(_kinetics_doubling(r)[_responders(r)])),
+    "stein2019_doubling_time": Comparator(("porter",), _porter(lambda r: _median_estimate(doubling_times(r.frame)[_responders(r)])),
                                           "CAR-T doubling time to the peak in responders (days)"),
     "stein2019_initial_decline_half_life": Comparator(
         ("porter",), _porter(lambda r: _median_estimate(_half_life(r, r.frame["car_t_peak_day"].to_numpy(float),
@@ -320,7 +321,7 @@ def _kinetics(cohort: str, what: str) -> dict[str, Comparator]:
     """The CAR-T kinetic targets measured in ALL (Stein 2019, the Kymriah label), compared in ``cohort``."""
     pick = lambda f: lambda c: f(c[cohort])  # noqa: E731
     return {
-        "stein2019_doubling_time": Comparator((cohort,), pick(lambda r: _median_estimate(_kinetics_doubling(r)[
+        "stein2019_doubling_time": Comparator((cohort,), pick(lambda r: _median_estimate(doubling_times(r.frame)[
             _responders(r)])), f"CAR-T doubling time to the peak in responders (days), {what}"),
         "stein2019_initial_decline_half_life": Comparator((cohort,), pick(lambda r: _median_estimate(_half_life(
             r, r.frame["car_t_peak_day"].to_numpy(float), r.frame["car_t_peak_day"].to_numpy(float) + 14)[
