@@ -426,9 +426,12 @@ _REGIMENS = (
     Regimen("eliana", "eliana", "tisa-cel", FIT_DAYS),
     Regimen("juliet", "juliet", "tisa-cel", FIT_DAYS),
 )
-#: The prior of a T-cell fitness median, the same in every disease ([A]).
+#: The prior of a T-cell fitness median ([A]): from very dysfunctional to the adult healthy donor (1); for children
+#: and young adults up to twice that (naive-rich young T cells; a prior to 1 bound the B-ALL median at its top).
 _FITNESS_PRIOR = (0.05, 1.0)
 _FITNESS_WHY = "from very dysfunctional to healthy-donor T cells (1)"
+_YOUNG_FITNESS_PRIOR = (0.05, 2.0)
+_YOUNG_FITNESS_WHY = "from very dysfunctional to twice the adult healthy donor's (children's naive-rich T cells)"
 
 DEFAULT_PROBLEM = Problem(
     regimens=_REGIMENS,
@@ -436,7 +439,8 @@ DEFAULT_PROBLEM = Problem(
         population_parameter("tcell_fitness", "median", *_FITNESS_PRIOR, True, _FITNESS_WHY),
         # Each disease's patients have their own T-cell history (the reason of Testa 2024 under test): the B-ALL and
         # LBCL presets' fitness medians are fitted to their own trials, beside the CLL one.
-        population_parameter("tcell_fitness", "median", *_FITNESS_PRIOR, True, _FITNESS_WHY, B_ALL_POPULATION),
+        population_parameter("tcell_fitness", "median", *_YOUNG_FITNESS_PRIOR, True, _YOUNG_FITNESS_WHY,
+                             B_ALL_POPULATION),
         population_parameter("tcell_fitness", "median", *_FITNESS_PRIOR, True, _FITNESS_WHY, LBCL_POPULATION),
         population_parameter("tcell_fitness", "spread", 0.2, 1.0, False, "log-sd between near-identical and "
                                                                          "a 50-fold 5-95% range"),
@@ -457,10 +461,6 @@ DEFAULT_PROBLEM = Problem(
         # ELIANA (Grupp 2018 ASH update of Maude 2018 NEJM): CR/CRi within three months in 65 of 79 infused.
         Term("eliana_remission_3mo", rate(_remission_by_month3, "eliana", among=infused),
              "CR/CRi (B-ALL criteria) by month 3, ELIANA, infused", ("CR/CRi",), counts=(65, 14)),
-        # The Kymriah label's ALL pharmacokinetics: geometric-mean Cmax of the responders 32,700 copies/ug, the
-        # target's high-confidence band (+-25%).
-        Term("kymriah_all_cmax", geometric_mean_of("car_t_cmax_copies_per_ug", "eliana", _complete),
-             "geometric-mean qPCR Cmax of the CR/CRi, ELIANA (copies/ug)", band=(24525.0, 40875.0)),
         # JULIET (Schuster 2019 NEJM): best response in 93 evaluable, 37 CR (juliet_cr) and 11 PR (ORR 48).
         Term("juliet_orr", response_shares("juliet", among=infused), "best response CR / PR / none (Lugano), JULIET, "
              "infused", ("CR", "PR", "none"), counts=(37, 11, 45)),
@@ -477,6 +477,12 @@ DEFAULT_PROBLEM = Problem(
              "day of the CAR-T peak, responders", band=(7.0, 14.0)),
         Term("ctl019_cll_crs_timing", median_of("crs_onset_day", "porter"), "median CRS onset day",
              band=(7.0, 21.0)),
+        # The Kymriah label's ALL pharmacokinetics: geometric-mean Cmax of the responders 32,700 copies/ug, the
+        # target's high-confidence band (+-25%). Held out: fitted beside the remission, the fitness medians pay
+        # the remission for it (a joint run: remission 43% vs 82%, Cmax still 66,000), so the Cmax gap is the
+        # kinetics' or the qPCR read-out's, not the patients' T cells.
+        Term("kymriah_all_cmax", geometric_mean_of("car_t_cmax_copies_per_ug", "eliana", _complete),
+             "geometric-mean qPCR Cmax of the CR/CRi, ELIANA (copies/ug)", band=(24525.0, 40875.0)),
         Term("eliana_mrd_negative_remission", rate(_mrd_negative_by_month3, "eliana", among=infused),
              "MRD-negative CR/CRi (marrow < 1e-4) by month 3, ELIANA, infused", ("MRD-negative",), counts=(64, 15)),
         # Mueller 2018 Clin Cancer Res: Cmax of responders 1.74 x the non-responders' (high confidence, +-25%).
