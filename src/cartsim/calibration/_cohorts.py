@@ -82,10 +82,12 @@ COHORTS: dict[str, Cohort] = {
                           "lymphodepletion": {"regimen": "none"}, "protocol": "none"},), 100, 365, 7),
     # The tisagenlecleucel trials of the other diseases, graded by the Penn scale as they were.
     "eliana": Cohort("tisa-cel ~3e6/kg after flu/cy in paediatric/young-adult R/R B-ALL (ELIANA, Maude 2018 NEJM), "
-                     "one year", ({"name": "tisa-cel", "product": _ELIANA_DOSE, "protocol": _TISA_CEL_TRIAL_PROTOCOL},), 200, 365, 2018, B_ALL_POPULATION,
+                     "one year", ({"name": "tisa-cel", "product": _ELIANA_DOSE,
+                       "protocol": _TISA_CEL_TRIAL_PROTOCOL},), 200, 365, 2018, B_ALL_POPULATION,
                      "Penn"),
     "juliet": Cohort("tisa-cel 3e8 after lymphodepletion in R/R LBCL (JULIET, Schuster 2019 NEJM), one year",
-                     ({"name": "tisa-cel", "product": _JULIET_DOSE, "protocol": _TISA_CEL_TRIAL_PROTOCOL},), 200, 365, 2019, LBCL_POPULATION, "Penn"),
+                     ({"name": "tisa-cel", "product": _JULIET_DOSE,
+                       "protocol": _TISA_CEL_TRIAL_PROTOCOL},), 200, 365, 2019, LBCL_POPULATION, "Penn"),
     # Cohorts of the blind studies (blind.yaml): compared by cartsim validate --blind, never fitted.
     "fred_hutch": Cohort("Fred Hutch defined-composition 4-1BB CD19 CAR-T 2e6/kg after flu/cy in R/R CLL after "
                          "ibrutinib (Turtle 2017 J Clin Oncol; long-term follow-up Liang 2023 Blood Adv), six and a "

@@ -106,7 +106,8 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               "accessible antigen-positive targets per CAR-T cell giving half-maximal activation of resting cells"),
     Parameter("burst_divisions", "divisions", 11.5, 2.0, 30.0,
               "[A] Kaech & Ahmed 2001 Nat Immunol: once activated, T cells run a programme of 7-10+ divisions "
-              "that goes on without further antigen; calibrated to kalos2011_expansion_fold, kymriah_all_tmax and, with "
+              "that goes on without further antigen; calibrated to kalos2011_expansion_fold, kymriah_all_tmax and, "
+              "with "
               "burst_fitness_half, the CR and PR rates of Porter 2015 (porter2015_cr, porter2015_pr)",
               "divisions of an activated effector's burst at healthy-donor fitness, first exposure"),
     Parameter("contraction_death", "1/day", 0.65, 0.0, 2.0,
@@ -289,7 +290,8 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               "[A] calibrated: IL-15 rises ~7-fold after deep lymphodepletion (Kochenderfer 2017)",
               "IL-15 consumption by lymphocytes at the host T-cell capacity"),
     # ---- neutrophils (reduced Friberg 2002 model) --------------------------------------------------
-    Parameter("neutrophil_baseline", "cells", 2e10, 1e9, 1e11, "[V] 4000/uL x 5 L (normal_lymphocytes_tcells, blood_volume)",
+    Parameter("neutrophil_baseline", "cells", 2e10, 1e9, 1e11, "[V] 4000/uL x 5 L (normal_lymphocytes_tcells, "
+                                                               "blood_volume)",
               "steady-state circulating neutrophils"),
     Parameter("neutrophil_maturation", "1/day", 0.4, 0.05, 5.0, "[M] Friberg 2002 J Clin Oncol (MTT ~5 days)",
               "transit of precursors to blood"),
@@ -309,7 +311,8 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               "cytokine output of a senescent cell relative to an engaged effector"),
     Parameter("macrophage_activation_by_killing", "1/day", 0.1, 0.0, 20.0,
               f"[A] {_SANT} (DAMPs); Liu 2020 Sci Immunol: pyroptosis of killed targets adds to CRS, secondary "
-              "to CAR-T contact; [A] a fifth of the contact drive, as the contact drive is small; calibrated to eliana_crs_any, eliana_crs_grade3, juliet_crs_any and juliet_crs_grade3",
+              "to CAR-T contact; [A] a fifth of the contact drive, as the contact drive is small; calibrated to "
+              "eliana_crs_any, eliana_crs_grade3, juliet_crs_any and juliet_crs_grade3",
               "macrophage activation at saturating tumour-cell death"),
     Parameter("killing_half_activation", "cells/day", 1e11, 1e6, 1e13,
               f"[A] {_SANT}; mass killing of a large burden adds to the storm (Teachey 2016 Cancer Discov)",
@@ -317,7 +320,9 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
     Parameter("macrophage_activation_by_contact", "1/day", 0.2, 0.0, 20.0,
               f"[A] {_SANT}: CD40-CD40L contact of activated CAR-T with monocytes is the main driver of IL-6 "
               "(Hanson 2016 / Giavridis 2018 Nat Med: CAR-T activation, not tumour lysis, starts CRS); "
-              "[A] small enough that macrophage activation grows with the expansion instead of saturating in every infused patient (a grade distribution, not all-or-none); calibrated to eliana_crs_any, eliana_crs_grade3, juliet_crs_any and juliet_crs_grade3", "activation by engaged CAR-T contact"),
+              "[A] small enough that macrophage activation grows with the expansion instead of saturating in every "
+              "infused patient (a grade distribution, not all-or-none); calibrated to eliana_crs_any, "
+              "eliana_crs_grade3, juliet_crs_any and juliet_crs_grade3", "activation by engaged CAR-T contact"),
     Parameter("contact_half_activation", "cells", 3e11, 1e6, 1e12,
               f"[A] {_SANT}; engaged CAR-T of the first days' expansion (CD4 counting double), so CRS starts "
               "within the first week and years of low-level persistence leave cytokines at baseline",
@@ -352,7 +357,8 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               f"[A] {_SANT}: free IL-6 rises when tocilizumab blocks IL-6R",
               "IL-6R-mediated IL-6 clearance"),
     Parameter("il1_baseline", "pg/mL", 1.0, 0.05, 20.0, "[A]", "steady-state IL-1"),
-    Parameter("il1_production", "pg/mL/day", 100.0, 0.0, 1e5, "[A] IL-1 stays tens of pg/mL in CRS; autocrine loop gain kept below 1",
+    Parameter("il1_production", "pg/mL/day", 100.0, 0.0, 1e5, "[A] IL-1 stays tens of pg/mL in CRS; autocrine loop "
+                                                              "gain kept below 1",
               "IL-1 production at full macrophage activation"),
     Parameter("il1_clearance", "1/day", 10.0, 1.0, 100.0, "[A] half-life of hours", "IL-1 clearance"),
     Parameter("crp_baseline", "mg/L", 2.0, 0.1, 20.0, "[M] normal CRP < 5 mg/L", "steady-state CRP"),
@@ -364,19 +370,24 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
     Parameter("crp_clearance", "1/day", 0.87, 0.3, 3.0, "[M] CRP half-life ~19 h", "CRP clearance"),
     Parameter("endothelial_activation_by_il6", "1/day", 9.0, 0.0, 20.0,
               "[M] Gust 2017 Cancer Discov; [A] with endothelial_recovery sets how fast the "
-              "leak follows the IL-6 peak of a day or two; calibrated to il6_peak_severe_vs_mild (vasopressors at IL-6 "
+              "leak follows the IL-6 peak of a day or two; calibrated to il6_peak_severe_vs_mild (vasopressors at "
+              "IL-6 "
               "peaks of a few thousand pg/mL)", "endothelial activation by IL-6 trans-signalling"),
     Parameter("endothelial_activation_by_ifng", "1/day", 0.3, 0.0, 20.0,
               "[M] Gust 2017; [A] small, so CRS ends with the IL-6 storm although IFN-gamma stays high while "
               "CAR-T kill (il6_peak_severe_vs_mild)", "by IFN-gamma"),
-    Parameter("endothelial_activation_by_il1", "1/day", 1.5, 0.0, 20.0, "[M] Norelli 2018 Nat Med; [A] scaled with endothelial_recovery", "by IL-1"),
+    Parameter("endothelial_activation_by_il1", "1/day", 1.5, 0.0, 20.0, "[M] Norelli 2018 Nat Med; [A] scaled with "
+                                                                        "endothelial_recovery", "by IL-1"),
     Parameter("endothelial_il6_half", "pg/mL", 1700.0, 1.0, 1e5,
-              "[A] Hill 2 (the leak is a threshold response of the endothelium): fluid-responsive hypotension from ~700 pg/mL, "
+              "[A] Hill 2 (the leak is a threshold response of the endothelium): fluid-responsive hypotension from "
+              "~700 pg/mL, "
               "one vasopressor from ~1200, several from ~1900, so the most susceptible reach grade 4 untreated; "
-              "calibrated to il6_peak_severe_vs_mild (severe CRS at IL-6 1e3-1e4 pg/mL, mild 10-100) and calibrated to eliana_crs_any, eliana_crs_grade3, juliet_crs_any and juliet_crs_grade3",
+              "calibrated to il6_peak_severe_vs_mild (severe CRS at IL-6 1e3-1e4 pg/mL, mild 10-100) and "
+              "calibrated to eliana_crs_any, eliana_crs_grade3, juliet_crs_any and juliet_crs_grade3",
               "IL-6 signalling for half activation (Hill 2)"),
     Parameter("endothelial_recovery", "1/day", 3.0, 0.01, 10.0,
-              "[A] capillary leak resolves within a day or two of the cytokines (Gust 2017), so the leak tracks the IL-6 peak", "endothelial recovery rate"),
+              "[A] capillary leak resolves within a day or two of the cytokines (Gust 2017), so the leak tracks "
+              "the IL-6 peak", "endothelial recovery rate"),
     Parameter("neurotoxicity_by_endothelium", "1/day", 0.3, 0.0, 20.0,
               "[M] Gust 2017 Cancer Discov: ICANS follows endothelial activation and blood-brain-barrier "
               "disruption", "CNS inflammation driven by endothelial activation (squared: a barrier threshold)"),
@@ -392,12 +403,15 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               "CNS inflammation driven by IL-1 signalling"),
     Parameter("neurotoxicity_by_car_t", "1/day", 0.2, 0.0, 20.0,
               "[M] Gust 2017 Cancer Discov: neurotoxicity follows CAR-T expansion and endothelial activation; "
-              "CAR-T cross the disrupted blood-brain barrier into the CSF (Santomasso 2018 Cancer Discov); [A] calibrated toward juliet_neuro_any and eliana_neuro_any",
+              "CAR-T cross the disrupted blood-brain barrier into the CSF (Santomasso 2018 Cancer Discov); [A] "
+              "calibrated toward juliet_neuro_any and eliana_neuro_any",
               "CNS inflammation driven by expanded CAR-T across the activated endothelium"),
     Parameter("neurotoxicity_car_t_half", "cells", 5e10, 1e7, 1e12,
               "[A] a large expansion (peak above ~1e10 CAR-T) goes with neurotoxicity (Gust 2017)",
               "whole-body CAR-T giving half-maximal CNS trafficking"),
-    Parameter("neurotoxicity_recovery", "1/day", 0.15, 0.01, 10.0, "[A] ICANS lasts one to two weeks (JULIET: median 14 days, Schuster 2019 NEJM); calibrated to juliet_neuro_onset",
+    Parameter("neurotoxicity_recovery", "1/day", 0.15, 0.01, 10.0, "[A] ICANS lasts one to two weeks (JULIET: "
+                                                                   "median 14 days, Schuster 2019 NEJM); "
+                                                                   "calibrated to juliet_neuro_onset",
               "resolution of CNS inflammation"),
     # ---- drugs --------------------------------------------------------------------------------------
     Parameter("tocilizumab_clearance", "L/day", 0.3, 0.01, 5.0, "[M] Frey 2010 / Gibiansky 2012 popPK (verify)",
@@ -407,7 +421,8 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
     Parameter("tocilizumab_intercompartmental", "L/day", 0.4, 0.01, 5.0, "[M] popPK", "distribution clearance"),
     Parameter("tocilizumab_vmax", "mg/day", 7.0, 0.0, 100.0, "[M] popPK (target-mediated)",
               "maximal saturable elimination"),
-    Parameter("tocilizumab_km", "mg/L", 0.4, 0.01, 20.0, "[M] popPK", "concentration of half-maximal saturable elimination"),
+    Parameter("tocilizumab_km", "mg/L", 0.4, 0.01, 20.0, "[M] popPK", "concentration of half-maximal saturable "
+                                                                      "elimination"),
     Parameter("tocilizumab_kd", "mg/L", 0.37, 0.01, 10.0, "[M] K_D ~2.5 nM at 148 kDa",
               "concentration giving half IL-6 receptor occupancy"),
     Parameter("corticosteroid_elimination", "1/day", 4.2, 0.5, 20.0, "[M] dexamethasone half-life ~4 h",
@@ -520,7 +535,8 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               "infection hazard multiplier during B-cell aplasia", group="hazard"),
     Parameter("background_mortality_at_70", "1/year", 0.02, 0.0, 0.5, "[M] US life tables: ~2%/year at age 70",
               "all-cause background death hazard at age 70", group="hazard"),
-    Parameter("mortality_doubling_years", "years", 8.0, 4.0, 15.0, "[M] Gompertz law: mortality doubles every ~8 years",
+    Parameter("mortality_doubling_years", "years", 8.0, 4.0, 15.0, "[M] Gompertz law: mortality doubles every ~8 "
+                                                                   "years",
               "years over which the background death hazard doubles", group="hazard"),
     Parameter("disease_death_rate", "1/year", 1.0, 0.0, 10.0,
               "[A] R/R CLL after BTKi and venetoclax: median survival about a year (double-refractory CLL) at "
@@ -534,7 +550,8 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               group="hazard"),
     Parameter("post_progression_median_survival", "months", 12.0, 3.0, 120.0,
               "[A] next-line therapy after CAR-T failure once BTKi and venetoclax are spent (non-covalent BTKi, "
-              "venetoclax retreatment, allo-SCT), for patients with a prior BTKi. Above the 3.6 months (95% CI 2-11) after progression on the second targeted class in "
+              "venetoclax retreatment, allo-SCT), for patients with a prior BTKi. Above the 3.6 months (95% CI "
+              "2-11) after progression on the second targeted class in "
               "double class-resistant CLL, 88% with TP53 aberrations (Lew 2021 Blood Adv, n=17)",
               "median CLL survival from progression (iwCLL PD), when the CLL death hazard becomes the constant "
               "ln 2 / this median", group="hazard"),

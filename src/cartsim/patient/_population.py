@@ -343,7 +343,8 @@ RR_CLL_POST_BTKI_VENETOCLAX = Population(
                          "cll_tumor_burden: 1e11-3e12 typical taken as the 5-95% band (geometric middle 5.5e11); "
                          "clip [A] (1e13 cells ~ 10 kg)"),
     blood_to_node=Marginal(0.3, 0.9, "log", 0.005, 20.0, "blood CLL cells per node/spleen CLL cell",
-                           "cll_blood_alc_rr_trials (ALC 5e9-1e11/L, many post-BTKi patients node-predominant): gives "
+                           "cll_blood_alc_rr_trials (ALC 5e9-1e11/L, many post-BTKi patients node-predominant): "
+                           "gives "
                            "blood CLL cells / 5 L of median 1.4e10/L, 5-95% 1.7e9-1.0e11/L; Scenario default 0.5"),
     marrow_to_node=Marginal(0.75, 0.5, "log", 0.05, 20.0, "marrow CLL cells per node/spleen CLL cell",
                             "[A] the Scenario default split (marrow 3e11 : nodes 4e11); "
@@ -357,8 +358,10 @@ RR_CLL_POST_BTKI_VENETOCLAX = Population(
                             f"[A] ~6% of {_HEALTHY_WHOLE_BODY_B}: suppressed by CLL and anti-CD20 therapy; the cap "
                             "stays below healthy"),
     cytokine_propensity=Marginal(1.0, 0.9, "log", 0.05, 10.0, "1 = typical CRS susceptibility",
-                                 "[A] model parameter cytokine_propensity (default 1, range 0.05-10); 5-95% 0.23-4.4: peak IL-6 spans "
-                                 "orders of magnitude between patients of one trial (Teachey 2016 Cancer Discov), and "
+                                 "[A] model parameter cytokine_propensity (default 1, range 0.05-10); 5-95% "
+                                 "0.23-4.4: peak IL-6 spans "
+                                 "orders of magnitude between patients of one trial (Teachey 2016 Cancer Discov), "
+                                 "and "
                                  "calibrated to eliana_crs_any and juliet_crs_any (a grade distribution)"),
     tcell_fitness=Marginal(0.35, 0.6, "log", 0.05, 3.0, "1 = healthy-donor T cells",
                            "[A] CLL-related T-cell dysfunction (Testa 2024 Mediterr J Hematol Infect Dis; "
@@ -367,7 +370,8 @@ RR_CLL_POST_BTKI_VENETOCLAX = Population(
                            "cartsim.studies._toci_timing; clip = the model parameter's range"),
     cd4_fraction=Marginal(0.5, 0.8, "logit", 0.05, 0.95, "CD4 share of T cells",
                           "[A] CD4:CD8 ~1: inverted in 39.7% of CLL at diagnosis (Gonzalez-Rodriguez 2010 Leuk "
-                          "Lymphoma 51:1829, n=256), more after therapy; healthy 0.7-3.9 (normal_lymphocytes_tcells)"),
+                          "Lymphoma 51:1829, n=256), more after therapy; healthy 0.7-3.9 "
+                          "(normal_lymphocytes_tcells)"),
     correlations=CLL_CORRELATIONS,
 )
 
@@ -445,7 +449,8 @@ B_ALL_CORRELATIONS = (
     Correlation("tumor_cells", "cytokine_propensity", 0.3,
                 "[A] CRS is more severe with higher marrow burden (Maude 2018 NEJM; Teachey 2016 Cancer Discov; "
                 "recalled, verify)"),
-    Correlation("tumor_cells", "tumor_growth_factor", 0.3, "[A] a large marrow burden at relapse reflects fast growth"),
+    Correlation("tumor_cells", "tumor_growth_factor", 0.3, "[A] a large marrow burden at relapse reflects fast "
+                                                           "growth"),
     Correlation("tumor_cells", "normal_b_cells", -0.4, "[A] blasts crowd out normal B-cell production"),
 )
 
@@ -470,7 +475,8 @@ B_ALL_PAEDIATRIC = Population(
                             "[A] marrow-dominant disease; spleen/liver/node involvement is small"),
     antigen_negative_fraction=Marginal(1e-4, 1.2, "log", 1e-7, 0.5, "fraction of blasts",
                                        "[A] CD19-negative relapse is common after CD19 CAR-T in ALL (Orlando 2018 "
-                                       "Nat Med; recalled, verify), so a larger pre-existing CD19-low share than CLL"),
+                                       "Nat Med; recalled, verify), so a larger pre-existing CD19-low share than "
+                                       "CLL"),
     normal_b_cells=Marginal(5e9, 1.0, "log", 1e7, 4e10, "cells, whole body",
                             f"[A] ~10% of {_HEALTHY_WHOLE_BODY_B}: after intensive chemotherapy"),
     cytokine_propensity=Marginal(1.0, 0.9, "log", 0.05, 10.0, "1 = typical CRS susceptibility",
@@ -488,7 +494,8 @@ B_ALL_PAEDIATRIC = Population(
     node_access=Marginal(0.7, 0.0, "linear", 0.7, 0.7, "CAR-T access to extramedullary tumour (0-1)",
                          "[A] extramedullary ALL (spleen, liver) is not the protective node niche of CLL: as marrow"),
     killing_factor=Marginal(1.5, 0.0, "linear", 1.5, 1.5, "x the table's maximal kill rate",
-                            "[A] CLL cells induce T-cell synapse defects (Ramsay 2008 J Clin Invest; recalled, verify) "
+                            "[A] CLL cells induce T-cell synapse defects (Ramsay 2008 J Clin Invest; recalled, "
+                            "verify) "
                             "that ALL blasts do not: a less suppressive microenvironment"),
     correlations=B_ALL_CORRELATIONS,
 )
@@ -515,7 +522,8 @@ R_R_LBCL = Population(
     age_years=Marginal(56.0, 12.0, "linear", 22.0, 80.0, "years", f"{_JULIET}: median 56 (22-76); sd [A]"),
     weight_kg=Marginal(78.0, 0.18, "log", 40.0, 160.0, "kg", "[A] adults of a Western trial population"),
     tumor_cells=Marginal(2e11, 1.0, "log", 1e9, 3e12, "cells, whole body",
-                         "[A] 1 cm3 ~ 1e9 cells (tumor_cells_per_cm3): bulky relapsed LBCL of ~200 cm3 in the median; "
+                         "[A] 1 cm3 ~ 1e9 cells (tumor_cells_per_cm3): bulky relapsed LBCL of ~200 cm3 in the "
+                         "median; "
                          f"{_JULIET}: 76% stage III/IV"),
     blood_to_node=Marginal(0.002, 1.0, "log", 1e-5, 0.5, "blood lymphoma cells per nodal/extranodal cell",
                            "[A] circulating lymphoma cells are rare in LBCL"),
@@ -542,7 +550,8 @@ R_R_LBCL = Population(
                          "[A] bulky lymphoma masses restrict CAR-T access as CLL nodes do (the table's access_node)"),
     killing_factor=Marginal(1.0, 0.0, "linear", 1.0, 1.0, "x the table's maximal kill rate",
                             "[A] an immunosuppressive lymphoma microenvironment, as CLL's (Jain 2021 Blood Adv: "
-                            "tumour interferon signalling and myeloid suppression predict failure; recalled, verify)"),
+                            "tumour interferon signalling and myeloid suppression predict failure; recalled, "
+                            "verify)"),
     correlations=LBCL_CORRELATIONS,
 )
 
