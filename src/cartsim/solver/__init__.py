@@ -195,7 +195,7 @@ class SparseJacobian:
     cols: np.ndarray
 
 
-#: The symbolic factorisation the compiled integrator is handed when there is no pattern (it goes unused).
+#: The symbolic factorisation the compiled integrator is handed when it factorises densely (it goes unused).
 _NO_PATTERN = analyse(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), 1)
 
 
@@ -287,12 +287,13 @@ class Integrator:
         out = np.zeros((n, times.size, out_states.size), dtype=dtype)
         result = np.zeros(n, dtype=np.int64)
         steps = np.zeros(n, dtype=np.int64)
-        lu = self.sparse_lu or _NO_PATTERN
+        on_pattern = options.sparse_lu and self.sparse_lu is not None
+        lu = self.sparse_lu if on_pattern else _NO_PATTERN  # (the integrator's room for the factors is its size)
         self._batch(y0, params, seeds, starts, times, out, out_states, doses.times, doses.states,
                     doses.amounts, doses.counts, options.rtol, self.atol * options.atol_scale, self.typical,
                     self.n_cells, options.stochastic, options.threshold, options.sync_fraction,
                     options.sync_min_days, options.sync_max_days, options.max_steps, h, result, steps, sync, carry,
-                    options.sparse_lu and self.sparse_lu is not None, lu.tables, lu.n_slots)
+                    on_pattern, lu.tables, lu.n_slots)
         return Solution(times, out, out_states, result, steps, h, sync if carry else None)
 
     def new_sync_state(self, n: int) -> np.ndarray:
