@@ -49,7 +49,7 @@ def main() -> None:
     args = parser.parse_args()
     calibration = json.loads((args.folder / "calibration.json").read_text())
     problem = PROBLEMS[calibration["problem"]]
-    _, pool = reused(args.folder, problem, Settings())
+    _, pool, _ = reused(args.folder, problem, Settings())
     free = [c for c in problem.candidates if c.name in calibration["free"]]
     fixed = {name: entry["value"] for name, entry in calibration["fixed"].items()}
     rng = np.random.default_rng(args.seed)

@@ -11,12 +11,15 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from cartsim.calibration._inference import identifiability, predictive, sample_posterior
+from cartsim.calibration import parameter_set_of
+from cartsim.calibration._inference import identifiability, populations_at, predictive, sample_posterior
 from cartsim.calibration._pool import PLAUSIBILITY_RULES, design_pool, effective_sample_size, pool_of, weights
-from cartsim.calibration._problem import DEFAULT_PROBLEM, Term, rate, response_shares, weighted_median
+from cartsim.calibration._problem import (DEFAULT_PROBLEM, Term, population_parameter_of, rate, response_shares,
+                                          weighted_median)
 from cartsim.cli import app
 from cartsim.clinical import CR, PD
-from cartsim.patient import CTL019_ERA_POPULATION, UNCALIBRATED_POPULATIONS
+from cartsim.patient import (B_ALL_POPULATION, CTL019_ERA_POPULATION, DEFAULT_POPULATION, LBCL_POPULATION,
+                             UNCALIBRATED_POPULATIONS)
 from cartsim.patient._population import CALIBRATED_FILE
 
 
@@ -51,6 +54,29 @@ def test_pool_weights_reproduce_the_candidate_population():
         w = weights(pool, {"tcell_fitness.median": median, "tcell_fitness.spread": 0.5})["porter"]
         assert abs(math.log(weighted_median(fitness, w) / median)) < 0.15
         assert effective_sample_size(w) > 200
+
+
+def test_each_disease_preset_has_its_own_fitness_median():
+    """The shared median moves the two CLL presets, a preset's own median moves that preset alone, in the pool's
+    weights, the populations of a screening point and the parameter set."""
+    b_all = f"{B_ALL_POPULATION}:tcell_fitness.median"
+    problem = DEFAULT_PROBLEM.shrunk(1024).restricted(["tcell_fitness.median", b_all])
+    designs = {p: design_pool(problem, p) for p in problem.populations()}
+    pool = pool_of(problem, {r.name: _outcomes(designs[r.population].patients, np.zeros(1024, bool))
+                             for r in problem.regimens})
+    fitness = designs[B_ALL_POPULATION].patients["tcell_fitness"].to_numpy()
+    low, high = ({"tcell_fitness.median": 0.3, b_all: median} for median in (0.2, 0.7))
+    w_low, w_high = weights(pool, low), weights(pool, high)
+    for w, median in ((w_low, 0.2), (w_high, 0.7)):
+        assert abs(math.log(weighted_median(fitness, w["eliana"]) / median)) < 0.15
+    np.testing.assert_array_equal(w_low["porter"], w_high["porter"])  # the CLL patients do not move
+    np.testing.assert_array_equal(w_low["juliet"], w_high["juliet"])  # nor the LBCL ones (their own median fixed)
+    assert populations_at(high)[B_ALL_POPULATION].tcell_fitness.median == 0.7
+    assert populations_at(high)[CTL019_ERA_POPULATION].tcell_fitness.median == 0.3
+    populations = parameter_set_of(high, [], (), {})["populations"]
+    assert populations[B_ALL_POPULATION] == {"tcell_fitness": {"median": 0.7}}
+    assert populations[CTL019_ERA_POPULATION] == populations[DEFAULT_POPULATION] == {"tcell_fitness": {"median": 0.3}}
+    assert LBCL_POPULATION not in populations
 
 
 def test_implausible_patients_are_dropped():
@@ -170,8 +196,20 @@ def test_every_candidate_names_a_real_parameter_with_its_sourced_value():
     for candidate in DEFAULT_PROBLEM.candidates:
         assert candidate.low < candidate.value <= candidate.high or candidate.low <= candidate.value < candidate.high
         if candidate.kind == "population":
-            marginal = getattr(UNCALIBRATED_POPULATIONS["rr_cll_post_btki_venetoclax"], candidate.characteristic)
-            assert candidate.value == getattr(marginal, candidate.name.split(".")[1])
+            parameter = population_parameter_of(candidate.name)
+            for preset in parameter.presets:
+                marginal = getattr(UNCALIBRATED_POPULATIONS[preset], parameter.characteristic)
+                assert candidate.value == getattr(marginal, parameter.what), (candidate.name, preset)
+
+
+def test_the_three_diseases_are_calibrated_together():
+    """The problem treats a trial of each disease and frees each disease's own T-cell fitness median."""
+    populations = DEFAULT_PROBLEM.populations()
+    assert {B_ALL_POPULATION, LBCL_POPULATION, CTL019_ERA_POPULATION} <= set(populations)
+    fitted = {DEFAULT_PROBLEM.regimen(r).population for t in DEFAULT_PROBLEM.terms for r in t.statistic.regimens}
+    assert {B_ALL_POPULATION, LBCL_POPULATION} <= fitted
+    for preset in (B_ALL_POPULATION, LBCL_POPULATION):
+        assert any(c.applies_to(preset) and c.characteristic == "tcell_fitness" for c in DEFAULT_PROBLEM.candidates)
 
 
 def test_the_shipped_parameter_set_is_derived_from_the_shipped_posterior():
@@ -186,7 +224,7 @@ def test_the_shipped_parameter_set_is_derived_from_the_shipped_posterior():
     ensemble = load_posterior(SHIPPED_POSTERIOR)
     assert (SHIPPED_POSTERIOR / POSTERIOR).exists() and len(ensemble) >= 100
     for name, entry in shipped["free"].items():
-        characteristic, _, what = name.partition(".")
-        value = calibrated["populations"]["rr_cll_ctl019_era"][characteristic][what] if what else \
-            calibrated["parameters"].get(name, entry["median"])
+        parameter = population_parameter_of(name)
+        value = calibrated["parameters"].get(name, entry["median"]) if parameter is None else \
+            calibrated["populations"][parameter.presets[-1]][parameter.characteristic][parameter.what]
         assert entry["interval"][0] <= value <= entry["interval"][1], name

@@ -228,3 +228,53 @@ def test_a_trial_report_with_a_fitted_responder_analysis(tmp_path):
     (tmp_path / "responders.csv").write_text("factor,odds_ratio\ntcell_fitness,3.2\n")
     page = write_report(tmp_path).read_text()
     assert "responders.csv" in page and "Not fitted" not in page
+
+
+# --- The efficacy-gap study's section (issue 18) ---------------------------------------------------------
+
+def _gap_results() -> dict:
+    """A made-up efficacy-gap result whose answers are known: T-cell fitness carries most of the CLL vs B-ALL gap,
+    burden most of the CLL vs LBCL one, and the memory-rich product has the highest CR rate."""
+    rows = []
+    for comparison, parts in (("CLL vs B-ALL", {"T-cell fitness": 0.35, "burden": 0.10, "growth": -0.05}),
+                              ("CLL vs LBCL", {"T-cell fitness": 0.05, "burden": 0.15, "growth": 0.0})):
+        gap = sum(parts.values())
+        other = 0.2 + gap
+        rows.append({"comparison": comparison, "factor": "whole gap", "cr_points": gap, "low": gap - 0.1,
+                     "high": gap + 0.1, "cr_cll": 0.2, "cr_other": other})
+        rows += [{"comparison": comparison, "factor": f, "cr_points": v, "low": v - 0.05, "high": v + 0.05,
+                  "cr_cll": 0.2, "cr_other": other} for f, v in parts.items()]
+    interventions = pd.DataFrame({"intervention": ["none (tisa-cel 1.6e8)", "ibrutinib before apheresis",
+                                                   "memory-rich product"], "cr_rate": [0.2, 0.25, 0.4],
+                                  "low": [0.1, 0.15, 0.3], "high": [0.3, 0.35, 0.5]})
+    for disease, gap in (("B-ALL", 0.4), ("LBCL", 0.2)):
+        interventions[f"share_of_{disease}_gap_closed"] = (interventions["cr_rate"] - 0.2) / gap
+    return {"attribution": pd.DataFrame(rows), "interventions": interventions,
+            "coalitions": pd.DataFrame({"comparison": ["CLL vs B-ALL"], "swapped": ["none"], "cr_rate": [0.2]})}
+
+
+def test_the_efficacy_gap_report_shows_attribution_reasons_waterfall_and_the_best_intervention(tmp_path):
+    from cartsim.studies import write_efficacy_gap
+
+    write_efficacy_gap(_gap_results(), tmp_path)
+    page = _report(tmp_path)
+    assert "<h1>Study: Why CAR-T work less well in CLL" in page
+    # Every factor with its interval, in percentage points.
+    assert "<td>CLL vs B-ALL</td><td>T-cell fitness</td><td>+35.0</td><td>+30.0 to +40.0</td>" in page
+    assert "<td>CLL vs LBCL</td><td>whole gap</td><td>+20.0</td><td>+10.0 to +30.0</td>" in page
+    # The main reason per comparison is its largest share, and the best intervention is named.
+    assert "CLL vs B-ALL: CR 20% vs 60%; the main reason in the model is <b>T-cell fitness</b>" in page
+    assert "CLL vs LBCL: CR 20% vs 40%; the main reason in the model is <b>burden</b>" in page
+    assert "closes most of the gap: <b>memory-rich product</b> (CR 40%)" in page
+    assert "<th>share of B-ALL gap closed</th>" in page and "<td>50%</td><td>100%</td>" in page
+    assert page.count('src="data:image/png;base64,') == 1  # the waterfall
+
+
+def test_the_efficacy_gap_command_writes_its_report(tmp_path):
+    out = tmp_path / "gap"
+    result = CliRunner().invoke(app, ["study", "efficacy-gap", "--n", "1", "--days", "28", "--bootstrap", "5",
+                                      "--intervention-patients", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    page = (out / "report.html").read_text()
+    assert "Shapley attribution of the CR gap" in page and "closes most of the gap" in page
+    assert not EXTERNAL.search(page)

@@ -4,7 +4,9 @@ time, no client paths, cancellation that keeps what was written, and a server th
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
 import threading
 import time
 from pathlib import Path
@@ -16,6 +18,7 @@ from fastapi.testclient import TestClient
 
 import cartsim
 from cartsim.io import Scenario, load_scenario
+from cartsim.patient import PARAMETER_SET_FORMAT
 from cartsim.trial import RATES, SHIPPED, Trial, run_posterior_trial, run_trial
 from cartsim.web import ServerLimits, create_app
 from web_server import LiveServer
@@ -354,6 +357,69 @@ def test_the_lab_assays_run_as_the_cli_runs_them(client):
 
 
 # --- hostile and malformed bodies ---------------------------------------------------------------
+
+#: Paths opened in this process while a test watches (None: not watching). An audit hook sees every open(),
+#: whatever code makes it; once added it stays, so it is added once and only records while watched.
+_OPENED: list[str] | None = None
+
+
+def _record_open(event: str, args: tuple) -> None:
+    if event == "open" and _OPENED is not None and isinstance(args[0], (str, os.PathLike)):
+        _OPENED.append(os.fsdecode(args[0]))
+
+
+sys.addaudithook(_record_open)
+
+
+@pytest.fixture
+def parameter_set(tmp_path):
+    """A parameter-set file the CLI reads (valid JSON, a valid set), and the list of paths opened meanwhile."""
+    global _OPENED
+    path = tmp_path / "set.json"
+    path.write_text(json.dumps({"format": PARAMETER_SET_FORMAT, "version": "test",
+                                "parameters": {"senescence_rate": 0.05}}))
+    _OPENED = []
+    yield str(path), _OPENED
+    _OPENED = None
+
+
+_MAPPING = "Value error, a file path, which the server never opens for a client; expected a mapping of model parameter"
+_LEFT_OUT = "Value error, a file path, which the server never opens for a client; expected the field left out"
+
+
+@pytest.mark.parametrize("route, body, field, expected", [
+    ("/api/runs/patient", {"parameters": None}, "parameters", _MAPPING),
+    ("/api/runs/trial", {**SMALL_TRIAL, "parameters": None}, "parameters", _LEFT_OUT),
+    ("/api/runs/trial", {**SMALL_TRIAL, "arms": [{"name": "a"}, {"name": "b", "parameters": None}]},
+     "arms.1.parameters", _MAPPING),
+    ("/api/runs/trial?posterior=shipped&draws=2", {**SMALL_TRIAL, "parameters": None}, "parameters", _LEFT_OUT),
+    ("/api/runs/trial?posterior=shipped&draws=2", {**SMALL_TRIAL, "arms": [{"name": "a", "parameters": None}]},
+     "arms.0.parameters", _MAPPING),
+    ("/api/runs/restim", {"parameters": None}, "parameters", "Extra inputs are not permitted"),
+    ("/api/runs/mouse", {"parameters": None}, "parameters", "Extra inputs are not permitted"),
+    ("/api/yaml/scenario", {"parameters": None}, "parameters", _MAPPING),
+    ("/api/yaml/trial", {**SMALL_TRIAL, "parameters": None}, "parameters", _LEFT_OUT),
+    ("/api/parse/scenario", {"parameters": None}, "parameters", _MAPPING),
+    ("/api/parse/trial", {**SMALL_TRIAL, "arms": [{"name": "a", "parameters": None}]}, "arms.0.parameters", _MAPPING),
+])
+def test_a_path_in_any_field_is_422_naming_it_and_never_opened(client, parameter_set, route, body, field, expected):
+    path, opened = parameter_set
+    # The None placeholders are the path-valued fields (the cases list them: scenario, trial and arm parameters).
+    body = json.loads(json.dumps(body).replace("null", json.dumps(path)))
+    # /api/parse takes the YAML text of a file; every other route JSON.
+    sent = dict(content=yaml.safe_dump(body).encode(), headers=YAML) if "/parse/" in route else dict(json=body)
+    response = client.post(route, **sent)
+    assert response.status_code == 422
+    assert f"{field} = {path!r}: {expected}" in response.json()["detail"], response.json()["detail"]
+    assert path not in opened
+
+
+def test_the_cli_still_reads_a_parameter_set_a_field_names(parameter_set):
+    path, opened = parameter_set
+    assert Scenario.validated({"parameters": path}).parameters == {"senescence_rate": 0.05}
+    arm = Trial.validated({**SMALL_TRIAL, "parameters": path}).arms[1]
+    assert arm.parameters == {"senescence_rate": 0.05} and path in opened  # the watch sees the CLI's reads
+
 
 #: 303 bytes of YAML whose aliases would expand to 10^9 strings (the "billion laughs").
 ALIAS_BOMB = b"""a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]

@@ -507,8 +507,10 @@ def efficacy_gap(
 ) -> None:
     """The CR-rate gap between CLL and B-ALL, and CLL and LBCL, taken apart by counterfactual swaps of factor groups
     (exact Shapley attribution with bootstrap intervals), and which intervention closes most of it; writes
-    efficacy_gap.csv/.md/.png, coalitions.csv and interventions.csv to --out."""
-    from cartsim.studies import GAP_COMPARISONS, run_efficacy_gap, simulated_patients, write_efficacy_gap
+    efficacy_gap.csv/.json/.md/.png, coalitions.csv, interventions.csv and the HTML report (report.html) to --out."""
+    from cartsim.report import write_report
+    from cartsim.studies import (ATTRIBUTION_HEADER, GAP_COMPARISONS, attribution_rows, run_efficacy_gap,
+                                 simulated_patients, write_efficacy_gap)
 
     total = simulated_patients(n, intervention_patients, GAP_COMPARISONS)
     with Progress(console=console) as progress:
@@ -516,9 +518,9 @@ def efficacy_gap(
         results = run_efficacy_gap(n, seed, days, bootstrap, intervention_patients,
                                    progress=lambda done: progress.advance(task, done))
     write_efficacy_gap(results, out)
-    table = Table("comparison", "factor", "CR points", "95% interval", title="CR gap: Shapley attribution")
-    for row in results["attribution"].itertuples(index=False):
-        table.add_row(row.comparison, row.factor, f"{100 * row.cr_points:+.1f}",
-                      f"{100 * row.low:+.1f} to {100 * row.high:+.1f}")
+    report = write_report(out)
+    table = Table(*ATTRIBUTION_HEADER, title="CR gap: Shapley attribution")
+    for row in attribution_rows(results["attribution"]):
+        table.add_row(*row)
     console.print(table)
-    console.print(f"Outputs written to [bold]{out.resolve()}[/bold]")
+    console.print(f"Outputs written to [bold]{out.resolve()}[/bold]; report: [bold]{report.resolve()}[/bold]")

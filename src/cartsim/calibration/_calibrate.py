@@ -31,7 +31,7 @@ from ..patient import PARAMETER_SET_FORMAT
 from ._inference import (correlations, covered, identifiability, log_likelihood, predictive, sample_posterior,
                          screen, unidentified)
 from ._pool import simulate_pool
-from ._problem import FITTED_POPULATIONS, PROBLEMS
+from ._problem import PROBLEMS, population_parameter_of
 from ._targets import load_targets
 
 POSTERIOR = "posterior.parquet"
@@ -60,14 +60,14 @@ class Settings:
 
 def parameter_set_of(theta: dict[str, float], targets: list[str], free, provenance: dict) -> dict:
     """The parameter set of ``theta`` (a posterior median or draw): populations (median/spread of each fitted
-    characteristic for every fitted preset) and the ``free`` table parameters; ``provenance`` on top."""
+    characteristic for every preset it moves) and the ``free`` table parameters; ``provenance`` on top."""
     populations: dict[str, dict] = {}
     parameters = {}
     for name, value in theta.items():
-        if "." in name:
-            characteristic, what = name.split(".")
-            for preset in FITTED_POPULATIONS:
-                populations.setdefault(preset, {}).setdefault(characteristic, {})[what] = value
+        population = population_parameter_of(name)
+        if population is not None:
+            for preset in population.presets:
+                populations.setdefault(preset, {}).setdefault(population.characteristic, {})[population.what] = value
         elif name in free:
             parameters[name] = value
     return {
@@ -114,9 +114,11 @@ def calibrate(out: str | Path, settings: Settings = Settings(), targets_path: st
     chain = dict(walkers=settings.walkers, steps=settings.steps, burn=settings.burn, thin=settings.thin,
                  seed=settings.seed)
     passes = []
+    evaluations = 0
     while True:
         posterior = sample_posterior(pool, free, fixed, progress=step(f"posterior (emcee), pass {len(passes) + 1}"),
                                      **chain)
+        evaluations += posterior.evaluations
         entries = identifiability(posterior)
         why = unidentified(posterior, entries)  # a ridge first, then look again without it
         passes.append({"free": entries, "correlations": correlations(posterior)})
@@ -130,7 +132,6 @@ def calibrate(out: str | Path, settings: Settings = Settings(), targets_path: st
             reasons[name] = f"{reason}: fixed at its sourced value {candidates[name].value:g}"
             fixed[name] = candidates[name].value
         free = [c for c in free if c.name not in why]
-    evaluations = settings.walkers * settings.steps * len(passes)
     sampled = time.monotonic()
     fitted, ess = predictive(pool, posterior, problem.terms, settings.seed)
     held_out, _ = predictive(pool, posterior, problem.held_out, settings.seed)
@@ -195,7 +196,7 @@ def _default_parameter_set(pool, posterior, candidates: dict, settings: Settings
         summary["table_parameters_suggested"] = {
             c.name: {"posterior_median": summary["free"][c.name]["median"], "interval": summary["free"][c.name]["interval"],
                      "table_default": c.value} for c in table}
-        summary["evaluations"] += chain["walkers"] * chain["steps"] if population else 0
+        summary["evaluations"] += conditional.evaluations if conditional else 0
     population_values = {c.name: median[c.name] for c in posterior.free if c.kind == "population"}
     summary["parameter_set_given"] = ("the model table's values (free table parameters at their sourced values)"
                                       if table else "the posterior median of every free parameter")
@@ -218,8 +219,11 @@ def reused(folder: str | Path, problem, settings: Settings):
         size = earlier["pool"]["size_per_population"]
     except (OSError, ValueError, KeyError) as exc:
         raise CalibrationError(f"{folder} is not a calibration folder to reuse ({exc})") from None
-    if earlier["problem"] != settings.problem or earlier["cartsim_version"] != __version__:
-        raise CalibrationError(f"{folder} holds another problem or cartsim version; calibrate without --reuse")
+    regimens = {r["name"] for r in earlier.get("regimens", ())}
+    if (earlier["problem"] != settings.problem or earlier["cartsim_version"] != __version__
+            or regimens != {r.name for r in problem.regimens}):
+        raise CalibrationError(f"{folder} holds another problem, its regimens or cartsim version; calibrate "
+                               "without --reuse")
     outcomes = {name: rows.drop(columns=["regimen", "plausible"]).reset_index(drop=True)
                 for name, rows in frame.groupby("regimen")}
     screening = Screening(pd.DataFrame(earlier["screening"]["mu_star"]), chosen, reasons)

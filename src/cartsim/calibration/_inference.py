@@ -29,20 +29,16 @@ import pandas as pd
 from ..patient import UNCALIBRATED_POPULATIONS, sample_population
 from ..trial import map_chunks
 from ._pool import Pool, effective_sample_size, regimen_outcomes, weights
-from ._problem import FITTED_POPULATIONS, MAX_FREE_TABLE, FreeParameter, Problem, Term
+from ._problem import MAX_FREE_TABLE, FreeParameter, Problem, Term, marginal_changes, population_parameter_of
 
 
 def populations_at(theta: dict[str, float]) -> dict:
-    """The fitted presets with the population parameters of ``theta`` (``characteristic.median``/``.spread``)."""
+    """The presets that the population parameters of ``theta`` move, with those parameters."""
+    presets = {p for name in theta if (parameter := population_parameter_of(name)) for p in parameter.presets}
     out = {}
-    for name in FITTED_POPULATIONS:
+    for name in sorted(presets):
         base = UNCALIBRATED_POPULATIONS[name]
-        changes: dict[str, dict] = {}
-        for key, value in theta.items():
-            if "." in key:
-                characteristic, what = key.split(".")
-                changes.setdefault(characteristic, {})[what] = float(value)
-        out[name] = replace(base, **{c: replace(getattr(base, c), **v) for c, v in changes.items()})
+        out[name] = replace(base, **{c: replace(getattr(base, c), **v) for c, v in marginal_changes(theta, name).items()})
     return out
 
 
@@ -157,6 +153,7 @@ class Posterior:
     acceptance: float
     fixed: dict[str, float]
     identified_variance_ratio: float
+    evaluations: int = 0      # likelihood evaluations of the chain (walkers x steps)
 
     def thetas(self) -> list[dict[str, float]]:
         return [theta_of(self.free, u, self.fixed) for u in self.unit]
@@ -179,11 +176,13 @@ def sample_posterior(pool: Pool, free: list[FreeParameter], fixed: dict[str, flo
                      steps: int = 1500, burn: int = 500, thin: int = 10, seed: int = 0,
                      progress: Callable[[int, int], None] | None = None) -> Posterior:
     """An emcee ensemble over the ``free`` parameters (prior coordinates in [0, 1], a flat prior there: uniform
-    or log-uniform over each prior range); ``fixed``: the values of the others."""
+    or log-uniform over each prior range); ``fixed``: the values of the others. ``walkers`` is raised to twice the
+    free parameters where it is fewer."""
     import emcee
 
     problem = pool.problem
     d = len(free)
+    walkers = max(walkers, 2 * d)  # emcee's stretch move needs at least twice as many walkers as dimensions
 
     def log_prob(u):
         if np.any(u < 0) or np.any(u > 1):
@@ -203,7 +202,7 @@ def sample_posterior(pool: Pool, free: list[FreeParameter], fixed: dict[str, flo
     chain = sampler.get_chain(discard=burn, thin=thin, flat=True)
     log_p = sampler.get_log_prob(discard=burn, thin=thin, flat=True)
     return Posterior(list(free), chain, log_p, float(np.mean(sampler.acceptance_fraction)), fixed,
-                     problem.identified_variance_ratio)
+                     problem.identified_variance_ratio, walkers * steps)
 
 
 def identifiability(posterior: Posterior) -> dict[str, dict]:

@@ -30,12 +30,14 @@ from .._seeds import mix_seeds
 from ..patient import LATENT, UNCALIBRATED_POPULATIONS, Population, patients_from_latents
 from ..trial import Trial, map_chunks, simulate_patients
 from ._cohorts import within_follow_up
-from ._problem import TABLE_SPREAD, FreeParameter, Problem
+from ._problem import TABLE_SPREAD, FreeParameter, Problem, marginal_changes
 
 #: The columns of a simulated pool patient kept for the statistics (the rest of a trial row is not needed).
 OUTCOME_COLUMNS = ("patient", "best_response", "crs_max_grade", "crs_onset_day", "icans_max_grade",
                    "icans_onset_day", "car_t_peak_cells", "car_t_peak_day", "product_dose_cells",
-                   "manufacturing_failed", "umrd4_blood_day90", "umrd4_marrow_day90", "solver_failed")
+                   "manufacturing_failed", "umrd4_blood_day90", "umrd4_marrow_day90", "solver_failed",
+                   "response_day28", "response_month3", "mrd_negative_remission_day28",
+                   "mrd_negative_remission_month3", "car_t_cmax_copies_per_ug", "car_t_tmax_days")
 
 
 @dataclass(frozen=True)
@@ -57,9 +59,9 @@ PLAUSIBILITY_RULES = (
 )
 
 
-def _free_characteristics(problem: Problem) -> list[str]:
-    return sorted({c.characteristic for c in problem.candidates if c.kind == "population"},
-                  key=LATENT.index)
+def _free_characteristics(problem: Problem, population: str) -> list[str]:
+    """The characteristics of ``population`` that a free population parameter moves."""
+    return sorted({c.characteristic for c in problem.candidates if c.applies_to(population)}, key=LATENT.index)
 
 
 def _table(problem: Problem) -> list[FreeParameter]:
@@ -81,7 +83,7 @@ class PoolDesign:
 def design_pool(problem: Problem, population: str) -> PoolDesign:
     """The quasi-random pool of ``population`` (deterministic in the problem's seed and size)."""
     base: Population = UNCALIBRATED_POPULATIONS[population]
-    free = _free_characteristics(problem)
+    free = _free_characteristics(problem, population)
     table = _table(problem)
     other = [name for name in LATENT if name not in free]
     n = problem.pool_size
@@ -195,14 +197,15 @@ def log_weights(design: PoolDesign, problem: Problem, theta: dict[str, float]) -
     name), up to a constant: population density of the free characteristics given the other latents, and of the
     table parameters around their centres, over the (uniform in log) proposal."""
     base = UNCALIBRATED_POPULATIONS[design.population]
-    free = _free_characteristics(problem)
+    free = _free_characteristics(problem, design.population)
+    changes = marginal_changes(theta, design.population)
     if free:
         residual = np.empty((len(design.patients), len(free)))
         log_scale = 0.0
         for k, name in enumerate(free):
             marginal = getattr(base, name)
-            median = theta.get(f"{name}.median", marginal.median)
-            spread = theta.get(f"{name}.spread", marginal.spread)
+            median = changes.get(name, {}).get("median", marginal.median)
+            spread = changes.get(name, {}).get("spread", marginal.spread)
             log_x = np.log(design.patients[name].to_numpy(float))
             residual[:, k] = (log_x - math.log(median)) / spread - design.conditional_mean[:, k]
             log_scale += math.log(spread)

@@ -5,8 +5,8 @@ of PINTS, Clerx 2019 J Open Res Softw).
   population and era of prior therapy, its product, dose and schedule, lymphodepletion and protocol), over a
   shorter follow-up that still covers the fitted assessments.
 * **Free-parameter candidates**: population parameters (the median or spread of a characteristic, shared by
-  the presets in :data:`FITTED_POPULATIONS`) and model table parameters, each with its prior and its sourced
-  value. Screening and identifiability (:mod:`._inference`) decide which stay free; the others keep their
+  the CLL presets in :data:`FITTED_POPULATIONS`, or of one disease's preset alone) and model table parameters
+  (shared by every disease: one model), each with its prior and its sourced value. Screening and identifiability (:mod:`._inference`) decide which stay free; the others keep their
   sourced value.
 * **Terms**: a published target, the statistic of the virtual cohort compared with it, and its likelihood:
   binomial or multinomial on the published counts where counts exist, a stated band (normal, the band a 95%
@@ -26,15 +26,47 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binom, multinomial, norm
 
-from ..clinical import CR, CRI, PR
+from ..clinical import CR, CRI, PD, PR, SD
 from ..model import PARAMETERS
-from ..patient import CTL019_ERA_POPULATION, DEFAULT_POPULATION, UNCALIBRATED_POPULATIONS, Marginal
+from ..patient import (B_ALL_POPULATION, CTL019_ERA_POPULATION, DEFAULT_POPULATION, LBCL_POPULATION,
+                       UNCALIBRATED_POPULATIONS, Marginal)
 from ._cohorts import COHORTS
 from ._targets import CalibrationError, Target
+from ._validate import doubling_times
 
 #: The presets whose population parameters a calibration moves together: the default population and the
-#: CTL019-era one of the UPenn cohorts (heavily pretreated R/R CLL both).
+#: CTL019-era one of the UPenn cohorts (heavily pretreated R/R CLL both). A parameter of one preset alone is named
+#: ``preset:characteristic.what`` (:func:`population_parameter` with ``preset``).
 FITTED_POPULATIONS = (DEFAULT_POPULATION, CTL019_ERA_POPULATION)
+
+
+@dataclass(frozen=True)
+class PopulationParameter:
+    """What a population parameter's name says: the presets it moves, the characteristic, median or spread."""
+
+    presets: tuple[str, ...]
+    characteristic: str
+    what: str
+
+
+def population_parameter_of(name: str) -> PopulationParameter | None:
+    """The presets, characteristic and median/spread of a population parameter's name (``characteristic.what``
+    for the CLL presets together, ``preset:characteristic.what`` for one preset); None for a table parameter."""
+    if "." not in name:
+        return None
+    preset, _, rest = name.rpartition(":")
+    characteristic, what = rest.split(".")
+    return PopulationParameter((preset,) if preset else FITTED_POPULATIONS, characteristic, what)
+
+
+def marginal_changes(theta: dict[str, float], preset: str) -> dict[str, dict[str, float]]:
+    """The population parameters of ``theta`` that apply to ``preset``: characteristic -> {median/spread: value}."""
+    changes: dict[str, dict[str, float]] = {}
+    for name, value in theta.items():
+        parameter = population_parameter_of(name)
+        if parameter is not None and preset in parameter.presets:
+            changes.setdefault(parameter.characteristic, {})[parameter.what] = float(value)
+    return changes
 #: How far a table parameter's prior reaches around its sourced value (a factor either way, [A]; within the
 #: table's bounds), as in the sensitivity analysis.
 TABLE_PRIOR_FOLD = 3.0
@@ -69,7 +101,7 @@ class Regimen:
 @dataclass(frozen=True)
 class FreeParameter:
     """A candidate free parameter: ``characteristic.median`` / ``characteristic.spread`` of the fitted
-    populations, or a model table parameter by name; its prior over ``[low, high]`` (log-uniform when
+    populations (``preset:characteristic.median`` of one preset), or a model table parameter by name; its prior over ``[low, high]`` (log-uniform when
     ``log``) and its sourced value, which it keeps when it is not free."""
 
     name: str
@@ -85,7 +117,12 @@ class FreeParameter:
 
     @property
     def characteristic(self) -> str:
-        return self.name.split(".")[0]
+        return population_parameter_of(self.name).characteristic
+
+    def applies_to(self, preset: str) -> bool:
+        """Whether this population parameter moves ``preset``."""
+        parameter = population_parameter_of(self.name)
+        return parameter is not None and preset in parameter.presets
 
     def to_unit(self, x: np.ndarray) -> np.ndarray:
         """Prior coordinates: 0 at ``low``, 1 at ``high`` (log scale when ``log``)."""
@@ -102,12 +139,14 @@ class FreeParameter:
 
 
 def population_parameter(characteristic: str, what: Literal["median", "spread"], low: float, high: float,
-                         log: bool, why: str) -> FreeParameter:
-    """A population parameter of the fitted presets, its sourced value the default preset's."""
-    marginal = getattr(UNCALIBRATED_POPULATIONS[DEFAULT_POPULATION], characteristic)
+                         log: bool, why: str, preset: str | None = None) -> FreeParameter:
+    """A population parameter of the fitted CLL presets, its sourced value the default preset's; with ``preset``,
+    of that preset alone, its sourced value that preset's."""
+    marginal = getattr(UNCALIBRATED_POPULATIONS[preset or DEFAULT_POPULATION], characteristic)
     if not isinstance(marginal, Marginal):
         raise CalibrationError(f"population characteristic '{characteristic}' is not continuous")
-    return FreeParameter(f"{characteristic}.{what}", low, high, log, float(getattr(marginal, what)),
+    name = f"{characteristic}.{what}" if preset is None else f"{preset}:{characteristic}.{what}"
+    return FreeParameter(name, low, high, log, float(getattr(marginal, what)),
                          f"prior [A] {why}; sourced value: {marginal.source}")
 
 
@@ -149,6 +188,19 @@ def _responders(f: pd.DataFrame) -> np.ndarray:
     return _complete(f) | _partial(f)
 
 
+def _non_responders(f: pd.DataFrame) -> np.ndarray:
+    return f["best_response"].isin((SD, PD)).to_numpy()
+
+
+def _remission_by_month3(f: pd.DataFrame) -> np.ndarray:
+    """CR/CRi (B-ALL criteria) at day 28 or month 3: ELIANA's overall remission within three months."""
+    return (f["response_day28"].isin((CR, CRI)) | f["response_month3"].isin((CR, CRI))).to_numpy()
+
+
+def _mrd_negative_by_month3(f: pd.DataFrame) -> np.ndarray:
+    return (f["mrd_negative_remission_day28"].astype(bool) | f["mrd_negative_remission_month3"].astype(bool)).to_numpy()
+
+
 #: A statistic: (outcome frames by regimen, weights by regimen) -> its categories' shares or one value.
 Statistic = Callable[[dict[str, pd.DataFrame], dict[str, np.ndarray]], np.ndarray]
 
@@ -159,25 +211,37 @@ def _reading(statistic, regimens) -> Statistic:
     return statistic
 
 
-def _pooled(hits, regimens, frames, weights) -> float:
+def infused(f: pd.DataFrame) -> np.ndarray:
+    """Patients given CAR-T cells (a trial's safety set, as ELIANA and JULIET count their patients)."""
+    return (f["product_dose_cells"].to_numpy(float) > 0)
+
+
+#: Which patients of a regimen a statistic counts (a frame -> a boolean per patient; None: all of them).
+Among = Callable[[pd.DataFrame], np.ndarray] | None
+
+
+def _pooled(hits, regimens, frames, weights, among: Among = None) -> float:
     """The weighted share of patients with ``hits`` over ``regimens`` pooled (each regimen's weights add up to
-    its share of the pooled patients)."""
-    total = sum(np.sum(weights[r] * np.asarray(hits(frames[r]), dtype=float)) for r in regimens)
-    return float(total / sum(np.sum(weights[r]) for r in regimens))
+    its share of the pooled patients), among the patients ``among`` selects."""
+    def counted(r):
+        return weights[r] if among is None else weights[r] * np.asarray(among(frames[r]), dtype=float)
+
+    total = sum(np.sum(counted(r) * np.asarray(hits(frames[r]), dtype=float)) for r in regimens)
+    return float(total / sum(np.sum(counted(r)) for r in regimens))
 
 
-def response_shares(*regimens: str) -> Statistic:
+def response_shares(*regimens: str, among: Among = None) -> Statistic:
     """Shares of CR/CRi, PR and no response (SD, PD, not assessed) over ``regimens`` pooled (intention to
-    treat, as the studies count their patients)."""
+    treat, as the CLL studies count their patients; ``among``: only those patients, e.g. the infused)."""
     def statistic(frames, weights):
-        cr, pr = (_pooled(hits, regimens, frames, weights) for hits in (_complete, _partial))
+        cr, pr = (_pooled(hits, regimens, frames, weights, among) for hits in (_complete, _partial))
         return np.array([cr, pr, 1.0 - cr - pr])
     return _reading(statistic, regimens)
 
 
-def rate(hits: Callable[[pd.DataFrame], np.ndarray], *regimens: str) -> Statistic:
+def rate(hits: Callable[[pd.DataFrame], np.ndarray], *regimens: str, among: Among = None) -> Statistic:
     def statistic(frames, weights):
-        return np.array([_pooled(hits, regimens, frames, weights)])
+        return np.array([_pooled(hits, regimens, frames, weights, among)])
     return _reading(statistic, regimens)
 
 
@@ -186,12 +250,52 @@ def difference(first: Statistic, second: Statistic) -> Statistic:
                     (*first.regimens, *second.regimens))
 
 
-def median_of(column: str, regimen: str, among: Callable[[pd.DataFrame], np.ndarray] | None = None) -> Statistic:
-    """The weighted median of ``column`` over the patients of ``regimen`` (``among`` them only)."""
+#: A per-patient value of an outcome frame: a column's name, or a function of the frame.
+Value = str | Callable[[pd.DataFrame], np.ndarray]
+
+
+def _values(value: Value, f: pd.DataFrame) -> np.ndarray:
+    return np.asarray(value(f) if callable(value) else f[value], dtype=float)
+
+
+def _selected(f: pd.DataFrame, among: Among) -> np.ndarray:
+    return np.ones(len(f), bool) if among is None else np.asarray(among(f), bool)
+
+
+def median_of(value: Value, regimen: str, among: Among = None) -> Statistic:
+    """The weighted median of ``value`` over the patients of ``regimen`` (``among`` them only)."""
     def statistic(frames, weights):
         f, w = frames[regimen], weights[regimen]
-        keep = np.ones(len(f), bool) if among is None else among(f)
-        return np.array([weighted_median(f[column].to_numpy(float)[keep], w[keep])])
+        keep = _selected(f, among)
+        return np.array([weighted_median(_values(value, f)[keep], w[keep])])
+    return _reading(statistic, (regimen,))
+
+
+def _log_mean(values: np.ndarray, weights: np.ndarray) -> float:
+    """Weighted mean of the logs of the positive, finite ``values`` (NaN without one)."""
+    keep = np.isfinite(values) & (values > 0) & (weights > 0)
+    if not keep.any():
+        return math.nan
+    return float(np.sum(weights[keep] * np.log(values[keep])) / np.sum(weights[keep]))
+
+
+def geometric_mean_of(value: Value, regimen: str, among: Among = None) -> Statistic:
+    """The weighted geometric mean of ``value`` over the patients of ``regimen`` (``among`` them only), as the
+    pharmacokinetic reports summarise Cmax."""
+    def statistic(frames, weights):
+        f, w = frames[regimen], weights[regimen]
+        keep = _selected(f, among)
+        return np.array([math.exp(_log_mean(_values(value, f)[keep], w[keep]))])
+    return _reading(statistic, (regimen,))
+
+
+def geometric_mean_ratio(value: Value, regimen: str, first: Among, second: Among) -> Statistic:
+    """The weighted geometric mean of ``value`` among the patients ``first`` over that among ``second``."""
+    def statistic(frames, weights):
+        f, w = frames[regimen], weights[regimen]
+        v = _values(value, f)
+        logs = [_log_mean(v[_selected(f, among)], w[_selected(f, among)]) for among in (first, second)]
+        return np.array([math.exp(logs[0] - logs[1])])
     return _reading(statistic, (regimen,))
 
 
@@ -318,13 +422,26 @@ _REGIMENS = (
     Regimen("frey_5e7", "frey", "5e7", FIT_DAYS),
     Regimen("frey_5e8", "frey", "5e8", FIT_DAYS),
     Regimen("transcend", "transcend", "liso-cel", FIT_DAYS),
+    # The tisagenlecleucel trials of the other diseases: the same model and product in the B-ALL and LBCL presets.
+    Regimen("eliana", "eliana", "tisa-cel", FIT_DAYS),
+    Regimen("juliet", "juliet", "tisa-cel", FIT_DAYS),
 )
+#: The prior of a T-cell fitness median ([A]): from very dysfunctional to the adult healthy donor (1); for children
+#: and young adults up to twice that (naive-rich young T cells; a prior to 1 bound the B-ALL median at its top).
+_FITNESS_PRIOR = (0.05, 1.0)
+_FITNESS_WHY = "from very dysfunctional to healthy-donor T cells (1)"
+_YOUNG_FITNESS_PRIOR = (0.05, 2.0)
+_YOUNG_FITNESS_WHY = "from very dysfunctional to twice the adult healthy donor's (children's naive-rich T cells)"
 
 DEFAULT_PROBLEM = Problem(
     regimens=_REGIMENS,
     candidates=(
-        population_parameter("tcell_fitness", "median", 0.05, 1.0, True,
-                             "from very dysfunctional to healthy-donor T cells (1)"),
+        population_parameter("tcell_fitness", "median", *_FITNESS_PRIOR, True, _FITNESS_WHY),
+        # Each disease's patients have their own T-cell history (the reason of Testa 2024 under test): the B-ALL and
+        # LBCL presets' fitness medians are fitted to their own trials, beside the CLL one.
+        population_parameter("tcell_fitness", "median", *_YOUNG_FITNESS_PRIOR, True, _YOUNG_FITNESS_WHY,
+                             B_ALL_POPULATION),
+        population_parameter("tcell_fitness", "median", *_FITNESS_PRIOR, True, _FITNESS_WHY, LBCL_POPULATION),
         population_parameter("tcell_fitness", "spread", 0.2, 1.0, False, "log-sd between near-identical and "
                                                                          "a 50-fold 5-95% range"),
         population_parameter("cytokine_propensity", "median", 0.3, 3.0, True, "a factor about 3 around typical"),
@@ -341,6 +458,12 @@ DEFAULT_PROBLEM = Problem(
              ("CR",), counts=(11, 29)),
         Term("cll_reasons_lower_efficacy", rate(_complete, "transcend"), "CR/CRi, liso-cel, default population",
              band=(0.18, 0.30)),
+        # ELIANA (Grupp 2018 ASH update of Maude 2018 NEJM): CR/CRi within three months in 65 of 79 infused.
+        Term("eliana_remission_3mo", rate(_remission_by_month3, "eliana", among=infused),
+             "CR/CRi (B-ALL criteria) by month 3, ELIANA, infused", ("CR/CRi",), counts=(65, 14)),
+        # JULIET (Schuster 2019 NEJM): best response in 93 evaluable, 37 CR (juliet_cr) and 11 PR (ORR 48).
+        Term("juliet_orr", response_shares("juliet", among=infused), "best response CR / PR / none (Lugano), JULIET, "
+             "infused", ("CR", "PR", "none"), counts=(37, 11, 45)),
     ),
     held_out=(
         Term("porter2015_orr", rate(_responders, "porter"), "ORR, CTL019", ("ORR",), counts=(8, 6)),
@@ -354,6 +477,21 @@ DEFAULT_PROBLEM = Problem(
              "day of the CAR-T peak, responders", band=(7.0, 14.0)),
         Term("ctl019_cll_crs_timing", median_of("crs_onset_day", "porter"), "median CRS onset day",
              band=(7.0, 21.0)),
+        # The Kymriah label's ALL pharmacokinetics: geometric-mean Cmax of the responders 32,700 copies/ug, the
+        # target's high-confidence band (+-25%). Held out: fitted beside the remission, the fitness medians pay
+        # the remission for it (a joint run: remission 43% vs 82%, Cmax still 66,000), so the Cmax gap is the
+        # kinetics' or the qPCR read-out's, not the patients' T cells.
+        Term("kymriah_all_cmax", geometric_mean_of("car_t_cmax_copies_per_ug", "eliana", _complete),
+             "geometric-mean qPCR Cmax of the CR/CRi, ELIANA (copies/ug)", band=(24525.0, 40875.0)),
+        Term("eliana_mrd_negative_remission", rate(_mrd_negative_by_month3, "eliana", among=infused),
+             "MRD-negative CR/CRi (marrow < 1e-4) by month 3, ELIANA, infused", ("MRD-negative",), counts=(64, 15)),
+        # Mueller 2018 Clin Cancer Res: Cmax of responders 1.74 x the non-responders' (high confidence, +-25%).
+        Term("mueller2018_resp_vs_nr", geometric_mean_ratio("car_t_cmax_copies_per_ug", "eliana", _responders,
+                                                            _non_responders),
+             "geometric-mean qPCR Cmax, responders / non-responders, ELIANA", band=(1.305, 2.175)),
+        # Stein 2019 CPT Pharmacometrics Syst Pharmacol: doubling time 0.78 days in paediatric ALL (+-25%).
+        Term("stein2019_doubling_time", median_of(doubling_times, "eliana", _responders),
+             "CAR-T doubling time to the peak in responders, ELIANA (days)", band=(0.585, 0.975)),
     ),
 )
 

@@ -30,3 +30,5 @@ from ._scenario import read_yaml as read_yaml
 from ._scenario import to_yaml as to_yaml
 from ._strict import ScenarioError as ScenarioError
 from ._strict import StrictModel as StrictModel
+from ._strict import from_client as from_client
+from ._strict import refuse_client_path as refuse_client_path

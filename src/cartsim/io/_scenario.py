@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from ..model import PARAMETERS
 from .._diseases import DISEASE_NAMES
 from ..product import COSTIMULATION, PRODUCT_PRESETS, SOURCES, TARGETS
 from ._protocol import DRUGS, PROTOCOL_PRESETS, Rule
-from ._strict import ScenarioError, StrictModel
+from ._strict import ScenarioError, StrictModel, refuse_client_path
 from ._yaml import MAX_YAML_BYTES, YamlRefused, parse_yaml
 
 #: Ceilings on what sizes the work of one patient (README "Limits"): every request has a known cost.
@@ -328,8 +328,9 @@ class Treatment(StrictModel):
 
     @field_validator("parameters", mode="before")
     @classmethod
-    def _parameter_set_file(cls, parameters):
+    def _parameter_set_file(cls, parameters, info: ValidationInfo):
         if isinstance(parameters, (str, Path)):  # a path (relative to the working directory): the set's values
+            refuse_client_path(info, 'a mapping of model parameter overrides by name, e.g. {"senescence_rate": 0.05}')
             from ..patient import load_parameter_set  # lazy: the sampler is not needed otherwise
 
             return load_parameter_set(parameters)["parameters"]

@@ -1,8 +1,12 @@
-"""The base of the schemas (scenario, trial, lab settings) and the one error they raise."""
+"""The base of the schemas (scenario, trial, lab settings), the one error they raise, and the refusal of a
+file path in a client's data."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, model_validator
+
+#: The validation context of data a client sent (a web request): no field of it may name a file here.
+_CLIENT = {"client": True}
 
 
 class ScenarioError(ValueError):
@@ -24,14 +28,28 @@ class StrictModel(BaseModel):
         return data
 
     @classmethod
-    def validated(cls, data: object, source: str = "scenario"):
-        """Build from parsed YAML/JSON, turning validation errors into one readable ScenarioError."""
+    def validated(cls, data: object, source: str = "scenario", *, client: bool = False):
+        """Build from parsed YAML/JSON, turning validation errors into one readable ScenarioError. With
+        ``client``, ``data`` came from a client (a web request): a field that would name a file of this
+        machine is refused, unread (:func:`refuse_client_path`)."""
         if not isinstance(data, dict):
             raise ScenarioError(f"{source}: expected a mapping of fields, got {type(data).__name__}")
         try:
-            return cls.model_validate(data)
+            return cls.model_validate(data, context=_CLIENT if client else None)
         except ValidationError as exc:
             raise ScenarioError(_describe(exc, source)) from None
+
+
+def from_client(info: ValidationInfo) -> bool:
+    """Whether the data being validated came from a client (``validated(..., client=True)``)."""
+    return bool(info.context and info.context.get("client"))
+
+
+def refuse_client_path(info: ValidationInfo, expected: str) -> None:
+    """Refuse, before anything opens it, a field's text that names a file (a parameter set) when the data
+    came from a client: a server reads no path a client gave. ``expected`` is what a client gives instead."""
+    if from_client(info):
+        raise ValueError(f"a file path, which the server never opens for a client; expected {expected}")
 
 
 _MAX_LISTED = 50

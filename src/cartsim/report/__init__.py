@@ -13,3 +13,4 @@ from ._timeline import plot_timeline as plot_timeline
 from ._tradeoff import plot_toci_tradeoff as plot_toci_tradeoff
 from ._trial_figures import plot_km as plot_km
 from ._trial_figures import plot_responders as plot_responders
+from ._waterfall import plot_waterfall as plot_waterfall

@@ -8,6 +8,8 @@ directory holds decides what the report shows:
   the overview and timeline figures;
 * a **trial** (``trial.json``): endpoints per arm with 95% intervals, hazard ratios, the responder analysis,
   Kaplan-Meier and forest figures;
+* the **efficacy-gap study** (``efficacy_gap.json``): the Shapley attribution of the CR gap with its intervals,
+  the model's main reason per disease, the waterfall figure, the interventions and which closes most of the gap;
 * anything else (a study, a lab assay, a validation): its JSON scalars, every CSV table and every figure.
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 from itertools import groupby
 from pathlib import Path
 
@@ -75,6 +78,11 @@ def _csv(path: Path) -> str:
 def _figures(directory: Path) -> str:
     pictures = sorted(directory.glob("*.png"))
     return ("<h2>Figures</h2>" + "".join(_figure(p) for p in pictures)) if pictures else ""
+
+
+def _sentence(markdown: str) -> str:
+    """A sentence of a study's text as HTML: escaped, its **bold** kept."""
+    return "<p>" + re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(markdown)) + "</p>"
 
 
 def _simulation(directory: Path, summary: dict) -> tuple[str, str]:
@@ -149,6 +157,23 @@ def _trial(directory: Path, summary: dict) -> tuple[str, str]:
     return f"Trial: {summary.get('trial', directory.name)}", "".join(parts)
 
 
+def _efficacy_gap(directory: Path, found: dict) -> tuple[str, str]:
+    """The efficacy-gap study's section: attribution with intervals, main reasons, interventions (the waterfall
+    is among the figures)."""
+    from ..studies import (ATTRIBUTION_HEADER, GAP_ATTRIBUTION, attribution_rows, closes_most, intervention_rows,
+                           main_reasons)
+
+    attribution, interventions = (pd.read_csv(directory / name) for name in (GAP_ATTRIBUTION, "interventions.csv"))
+    header, rows = intervention_rows(interventions)
+    parts = [f"<p>{html.escape(found['description'])}</p>",
+             "<h2>Shapley attribution of the CR gap (percentage points, 95% intervals)</h2>",
+             _table(attribution_rows(attribution), ATTRIBUTION_HEADER), *map(_sentence, main_reasons(found)),
+             "<h2>Interventions on the CLL patients</h2>", _table(rows, header),
+             _sentence(closes_most(found)),
+             '<p class="note">The CR rate of every counterfactual coalition is in coalitions.csv.</p>']
+    return f"Study: {found['title']}", "".join(parts)
+
+
 def _generic(directory: Path, summary) -> tuple[str, str]:
     parts = []
     if isinstance(summary, dict):
@@ -162,6 +187,15 @@ def _generic(directory: Path, summary) -> tuple[str, str]:
     return directory.name, "".join(parts)
 
 
+def _study(directory: Path) -> dict | None:
+    """The conclusions of an efficacy-gap study folder (its ``efficacy_gap.json``), else None."""
+    path = directory / "efficacy_gap.json"  # cartsim.studies.GAP_CONCLUSIONS (a slow import for every report)
+    if not path.exists():
+        return None
+    found = json.loads(path.read_text())
+    return found if isinstance(found, dict) and found.get("study") == "efficacy-gap" else None
+
+
 def write_report(directory: str | Path, out: str | Path | None = None) -> Path:
     """Write one self-contained HTML report of ``directory`` (to ``out``, default ``directory/report.html``)."""
     directory = Path(directory)
@@ -170,7 +204,10 @@ def write_report(directory: str | Path, out: str | Path | None = None) -> Path:
     summary_path = next(iter(sorted(directory.glob("*.json"))), None)
     trial_file, simulation_file = directory / "trial.json", directory / "summary.json"
     summary = json.loads(simulation_file.read_text()) if simulation_file.exists() else None
-    if simulation_file.exists() and (trial_file.exists() or "posterior" in summary):
+    study = _study(directory)
+    if study is not None:
+        title, body = _efficacy_gap(directory, study)
+    elif simulation_file.exists() and (trial_file.exists() or "posterior" in summary):
         title, body = _trial(directory, summary)
         body += "".join(_csv(p) for p in sorted(directory.glob("*.csv")))
     elif simulation_file.exists() and "scenario" in summary:

@@ -190,73 +190,94 @@ def simulated_patients(n: int, intervention_patients: int, comparisons) -> int:
     return len(comparisons) * n * (1 << len(FACTORS)) + intervention_patients * len(INTERVENTIONS)
 
 
+#: The study's title and what its table shows (the markdown section and the HTML report say the same).
+TITLE = "Why CAR-T work less well in CLL: the CR-rate gap taken apart"
+DESCRIPTION = ("Counterfactual swaps of factor groups between the CLL and the other disease's virtual patients (same "
+               "product, dose and care); exact Shapley attribution in CR percentage points, summing to the gap; 95% "
+               "bootstrap intervals over the virtual patients.")
+
+
+def conclusions(results: dict[str, pd.DataFrame]) -> dict:
+    """What the study says: per comparison the CR rates, the gap and the factor with the largest Shapley share (the
+    model's main reason), and the intervention that closes most of the gaps (the highest CR rate in the CLL
+    patients; its share of each gap closed)."""
+    attribution, interventions = results["attribution"], results["interventions"]
+    comparisons = []
+    for comparison, rows in attribution.groupby("comparison", sort=False):
+        top = rows[rows["factor"] != "whole gap"].sort_values("cr_points", ascending=False).iloc[0]
+        comparisons.append({"comparison": comparison, "cr_cll": float(rows["cr_cll"].iloc[0]),
+                            "cr_other": float(rows["cr_other"].iloc[0]), "gap": float(rows["cr_points"].iloc[0]),
+                            "main_reason": top["factor"], "main_reason_points": float(top["cr_points"])})
+    best = interventions.iloc[1:].sort_values("cr_rate", ascending=False).iloc[0]
+    closes_most = {key: (value.item() if hasattr(value, "item") else value) for key, value in best.items()}
+    return {"comparisons": comparisons, "closes_most": closes_most}
+
+
+ATTRIBUTION_HEADER = ("comparison", "factor", "CR points", "95% interval")
+
+
+def attribution_rows(attribution: pd.DataFrame) -> list[tuple[str, ...]]:
+    """The attribution as shown (:data:`ATTRIBUTION_HEADER`): CR percentage points with their 95% interval."""
+    return [(row.comparison, row.factor, f"{100 * row.cr_points:+.1f}", f"{100 * row.low:+.1f} to {100 * row.high:+.1f}")
+            for row in attribution.itertuples(index=False)]
+
+
+def intervention_rows(interventions: pd.DataFrame) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+    """The interventions as shown: header and rows (CR with its 95% interval, the share of each gap closed)."""
+    gaps = [c for c in interventions.columns if c.startswith("share_of_")]
+    header = ("intervention on the CLL patients", "CR (95% CI)",
+              *(c.replace("share_of_", "share of ").replace("_gap_closed", " gap closed") for c in gaps))
+    rows = [(row["intervention"], f"{100 * row['cr_rate']:.0f}% ({100 * row['low']:.0f}-{100 * row['high']:.0f}%)",
+             *(f"{100 * row[c]:.0f}%" for c in gaps)) for row in interventions.to_dict("records")]
+    return header, rows
+
+
+def _markdown_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    return [f"| {' | '.join(header)} |", "|" + " --- |" * len(header), *(f"| {' | '.join(r)} |" for r in rows)]
+
+
 def markdown_report(results: dict[str, pd.DataFrame]) -> str:
     """The report section: the attribution table, the interventions, and the model's main reason per disease."""
-    attribution, interventions = results["attribution"], results["interventions"]
-    lines = ["## Why CAR-T work less well in CLL: the CR-rate gap taken apart", "",
-             "Counterfactual swaps of factor groups between the CLL and the other disease's virtual patients (same "
-             "product, dose and care); exact Shapley attribution in CR percentage points, summing to the gap; 95% "
-             "bootstrap intervals over the virtual patients.", "",
-             "| comparison | factor | CR points | 95% interval |", "| --- | --- | --- | --- |"]
-    for row in attribution.itertuples(index=False):
-        lines.append(f"| {row.comparison} | {row.factor} | {100 * row.cr_points:+.1f} | "
-                     f"{100 * row.low:+.1f} to {100 * row.high:+.1f} |")
-    for comparison, rows in attribution.groupby("comparison", sort=False):
-        factors = rows[rows["factor"] != "whole gap"].sort_values("cr_points", ascending=False)
-        top = factors.iloc[0]
-        lines += ["", f"{comparison}: CR {100 * rows['cr_cll'].iloc[0]:.0f}% vs {100 * rows['cr_other'].iloc[0]:.0f}%; "
-                  f"the main reason in the model is **{top.factor}** ({100 * top.cr_points:+.1f} points of "
-                  f"{100 * rows['cr_points'].iloc[0]:+.1f})."]
-    gap_columns = [c for c in interventions.columns if c.startswith("share_of_")]
-    lines += ["", "| intervention on the CLL patients | CR (95% CI) | " +
-              " | ".join(c.replace("share_of_", "share of ").replace("_gap_closed", " gap closed") for c in gap_columns)
-              + " |", "| --- | --- |" + " --- |" * len(gap_columns)]
-    for row in interventions.to_dict("records"):
-        lines.append(f"| {row['intervention']} | {100 * row['cr_rate']:.0f}% ({100 * row['low']:.0f}-"
-                     f"{100 * row['high']:.0f}%) | " + " | ".join(f"{100 * row[c]:.0f}%" for c in gap_columns) + " |")
-    best = interventions.iloc[1:].sort_values("cr_rate", ascending=False).iloc[0]
-    lines += ["", f"The intervention that closes most of the gap: **{best['intervention']}** "
-              f"(CR {100 * best['cr_rate']:.0f}%)."]
+    found = conclusions(results)
+    lines = [f"## {TITLE}", "", DESCRIPTION, "", *_markdown_table(ATTRIBUTION_HEADER,
+                                                                   attribution_rows(results["attribution"]))]
+    for sentence in main_reasons(found):
+        lines += ["", sentence]
+    lines += ["", *_markdown_table(*intervention_rows(results["interventions"])), "", closes_most(found)]
     return "\n".join(lines) + "\n"
 
 
-def plot_waterfall(attribution: pd.DataFrame, path) -> None:
-    """One waterfall per comparison: CR in CLL, each factor's Shapley step, CR with the other disease's traits."""
-    import matplotlib
+def main_reasons(found: dict) -> list[str]:
+    """One sentence per comparison of :func:`conclusions`: the CR rates and the model's main reason (markdown bold)."""
+    return [f"{c['comparison']}: CR {100 * c['cr_cll']:.0f}% vs {100 * c['cr_other']:.0f}%; the main reason in the "
+            f"model is **{c['main_reason']}** ({100 * c['main_reason_points']:+.1f} points of {100 * c['gap']:+.1f})."
+            for c in found["comparisons"]]
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    comparisons = list(dict.fromkeys(attribution["comparison"]))
-    fig, axes = plt.subplots(1, len(comparisons), figsize=(6.5 * len(comparisons), 4.8), squeeze=False)
-    for ax, comparison in zip(axes[0], comparisons):
-        rows = attribution[(attribution["comparison"] == comparison) & (attribution["factor"] != "whole gap")]
-        start = 100 * rows["cr_cll"].iloc[0]
-        level = start
-        ax.bar(0, start, color="0.6")
-        for k, row in enumerate(rows.itertuples(index=False), start=1):
-            step = 100 * row.cr_points
-            ax.bar(k, step, bottom=level, color="tab:green" if step >= 0 else "tab:red",
-                   yerr=[[100 * (row.cr_points - row.low)], [100 * (row.high - row.cr_points)]], capsize=3)
-            level += step
-        ax.bar(len(rows) + 1, level, color="0.3")
-        ax.set_xticks(range(len(rows) + 2), ["CLL", *rows["factor"], comparison.split(" vs ")[1]], rotation=45,
-                      ha="right", fontsize=8)
-        ax.set_ylabel("CR/CRi rate (%)")
-        ax.set_title(f"{comparison}: Shapley attribution of the CR gap")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+def closes_most(found: dict) -> str:
+    """The sentence naming the intervention of :func:`conclusions` that closes most of the gap (markdown bold)."""
+    best = found["closes_most"]
+    return f"The intervention that closes most of the gap: **{best['intervention']}** (CR {100 * best['cr_rate']:.0f}%)."
+
+
+#: Files of a study folder: the attribution table, the conclusions and the waterfall figure.
+ATTRIBUTION, CONCLUSIONS, WATERFALL = "efficacy_gap.csv", "efficacy_gap.json", "efficacy_gap.png"
 
 
 def write_efficacy_gap(results: dict[str, pd.DataFrame], out) -> None:
-    """efficacy_gap.csv/.md/.png, coalitions.csv and interventions.csv in ``out``."""
+    """efficacy_gap.csv/.json/.md/.png, coalitions.csv and interventions.csv in ``out`` (``cartsim report`` shows
+    them as the study's section)."""
+    import json
     from pathlib import Path
+
+    from ..report import plot_waterfall
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    results["attribution"].to_csv(out / "efficacy_gap.csv", index=False)
+    results["attribution"].to_csv(out / ATTRIBUTION, index=False)
     results["coalitions"].to_csv(out / "coalitions.csv", index=False)
     results["interventions"].to_csv(out / "interventions.csv", index=False)
+    (out / CONCLUSIONS).write_text(json.dumps({"study": "efficacy-gap", "title": TITLE, "description": DESCRIPTION,
+                                               **conclusions(results)}, indent=2) + "\n")
     (out / "efficacy_gap.md").write_text(markdown_report(results))
-    plot_waterfall(results["attribution"], out / "efficacy_gap.png")
+    plot_waterfall(results["attribution"], out / WATERFALL)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ..clinical import Care
 from ..io import (MAX_FOLLOW_UP_DAYS, ClinicalSettings, Scenario, ScenarioError, SimulationSettings, StrictModel,
-                  Treatment, check_infusion_ends, check_schedule_ends, read_yaml)
+                  Treatment, check_infusion_ends, check_schedule_ends, from_client, read_yaml, refuse_client_path)
 from ..patient import (DEFAULT_POPULATION, POPULATIONS, Population, load_parameter_set, patient_fields,
                        populations_of)
 from ..solver import SolverOptions
@@ -42,9 +42,9 @@ class Trial(StrictModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _parameter_set_in_every_arm(cls, data):
-        if not (isinstance(data, dict) and isinstance(data.get("parameters"), str)):
-            return data
+    def _parameter_set_in_every_arm(cls, data, info: ValidationInfo):
+        if not (isinstance(data, dict) and isinstance(data.get("parameters"), str)) or from_client(info):
+            return data  # a client's path is left, unread, to the field's check, which refuses it by name
         values = load_parameter_set(data["parameters"])["parameters"]
         arms = data.get("arms")
         if values and isinstance(arms, (list, tuple)):
@@ -59,6 +59,15 @@ class Trial(StrictModel):
         if self.parameters is None:
             return self.population
         return populations_of(load_parameter_set(self.parameters))[self.population]
+
+    @field_validator("parameters")
+    @classmethod
+    def _no_client_path(cls, path, info: ValidationInfo):
+        if path is not None:
+            refuse_client_path(info, "the field left out: patients of a preset (population), model parameters "
+                                     "as a mapping in each arm's parameters, or the shipped posterior "
+                                     "(?posterior=shipped)")
+        return path
 
     @field_validator("population")
     @classmethod

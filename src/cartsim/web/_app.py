@@ -44,7 +44,8 @@ from ..product import COSTIMULATION, PRODUCT_PRESETS
 from ..report import KEY_ENDPOINTS, LABELS
 from ..trial import DEFAULT_DRAWS, MAX_DRAWS, MIN_DRAWS, Trial
 from ._limits import BodyLimit
-from ._requests import JSON_TYPE, SCHEMAS, YAML_TYPES, ServerLimits, media_type, parse_body, validate_run
+from ._requests import (JSON_TYPE, SCHEMAS, YAML_TYPES, ServerLimits, media_type, parse_body, validate_run,
+                        validated)
 from ._runs import FILES, Run, RunBusy, Runs
 from ._workers import RunFailed, RunStopped, WorkerPool
 
@@ -196,8 +197,8 @@ def create_app(limits: ServerLimits = DEFAULT_LIMITS, data_dir: Path | None = No
         return {"patient": patient_fields(row), "seed": str(int(row["seed"]))}
 
     def converted(schema, media: str, body: bytes, what: str, to: str):
-        validated = schema.validated(parse_body(media, body, what), what)
-        return to_yaml(validated) if to == "yaml" else validated.model_dump(mode="json")
+        request = validated(schema, parse_body(media, body, what), what)
+        return to_yaml(request) if to == "yaml" else request.model_dump(mode="json")
 
     @app.post("/api/yaml/{what}", response_class=PlainTextResponse)
     async def as_yaml(what: str, request: Request) -> str:
@@ -220,10 +221,10 @@ def create_app(limits: ServerLimits = DEFAULT_LIMITS, data_dir: Path | None = No
             raise HTTPException(404, f"no kind of run {kind!r}; expected one of {', '.join(SCHEMAS)}")
         query = dict(request.query_params)  # a trial's posterior draws
 
-        def validated(media: str, body: bytes) -> dict:
+        def checked(media: str, body: bytes) -> dict:
             return validate_run(kind, parse_body(media, body, kind), limits, query).model_dump(mode="json")
 
-        return request.app.state.runs.submit(kind, await off_loop(validated, *await _body(request))).status()
+        return request.app.state.runs.submit(kind, await off_loop(checked, *await _body(request))).status()
 
     @app.get("/api/runs/{run_id}")
     def run_status(run_id: str, request: Request) -> dict:

@@ -3,7 +3,8 @@ the CLI's files (a scenario, a trial, the lab settings) before any work starts.
 
 A request that fails is a :class:`~cartsim.io.ScenarioError` whose message
 names each field, the value given and what was expected; the app answers it
-with 422. Bodies are parsed here too (:func:`parse_body`): JSON nested no deeper
+with 422. Every body is validated as a client's (:func:`validated`): a field
+the CLI reads as a file path (a ``parameters`` set) is refused, unread. Bodies are parsed here too (:func:`parse_body`): JSON nested no deeper
 than :data:`MAX_BODY_DEPTH`, YAML read by :func:`cartsim.io.parse_yaml_text`
 (no aliases, no duplicate keys, bounded depth), so no body reaches a recursion
 limit or expands past its own size.
@@ -132,23 +133,19 @@ def _size(request: BaseModel) -> tuple[str, int, str]:
     return "", 1, ""
 
 
-def _posterior_draws(trial: Trial, query: Mapping[str, str]) -> int | None:
-    """The posterior draws a trial run's query asks for (None without a query)."""
-    if not query:
-        return None
-    draws = PosteriorDraws.validated(dict(query), "query").draws
-    if trial.parameters is not None:
-        raise ScenarioError(f"trial: 1 invalid field(s)\n  parameters = {trial.parameters!r}: a trial over the "
-                            "posterior runs each draw with its own parameter set; leave parameters out, or the query")
-    return draws
+def validated(schema: type[StrictModel], data: object, source: str) -> StrictModel:
+    """``data`` of a request (a body or a query) validated by ``schema`` as a client's: the one place the
+    server validates what a client sent, so a path in any field is refused before a file is opened."""
+    return schema.validated(data, source, client=True)
 
 
 def validate_run(kind: str, body: object, limits: ServerLimits, query: Mapping[str, str] | None = None) -> BaseModel:
     """The validated request of a ``kind`` run (a key of :data:`SCHEMAS`; a trial's as a :class:`TrialRun`,
     over the posterior draws its ``query`` asks for), within the server's limits."""
-    request = SCHEMAS[kind].validated(body, "scenario" if kind == "patient" else kind)
+    request = validated(SCHEMAS[kind], body, "scenario" if kind == "patient" else kind)
     if kind == "trial":
-        request = TrialRun(trial=request, draws=_posterior_draws(request, query or {}))
+        draws = validated(PosteriorDraws, dict(query), "query").draws if query else None
+        request = TrialRun(trial=request, draws=draws)
     elif query:
         raise ScenarioError(f"query: a {kind} run takes no options; got {', '.join(map(repr, query))}")
     fields, size, what = _size(request)
