@@ -7,7 +7,9 @@
 (a) cartsim: one ``integrate`` call per chunk of patients on one core (the engine is serial: a trial
     uses the cores through worker processes), daily output of every state in float32,
     stochastic layer on (the default) and, timed separately, off; and the same engine with the
-    finite-difference Jacobian in place of the one generated from the kernel (what it had before).
+    finite-difference Jacobian in place of the one generated from the kernel (what it had before), and
+    with the sparse LU over the generated Jacobian's pattern (``SolverOptions(sparse_lu=True)``) in place
+    of the dense one, timed alternately with the default.
     Flops per accepted step are estimated from the operations of the kernel's trace, of the
     generated Jacobian and of the LU factors at the states the patients pass through, against the
     measured rate of one core's dense matrix product (numpy BLAS, one thread) as its practical peak.
@@ -90,13 +92,13 @@ def _arguments(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def run_engine(batch, days, rtol, chunk, stochastic, integrate=integrate):
+def run_engine(batch, days, rtol, chunk, stochastic, integrate=integrate, sparse_lu=False):
     """Integrate the batch chunk by chunk; returns (seconds, steps, failures, output bytes of one chunk).
 
     Each chunk's daily float32 output is reduced to a per-patient summary (the
     last-day tumour burden) and dropped, so memory is bounded by one chunk.
     """
-    options = SolverOptions(rtol=rtol, stochastic=stochastic)
+    options = SolverOptions(rtol=rtol, stochastic=stochastic, sparse_lu=sparse_lu)
     n = batch.y0.shape[0]
     steps = np.zeros(n, dtype=np.int64)
     failed = 0
@@ -272,12 +274,15 @@ def main(argv=None) -> None:
     finite.integrate(warm.y0, warm.params, np.arange(-5.0, 11.0), doses=warm.doses, seeds=warm.seeds, t0=warm.t0,
                      dtype=np.float32)
     # Alternating, best of two each (this machine is shared), both without tracemalloc.
-    runs = {"generated": [], "finite": []}
+    runs = {"generated": [], "finite": [], "sparse": []}
     for _ in range(2):
         runs["generated"].append(run_engine(batch, days, args.rtol, args.chunk, True))
         runs["finite"].append(run_engine(batch, days, args.rtol, args.chunk, True, finite.integrate))
+        runs["sparse"].append(run_engine(batch, days, args.rtol, args.chunk, True, sparse_lu=True))
     secs_gen = min(run[0] for run in runs["generated"])
     secs_fd = min(run[0] for run in runs["finite"])
+    secs_sparse = min(run[0] for run in runs["sparse"])
+    steps_gen, steps_sparse = runs["generated"][0][1].sum(), runs["sparse"][0][1].sum()
     _, steps_fd, failed_fd, _ = runs["finite"][0]
     secs_early, steps_early, _, _ = run_engine(batch, days[days <= 60.0], args.rtol, args.chunk, True)
     flops, rhs_flops, jacobian_flops = flops_per_step(sub_batch(batch, slice(0, min(args.n, 20))), args.days,
@@ -340,6 +345,9 @@ def main(argv=None) -> None:
     print(f"{'finite differences':<{width}}: {args.n / secs_fd:9.1f} patients/s with the finite-difference "
           f"Jacobian, {args.n / secs_gen:.1f} with the generated one (alternating, best of 2): ratio "
           f"{secs_fd / secs_gen:.2f}x (steps {steps_fd.mean():.0f} vs {steps_sto.mean():.0f} per patient)")
+    print(f"{'sparse LU':<{width}}: {1e6 * secs_sparse / steps_sparse:.2f} us per step with the sparse LU, "
+          f"{1e6 * secs_gen / steps_gen:.2f} with the dense one (the default; alternating, best of 2): ratio "
+          f"dense/sparse time per step {secs_gen / steps_gen / (secs_sparse / steps_sparse):.2f}x")
     print(f"{'mean steps':<{width}}: {steps_sto.mean():.0f} per patient stochastic, "
           f"{steps_det.mean():.0f} deterministic")
     print(f"{'flops per step':<{width}}: about {flops:,.0f} (right-hand side {rhs_flops:,}, generated Jacobian "

@@ -29,8 +29,9 @@ import numpy as np
 from numba import njit
 
 from . import _random as rnd
-from ._rodas import ERROR_ORDER, N_STAGES, compress, factorise, step
-from ._specialise import derivatives, jacobian, template
+from . import _sparse_lu
+from ._rodas import ERROR_ORDER, GAMMA, N_STAGES, compress, factorise, scatter, step
+from ._specialise import ANALYTIC_JACOBIAN, JACOBIAN_COLS, JACOBIAN_ROWS, derivatives, jacobian, template
 
 SUCCESS = 0
 MAX_STEPS_REACHED = 1
@@ -185,7 +186,7 @@ def _all_finite(x):
 @template
 def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_states, dose_amounts,
                       rtol, atol, typical, n_cells, stochastic, threshold, sync_fraction, sync_min, sync_max,
-                      max_steps, h_init, sync, carry):
+                      max_steps, h_init, sync, carry, on_pattern, lu_tables, lu_size):
     """Integrate one patient from ``t0``; fills ``out[len(t_out), len(out_states)]``.
 
     Returns (status, steps, h): ``h`` is the step the controller would take next, so that a
@@ -194,7 +195,9 @@ def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_
     interval still open at the last output time is closed there, so the final state is a
     complete draw, unless ``carry``: then the open interval is saved in ``sync`` (see
     :func:`_save_sync`) and a continuation resumes it, so that stopping at a visit does not
-    shorten the interval.
+    shorten the interval. With ``on_pattern`` (an analytic Jacobian), the iteration matrix is factorised
+    over its pattern with ``lu_tables`` (:class:`._sparse_lu.SparseLU`, ``lu_size`` values) where the
+    guard allows, densely where not.
     """
     n = y0.shape[0]
     y = y0.copy()
@@ -205,11 +208,15 @@ def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_
     ytmp = np.empty(n)
     ftmp = np.empty(n)
     jac = np.empty((n, n))
+    values = np.empty(JACOBIAN_ROWS.shape[0])
     lu = np.empty((n, n))
     pivots = np.empty(n, dtype=np.int64)
     cols = np.empty(n, dtype=np.int64)
-    sparse = (np.empty(n + 1, dtype=np.int64), np.empty(n * n, dtype=np.int64),
-              np.empty(n + 1, dtype=np.int64), np.empty(n * n, dtype=np.int64))
+    dense = (lu, pivots, np.empty(n + 1, dtype=np.int64), np.empty(n * n, dtype=np.int64),
+             np.empty(n + 1, dtype=np.int64), np.empty(n * n, dtype=np.int64))
+    restricted = _sparse_lu.restricted_tables(lu_tables)
+    restricted_to = np.zeros(n, dtype=np.bool_)  # the frozen states the restricted tables leave out
+    sparse = (np.empty(lu_size), lu_tables, restricted, np.empty(n))
     active = np.empty(n, dtype=np.int64)
     frozen = np.empty(n, dtype=np.bool_)
     reduced = np.empty(n)
@@ -245,6 +252,8 @@ def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_
     h = h_init
     steps = 0
     need_jacobian = True
+    have_dense = False
+    restricted_ready = False
     m = n
     while t < t_end:
         if steps >= max_steps:
@@ -262,13 +271,25 @@ def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_
             return STEP_SIZE_TOO_SMALL, steps, h
         if need_jacobian:
             m = _active_states(y, f, p, typical, frozen, active, ytmp, ftmp, birth, loss)
-            jacobian(y, f, p, typical, active, m, jac, ytmp, ftmp, birth, loss)
+            jacobian(y, f, p, typical, active, m, jac, values, ytmp, ftmp, birth, loss)
             need_jacobian = False
-        if not factorise(jac, m, h, lu, pivots, cols):
-            h *= 0.5
-            continue
-        compress(lu, m, sparse[0], sparse[1], sparse[2], sparse[3])
-        step(y, f, p, h, active, m, lu, pivots, sparse, stages, ynew, err, ytmp, reduced, birth, loss)
+            have_dense = not ANALYTIC_JACOBIAN
+            if on_pattern and not (restricted_ready and np.array_equal(frozen, restricted_to)):
+                _sparse_lu.restrict(frozen, lu_tables, restricted)
+                restricted_to[:] = frozen
+                restricted_ready = True
+        # The guard's fallback, and the factors without a pattern: dense, with partial pivoting.
+        sparse_step = on_pattern and _sparse_lu.factorise(values, frozen, 1.0 / (GAMMA * h), lu_tables, restricted,
+                                                          sparse[0], sparse[3])
+        if not sparse_step:
+            if not have_dense:
+                scatter(values, JACOBIAN_ROWS, JACOBIAN_COLS, active, m, jac)
+                have_dense = True
+            if not factorise(jac, m, h, lu, pivots, cols):
+                h *= 0.5
+                continue
+            compress(lu, m, dense[2], dense[3], dense[4], dense[5])
+        step(y, f, p, h, active, m, sparse_step, dense, sparse, stages, ynew, err, ytmp, reduced, birth, loss)
         norm = 0.0
         finite = True
         for i in range(n):
@@ -335,7 +356,7 @@ def integrate_patient(y0, p, seed, t0, t_out, out, out_states, dose_times, dose_
 @template
 def integrate_batch(y0, p, seeds, t0s, t_out, out, out_states, dose_times, dose_states, dose_amounts,
                     n_doses, rtol, atol, typical, n_cells, stochastic, threshold, sync_fraction, sync_min, sync_max,
-                    max_steps, h_init, status, steps, sync, carry):
+                    max_steps, h_init, status, steps, sync, carry, on_pattern, lu_tables, lu_size):
     """Integrate every patient of the batch; per-patient results in ``out``, ``status``, ``steps``,
     and in ``h_init`` the step each would take next."""
     for i in range(y0.shape[0]):
@@ -343,5 +364,5 @@ def integrate_batch(y0, p, seeds, t0s, t_out, out, out_states, dose_times, dose_
         status[i], steps[i], h_init[i] = integrate_patient(
             y0[i], p[i], seeds[i], t0s[i], t_out, out[i], out_states, dose_times[i, :nd], dose_states[i, :nd],
             dose_amounts[i, :nd], rtol, atol, typical, n_cells, stochastic, threshold, sync_fraction, sync_min,
-            sync_max, max_steps, h_init[i], sync[i], carry)
+            sync_max, max_steps, h_init[i], sync[i], carry, on_pattern, lu_tables, lu_size)
 

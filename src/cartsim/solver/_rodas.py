@@ -7,9 +7,11 @@ OrdinaryDiffEq.jl's Rodas5Tableau): stage i solves
 ``y_new = y + sum_i M_i k_i`` and the error estimate is ``sum_i E_i k_i``. The
 Jacobian comes from the right-hand side's analytic entries when it has them
 (:func:`sparse_jacobian`), else from forward differences of the right-hand side
-(:func:`finite_difference_jacobian`), and is factorised once per step. Both, and
-:func:`step`, call the right-hand side, so they are templates, compiled per
-right-hand side (see :mod:`._specialise`, which binds ``jacobian`` to one of them).
+(:func:`finite_difference_jacobian`). The iteration matrix is factorised once per step: over the
+analytic Jacobian's fixed pattern by :mod:`._sparse_lu` where its guard allows, else densely with
+partial pivoting (:func:`factorise`). Both Jacobians, and :func:`step`, call the right-hand side, so
+they are templates, compiled per right-hand side (see :mod:`._specialise`, which binds ``jacobian`` to
+one of them).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._specialise import JACOBIAN_COLS, JACOBIAN_ROWS, derivatives, jacobian_entries, template
+from . import _sparse_lu
+from ._specialise import derivatives, jacobian_entries, template
 
 N_STAGES = 8
 GAMMA = 0.19
@@ -58,8 +61,9 @@ _SQRT_EPS = np.sqrt(np.finfo(np.float64).eps)
 
 
 @template
-def finite_difference_jacobian(y, f, p, typical, active, m, jac, ytmp, ftmp, birth, loss):
-    """Forward-difference Jacobian of the active states: ``jac[a, b] = d f_active[a] / d y_active[b]``."""
+def finite_difference_jacobian(y, f, p, typical, active, m, jac, values, ytmp, ftmp, birth, loss):
+    """Forward-difference Jacobian of the active states: ``jac[a, b] = d f_active[a] / d y_active[b]``
+    (``values`` is unused: there is no pattern)."""
     n = y.shape[0]
     for i in range(n):
         ytmp[i] = y[i]
@@ -76,19 +80,24 @@ def finite_difference_jacobian(y, f, p, typical, active, m, jac, ytmp, ftmp, bir
 
 
 @template
-def sparse_jacobian(y, f, p, typical, active, m, jac, ytmp, ftmp, birth, loss):
-    """The analytic Jacobian of the active states, from the right-hand side's non-zero entries (one
-    evaluation of every entry, instead of one right-hand side per active state)."""
-    values = np.empty(JACOBIAN_ROWS.shape[0])
+def sparse_jacobian(y, f, p, typical, active, m, jac, values, ytmp, ftmp, birth, loss):
+    """The analytic Jacobian: the right-hand side's non-zero entries in ``values`` (one evaluation of every
+    entry, instead of one right-hand side per active state); :func:`scatter` makes ``jac`` of them when the
+    dense LU needs it."""
     jacobian_entries(y, p, values)
-    slot = np.full(y.shape[0], -1, dtype=np.int64)
+
+
+@njit(cache=True)
+def scatter(values, rows, cols, active, m, jac):
+    """The dense Jacobian of the active states, ``jac[a, b]``, from the entries ``values`` at ``(rows, cols)``."""
+    slot = np.full(jac.shape[0], -1, dtype=np.int64)  # jac: room for every state
     for a in range(m):
         slot[active[a]] = a
         for b in range(m):
             jac[a, b] = 0.0
     for k in range(values.shape[0]):
-        a = slot[JACOBIAN_ROWS[k]]
-        b = slot[JACOBIAN_COLS[k]]
+        a = slot[rows[k]]
+        b = slot[cols[k]]
         if a >= 0 and b >= 0:
             jac[a, b] = values[k]
 
@@ -181,12 +190,14 @@ def solve(lu, n, pivots, b, lower_ptr, lower_idx, upper_ptr, upper_idx):
 
 
 @template
-def step(y, f, p, h, active, m, lu, pivots, sparse, stages, ynew, err, ytmp, reduced, birth, loss):
+def step(y, f, p, h, active, m, on_pattern, dense, sparse, stages, ynew, err, ytmp, reduced, birth, loss):
     """Stages of one RODAS5 step of size ``h`` from ``y`` (with ``f = f(y)``); fills ``ynew`` and ``err``.
 
     The linear algebra runs on the ``m`` active states ``active[:m]``; the others are absent
-    (zero, with zero derivative) and their increments are exactly zero. ``sparse`` is the
-    (lower_ptr, lower_idx, upper_ptr, upper_idx) tuple filled by :func:`compress`.
+    (zero, with zero derivative) and their increments are exactly zero. With ``on_pattern`` the
+    factors are ``sparse`` = (values, tables, restricted tables, work) of :func:`._sparse_lu.factorise` and
+    ``reduced`` is indexed by state; else they are ``dense`` = (lu, pivots, lower_ptr, lower_idx, upper_ptr,
+    upper_idx) of :func:`factorise` and :func:`compress`, and ``reduced`` is indexed by active state.
     """
     n = y.shape[0]
     for s in range(N_STAGES):
@@ -205,12 +216,15 @@ def step(y, f, p, h, active, m, lu, pivots, sparse, stages, ynew, err, ytmp, red
             acc = ytmp[i]
             for j in range(s):
                 acc += C[s, j] / h * stages[j, i]
-            reduced[a] = acc
-        solve(lu, m, pivots, reduced, sparse[0], sparse[1], sparse[2], sparse[3])
+            reduced[i if on_pattern else a] = acc
+        if on_pattern:
+            _sparse_lu.solve(sparse[0], sparse[1], sparse[2], reduced, sparse[3])
+        else:
+            solve(dense[0], m, dense[1], reduced, dense[2], dense[3], dense[4], dense[5])
         for i in range(n):
             stages[s, i] = 0.0
         for a in range(m):
-            stages[s, active[a]] = reduced[a]
+            stages[s, active[a]] = reduced[active[a] if on_pattern else a]
     for i in range(n):
         acc = y[i]
         e = 0.0

@@ -26,9 +26,11 @@ from typing import Callable
 import numpy as np
 from numba import njit
 
-#: The sparsity pattern of :func:`jacobian_entries` (placeholders: :func:`specialise` binds the real ones).
+#: The sparsity pattern of :func:`jacobian_entries`, and whether there is one (placeholders: :func:`specialise`
+#: binds the real ones).
 JACOBIAN_ROWS = np.zeros(0, dtype=np.int64)
 JACOBIAN_COLS = np.zeros(0, dtype=np.int64)
+ANALYTIC_JACOBIAN = False
 
 
 def derivatives(y, p, dydt, birth, loss):
@@ -42,9 +44,10 @@ def derivatives(y, p, dydt, birth, loss):
     raise TypeError("solver templates run only once specialised; see cartsim.solver.make_integrator")
 
 
-def jacobian(y, f, p, typical, active, m, jac, ytmp, ftmp, birth, loss):
-    """The Jacobian a solver template calls: :func:`specialise` binds it to ``sparse_jacobian`` or
-    ``finite_difference_jacobian`` of :mod:`._rodas`. A placeholder, like :func:`derivatives`."""
+def jacobian(y, f, p, typical, active, m, jac, values, ytmp, ftmp, birth, loss):
+    """The Jacobian a solver template calls: :func:`specialise` binds it to ``sparse_jacobian`` (which fills
+    the entries ``values``) or ``finite_difference_jacobian`` (which fills ``jac`` of the active states) of
+    :mod:`._rodas`. A placeholder, like :func:`derivatives`."""
     raise TypeError("solver templates run only once specialised; see cartsim.solver.make_integrator")
 
 
@@ -91,7 +94,7 @@ def specialise(rhs, modules, jacobian=None) -> dict[str, Callable]:
         tag += "+" + _tag(entries) + hashlib.sha256(np.asarray(rows).tobytes() + np.asarray(cols).tobytes()
                                                     ).hexdigest()[:8]
         bound.update(jacobian_entries=entries, JACOBIAN_ROWS=np.asarray(rows, dtype=np.int64),
-                     JACOBIAN_COLS=np.asarray(cols, dtype=np.int64))
+                     JACOBIAN_COLS=np.asarray(cols, dtype=np.int64), ANALYTIC_JACOBIAN=True)
     chosen = "finite_difference_jacobian" if jacobian is None else "sparse_jacobian"
     made: dict[str, Callable] = {}
     for module in modules:
