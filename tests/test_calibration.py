@@ -58,8 +58,9 @@ def test_calibrated_parameter_set_is_the_package_default():
 
 
 def test_calibrated_population_reproduces_the_published_cll_complete_response_rate():
-    """cll_reasons_lower_efficacy: CR 18-30% in CLL (a fitted target; this checks the fit landed)."""
-    table = compare(load_targets(), ids=["cll_reasons_lower_efficacy"], days=365, patients=200)
+    """cll_reasons_lower_efficacy: CR 18-30% in CLL (a fitted target; this checks the fit landed), on the cohort
+    cartsim validate compares (its 300 patients: at 200 the sampling error is a quarter of the band)."""
+    table = compare(load_targets(), ids=["cll_reasons_lower_efficacy"], days=365)
     row = table.iloc[0]
     assert row["within"], (row["simulated"], row["target_low"], row["target_high"])
 

@@ -312,8 +312,24 @@ def bounded(seconds: float = TIME_LIMIT_S, memory: int = MEMORY_LIMIT_BYTES):
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
+class _QuotingDumper(yaml.SafeDumper):
+    """Quotes a string that reads as a number: PyYAML writes '1e-05' plain (a string to YAML 1.1, a float to
+    the YAML 1.2 loader of cartsim), which would turn the 'quoted number' mutation back into a number."""
+
+
+def _represent_str(dumper, value: str):
+    try:
+        float(value)
+    except ValueError:
+        return dumper.represent_str(value)
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="'")
+
+
+_QuotingDumper.add_representer(str, _represent_str)
+
+
 def _yaml(document) -> str:
-    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+    return yaml.dump(document, Dumper=_QuotingDumper, sort_keys=False, allow_unicode=True)
 
 
 def outcome(case: Case, command: str, seconds: float = TIME_LIMIT_S) -> tuple[str, str]:
