@@ -45,6 +45,10 @@ class Cohort:
 _CTL019 = {"preset": "tisa-cel", "dose_cells": 1.6e8}  # Porter 2015: CTL019 at its median dose (porter2015_dose)
 #: The UPenn CTL019 trials treated their patients before BTK inhibitors and venetoclax.
 _CTL019_ERA = CTL019_ERA_POPULATION
+#: ... and before the early-tocilizumab algorithms: the UPenn trials gave tocilizumab for severe CRS only and graded
+#: CRS by the Penn scale, which Porter 2018 J Hematol Oncol 11:35 set out from these CLL patients (with ELIANA's);
+#: the protocol is the one of the tisagenlecleucel trials below [A].
+_PENN_ERA = {"protocol": "tocilizumab_for_severe_crs"}
 
 #: The Fred Hutch CD19 CAR-T of the blind studies (Turtle 2017 J Clin Oncol; Gauthier 2020 Blood; Liang 2023 Blood
 #: Adv; Hay 2017 Blood): 4-1BB, CD4 and CD8 CAR-T cells in a defined 1:1 composition, 2e6 CAR+ cells/kg (the dose
@@ -63,14 +67,16 @@ _ELIANA_DOSE = {"preset": "tisa-cel", "dose_cells_per_kg": 3e6, "dose_cells": 2.
 #: JULIET (Schuster 2019 NEJM): tisa-cel target 5e8, median infused 3e8 (0.1-6e8; recalled, verify).
 _JULIET_DOSE = {"preset": "tisa-cel", "dose_cells": 3e8}
 #: Both trials gave tocilizumab for severe CRS only (the protocol preset's source), not at grade 2.
-_TISA_CEL_TRIAL_PROTOCOL = "tocilizumab_for_severe_crs"
+_TISA_CEL_TRIAL_PROTOCOL = _PENN_ERA["protocol"]
 
 COHORTS: dict[str, Cohort] = {
-    "porter": Cohort("CTL019 at the median dose of Porter 2015 (1.6e8 CAR+ cells) after flu/cy, standard care, "
-                     "ten years", ({"name": "CTL019", "product": _CTL019},), 300, 3650, 2015, _CTL019_ERA),
-    "frey": Cohort("CTL019 5e7 vs 5e8 CAR+ cells (Frey 2020), one year",
-                   ({"name": "5e7", "product": {**_CTL019, "dose_cells": 5e7}},
-                    {"name": "5e8", "product": {**_CTL019, "dose_cells": 5e8}}), 150, 365, 2020, _CTL019_ERA),
+    "porter": Cohort("CTL019 at the median dose of Porter 2015 (1.6e8 CAR+ cells) after flu/cy, tocilizumab for "
+                     "severe CRS, ten years", ({"name": "CTL019", "product": _CTL019, **_PENN_ERA},), 300, 3650, 2015,
+                     _CTL019_ERA, "Penn"),
+    "frey": Cohort("CTL019 5e7 vs 5e8 CAR+ cells (Frey 2020), tocilizumab for severe CRS, one year",
+                   ({"name": "5e7", "product": {**_CTL019, "dose_cells": 5e7}, **_PENN_ERA},
+                    {"name": "5e8", "product": {**_CTL019, "dose_cells": 5e8}, **_PENN_ERA}), 150, 365, 2020,
+                   _CTL019_ERA, "Penn"),
     "transcend": Cohort("liso-cel 1e8 (TRANSCEND CLL 004), one year",
                         ({"name": "liso-cel", "product": {"preset": "liso-cel"}},), 300, 365, 2023),
     "natural": Cohort("CTL019 without and with the standard CRS protocol in the same patients, 120 days "

@@ -88,6 +88,13 @@ def _hill3(x, half):
     return x3 / (x3 + half * half * half)
 
 
+@njit(cache=True, inline="always")
+def _hill4(x, half):
+    x2 = x * x
+    h2 = half * half
+    return x2 * x2 / (x2 * x2 + h2 * h2)
+
+
 @njit(cache=True)
 def steroid_effect(y, p):
     """Fraction by which corticosteroids suppress cytokine production (and, partly, CAR-T)."""
@@ -397,9 +404,11 @@ def _cytokines(y, p, dy, car_t, engaged, contact, killed, steroid, btk, il6r_blo
     # The activated endothelium opens the blood-brain barrier; free IL-6 reaches the CNS, where tocilizumab
     # (which hardly crosses the barrier) does not block it.
     neuro = y[S.neuroinflammation]
-    barrier = _pos(endo)  # how far the blood-brain barrier is open
-    neuro_drive = (p[P.neurotoxicity_by_endothelium] * barrier
-                   + p[P.neurotoxicity_by_car_t] * _hill(car_t, p[P.neurotoxicity_car_t_half]) * barrier
+    # The barrier opens steeply (Hill 4) once endothelial activation passes a threshold: severe neurotoxicity
+    # goes with severe endothelial activation, mild CRS with none (Gust 2017 Cancer Discov).
+    barrier = _hill4(_pos(endo), p[P.blood_brain_barrier_half])  # how far the blood-brain barrier is open
+    neuro_drive = (p[P.neurotoxicity_by_endothelium]
+                   + p[P.neurotoxicity_by_car_t] * _hill(car_t, p[P.neurotoxicity_car_t_half])
                    + p[P.neurotoxicity_by_il6] * _hill(il6_free_excess, p[P.neurotoxicity_il6_half])
                    + p[P.neurotoxicity_by_il1] * _hill(il1_excess, p[P.il1_half_activation])) * barrier * (1.0 - steroid)
     dy[S.neuroinflammation] = neuro_drive * (1.0 - neuro) - p[P.neurotoxicity_recovery] * neuro

@@ -388,9 +388,15 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
     Parameter("endothelial_recovery", "1/day", 3.0, 0.01, 10.0,
               "[A] capillary leak resolves within a day or two of the cytokines (Gust 2017), so the leak tracks "
               "the IL-6 peak", "endothelial recovery rate"),
-    Parameter("neurotoxicity_by_endothelium", "1/day", 0.3, 0.0, 20.0,
+    Parameter("neurotoxicity_by_endothelium", "1/day", 0.05, 0.0, 20.0,
               "[M] Gust 2017 Cancer Discov: ICANS follows endothelial activation and blood-brain-barrier "
-              "disruption", "CNS inflammation driven by endothelial activation (squared: a barrier threshold)"),
+              "disruption; [A] small beside the CAR-T drive, so that mild CRS without a large expansion leaves "
+              "the CNS alone (eliana_neuro_any, juliet_neuro_any)", "CNS inflammation driven by endothelial activation, behind the opened barrier"),
+    Parameter("blood_brain_barrier_half", "1", 0.52, 0.01, 1.0,
+              "[M] Gust 2017 Cancer Discov: blood-brain-barrier disruption in severe neurotoxicity, with "
+              "endothelial activation (Ang-2/Ang-1, vWF) during severe CRS; [A] calibrated to eliana_neuro_grade3 "
+              "and juliet_neuro_grade3", "endothelial activation at which the blood-brain barrier is half open "
+              "(Hill 4)"),
     Parameter("neurotoxicity_by_il6", "1/day", 0.5, 0.0, 20.0,
               "[M] free IL-6 reaches the CSF, where tocilizumab (which hardly crosses the barrier) does not "
               "block it, so prophylactic tocilizumab does not prevent ICANS (Lee 2019 BBMT; Neelapu 2018 "
@@ -401,13 +407,15 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
     Parameter("neurotoxicity_by_il1", "1/day", 0.3, 0.0, 20.0,
               "[M] Norelli 2018 Nat Med: IL-1 blockade (anakinra) prevents neurotoxicity in mice",
               "CNS inflammation driven by IL-1 signalling"),
-    Parameter("neurotoxicity_by_car_t", "1/day", 0.2, 0.0, 20.0,
+    Parameter("neurotoxicity_by_car_t", "1/day", 4.0, 0.0, 20.0,
               "[M] Gust 2017 Cancer Discov: neurotoxicity follows CAR-T expansion and endothelial activation; "
               "CAR-T cross the disrupted blood-brain barrier into the CSF (Santomasso 2018 Cancer Discov); [A] "
-              "calibrated toward juliet_neuro_any and eliana_neuro_any",
+              "the main drive, so that ICANS severity follows the expansion; calibrated to the neuro_any and "
+              "neuro_grade3 targets of ELIANA and JULIET",
               "CNS inflammation driven by expanded CAR-T across the activated endothelium"),
-    Parameter("neurotoxicity_car_t_half", "cells", 5e10, 1e7, 1e12,
-              "[A] a large expansion (peak above ~1e10 CAR-T) goes with neurotoxicity (Gust 2017)",
+    Parameter("neurotoxicity_car_t_half", "cells", 5e11, 1e7, 1e12,
+              "[A] a large expansion (peak above ~1e11 CAR-T) goes with severe neurotoxicity (Gust 2017); "
+              "with neurotoxicity_by_car_t calibrated to eliana_neuro_grade3 and juliet_neuro_grade3",
               "whole-body CAR-T giving half-maximal CNS trafficking"),
     Parameter("neurotoxicity_recovery", "1/day", 0.15, 0.01, 10.0, "[A] ICANS lasts one to two weeks (JULIET: "
                                                                    "median 14 days, Schuster 2019 NEJM); "

@@ -35,10 +35,12 @@ NORMAL_SPLEEN_CM3 = 200.0
 INDEX_NODES = 6  # iwCLL measures the sum of products of diameters of up to six nodes
 
 #: [A] Ordinal cut points on the CNS-inflammation scale (0..1) at which each ASTCT ICANS domain
-#: escalates; ordered so that the ICE score falls first and oedema and motor signs come last.
-ICE_ONSET = 0.1  # CNS inflammation below this is subclinical: the ICE score stays 10
+#: escalates; ordered so that the ICE score falls first and oedema and motor signs come last. The first signs
+#: (ICE below 10, drowsiness) at 0.2 [A], calibrated with blood_brain_barrier_half to the neurological-event rates
+#: of ELIANA and JULIET (eliana_neuro_any, juliet_neuro_any).
+ICE_ONSET = 0.2  # CNS inflammation below this is subclinical: the ICE score stays 10
 ICE_ZERO_AT = 0.6  # ICE score falls linearly from 10 at ICE_ONSET to 0 as CNS inflammation rises to this
-CONSCIOUSNESS_CUTS = (0.1, 0.25, 0.5, 0.75)  # awakens spontaneously, to voice, to touch, unarousable
+CONSCIOUSNESS_CUTS = (0.2, 0.3, 0.5, 0.75)  # awakens spontaneously, to voice, to touch, unarousable
 SEIZURE_CUTS = (0.6, 0.8)  # rapidly resolving, prolonged
 MOTOR_CUT = 0.85  # deep focal motor weakness
 EDEMA_CUTS = (0.7, 0.85)  # focal, diffuse
