@@ -69,9 +69,8 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               "renews itself to a set point in the niche room (calibrated to melenhorst2022_persistence and "
               "porter2015_cr_durability)", "death rate of resting CD4 CAR-T"),
     Parameter("memory_death_cd8", "1/day", 0.016, 1e-4, 0.2,
-              f"[M] {_STEIN}: terminal slope beta 0.0032/day (ALL); [A] above memory_renewal, so CD8 memory cannot "
-              f"sustain itself in the niche while CD4 memory can, and CD4 come to dominate "
-              f"(melenhorst2022_cd4_dominance)",
+              f"[M] {_STEIN}: terminal slope beta 0.0032/day (ALL); [A] CD8 memory declines net ~0.006/day above "
+              f"memory_renewal, so CD4 come to dominate (melenhorst2022_cd4_dominance)",
               "death rate of resting CD8 CAR-T"),
     Parameter("effector_death_cd4", "1/day", 0.10, 0.01, 2.0,
               "[A] CD4 effectors are less prone to activation-induced death, so they outlast CD8 on "
@@ -82,23 +81,19 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               "killing weight of a CD4 effector relative to a CD8 effector"),
     Parameter("cytotoxicity_cd8", "1", 1.0, 0.0, 2.0, "[A] reference lineage", "killing weight of a CD8 effector"),
     # ---- CAR-T, shared -----------------------------------------------------------------------
-    Parameter("resting_cytotoxicity", "1", 0.6, 0.0, 1.0,
-              "[A] Melenhorst 2022 Nature: persisting CD4 CAR-T remain cytolytic years later; calibrated to "
-              "porter2015_cr_durability beside the small memory set point (car_t_memory_capacity): a resting pool "
-              "that kills holds B-cell aplasia, so recovering B cells do not re-activate it until it burns out",
+    Parameter("resting_cytotoxicity", "1", 0.3, 0.0, 1.0,
+              "[A] Melenhorst 2022 Nature: persisting CD4 CAR-T remain cytolytic years later",
               "killing weight of a resting CAR-T relative to an effector of its lineage"),
-    Parameter("memory_renewal", "1/day", 0.0155, 0.0, 0.1,
-              f"[A] {_KIRO} structure (mu_M); above memory_death_cd4, so a CD4 pool below its set point "
-              f"(car_t_memory_capacity) renews itself for a decade (Melenhorst 2022 Nature) while a pool above it "
-              f"relaxes toward it over months: calibrated with car_t_memory_capacity to "
-              f"stein2019_terminal_half_life (CLL and B-ALL), porter2015_cr_durability and melenhorst2022_persistence",
+    Parameter("memory_renewal", "1/day", 0.01, 0.0, 0.1,
+              f"[A] {_KIRO} structure (mu_M); with memory_death_cd8 it gives the slow terminal decline of "
+              f"stein2019_terminal_half_life (net ~0.003/day), CD4 nearly self-sustaining (Melenhorst 2022 Nature)",
               "homeostatic self-renewal of resting CAR-T at baseline IL-15, without antigen (scales with IL-15)"),
-    Parameter("car_t_memory_capacity", "cells", 2.75e9, 1e7, 1e12,
-              "[A] long-lived CAR-T compete with the host's own memory T cells for IL-7/IL-15 (Melenhorst 2022 "
-              "Nature: a small CD4 pool that lasts a decade). The burst leaves more resting CAR-T than the niche "
-              "holds, so the pool declines over the first year or two toward its set point: the slow terminal phase "
-              "of Stein 2019 (stein2019_terminal_half_life). At 3e10 the pool formed below its set point and the "
-              "terminal half-life read ~1100 d; calibrated with memory_renewal and resting_cytotoxicity",
+    Parameter("car_t_memory_capacity", "cells", 3e10, 1e7, 1e12,
+              "[A] long-lived CAR-T compete with the host's own memory T cells for IL-7/IL-15, so after the "
+              "contraction the pool settles for months to a homeostatic level that lasts (Melenhorst 2022 "
+              "Nature). Toward stein2019_terminal_half_life (1109 d here against 165-275): 5e9 meets it, but then "
+              "complete responders lose their CAR-T and relapse (porter2015_cr_durability), and below 3e10 "
+              "the recovering B cells re-activate a smaller pool until it burns out (no CAR-T at ten years)",
               "resting CAR-T that homeostatic renewal can sustain"),
     Parameter("activation_rate", "1/day", 3.0, 0.01, 10.0,
               f"[A] memory-to-effector toggle of {_KIRO} and Stein 2019 CPT:PSP (k_act); T cells are triggered "
