@@ -93,7 +93,11 @@ PARAMETER_TABLE: tuple[Parameter, ...] = (
               "contraction the pool settles for months to a homeostatic level that lasts (Melenhorst 2022 "
               "Nature). Toward stein2019_terminal_half_life (1109 d here against 165-275): 5e9 meets it, but then "
               "complete responders lose their CAR-T and relapse (porter2015_cr_durability), and below 3e10 "
-              "the recovering B cells re-activate a smaller pool until it burns out (no CAR-T at ten years)",
+              "the recovering B cells re-activate a smaller pool until it burns out (no CAR-T at ten years). A set "
+              "point of 2.75e9 with memory_renewal 0.0155 and resting_cytotoxicity 0.6 gave terminal half-lives of "
+              "249 d (CLL) and 263 d (B-ALL) and kept the cohort targets, but the exemplary responder "
+              "(scenarios/responder.yaml) still lost its CAR-T by day 500 as its B cells recovered, and a CD28 "
+              "patient re-expanded on its recovered B cells: the burn-out needs a mechanism, not a value",
               "resting CAR-T that homeostatic renewal can sustain"),
     Parameter("activation_rate", "1/day", 3.0, 0.01, 10.0,
               f"[A] memory-to-effector toggle of {_KIRO} and Stein 2019 CPT:PSP (k_act); T cells are triggered "
