@@ -48,7 +48,7 @@ _CTL019_ERA = CTL019_ERA_POPULATION
 #: ... and before the early-tocilizumab algorithms: the UPenn trials gave tocilizumab for severe CRS only and graded
 #: CRS by the Penn scale, which Porter 2018 J Hematol Oncol 11:35 set out from these CLL patients (with ELIANA's);
 #: the protocol is the one of the tisagenlecleucel trials below [A].
-_PENN_ERA = {"protocol": "tocilizumab_for_severe_crs"}
+_SEVERE_CRS_ONLY = {"protocol": "tocilizumab_for_severe_crs"}
 
 #: The Fred Hutch CD19 CAR-T of the blind studies (Turtle 2017 J Clin Oncol; Gauthier 2020 Blood; Liang 2023 Blood
 #: Adv; Hay 2017 Blood): 4-1BB, CD4 and CD8 CAR-T cells in a defined 1:1 composition, 2e6 CAR+ cells/kg (the dose
@@ -66,16 +66,15 @@ _MSKCC_19_28Z = {"costimulation": "CD28", "dose_cells_per_kg": 1e7, "dose_cells"
 _ELIANA_DOSE = {"preset": "tisa-cel", "dose_cells_per_kg": 3e6, "dose_cells": 2.5e8, "minimum_dose_cells": 1e7}
 #: JULIET (Schuster 2019 NEJM): tisa-cel target 5e8, median infused 3e8 (0.1-6e8; recalled, verify).
 _JULIET_DOSE = {"preset": "tisa-cel", "dose_cells": 3e8}
-#: Both trials gave tocilizumab for severe CRS only (the protocol preset's source), not at grade 2.
-_TISA_CEL_TRIAL_PROTOCOL = _PENN_ERA["protocol"]
+#: Both trials gave tocilizumab for severe CRS only (the protocol preset's source), not at grade 2: _SEVERE_CRS_ONLY.
 
 COHORTS: dict[str, Cohort] = {
     "porter": Cohort("CTL019 at the median dose of Porter 2015 (1.6e8 CAR+ cells) after flu/cy, tocilizumab for "
-                     "severe CRS, ten years", ({"name": "CTL019", "product": _CTL019, **_PENN_ERA},), 300, 3650, 2015,
-                     _CTL019_ERA, "Penn"),
+                     "severe CRS, ten years", ({"name": "CTL019", "product": _CTL019, **_SEVERE_CRS_ONLY},), 300, 3650,
+                     2015, _CTL019_ERA, "Penn"),
     "frey": Cohort("CTL019 5e7 vs 5e8 CAR+ cells (Frey 2020), tocilizumab for severe CRS, one year",
-                   ({"name": "5e7", "product": {**_CTL019, "dose_cells": 5e7}, **_PENN_ERA},
-                    {"name": "5e8", "product": {**_CTL019, "dose_cells": 5e8}, **_PENN_ERA}), 150, 365, 2020,
+                   ({"name": "5e7", "product": {**_CTL019, "dose_cells": 5e7}, **_SEVERE_CRS_ONLY},
+                    {"name": "5e8", "product": {**_CTL019, "dose_cells": 5e8}, **_SEVERE_CRS_ONLY}), 150, 365, 2020,
                    _CTL019_ERA, "Penn"),
     "transcend": Cohort("liso-cel 1e8 (TRANSCEND CLL 004), one year",
                         ({"name": "liso-cel", "product": {"preset": "liso-cel"}},), 300, 365, 2023),
@@ -88,12 +87,11 @@ COHORTS: dict[str, Cohort] = {
                           "lymphodepletion": {"regimen": "none"}, "protocol": "none"},), 100, 365, 7),
     # The tisagenlecleucel trials of the other diseases, graded by the Penn scale as they were.
     "eliana": Cohort("tisa-cel ~3e6/kg after flu/cy in paediatric/young-adult R/R B-ALL (ELIANA, Maude 2018 NEJM), "
-                     "one year", ({"name": "tisa-cel", "product": _ELIANA_DOSE,
-                       "protocol": _TISA_CEL_TRIAL_PROTOCOL},), 200, 365, 2018, B_ALL_POPULATION,
-                     "Penn"),
+                     "one year", ({"name": "tisa-cel", "product": _ELIANA_DOSE, **_SEVERE_CRS_ONLY},), 200, 365, 2018,
+                     B_ALL_POPULATION, "Penn"),
     "juliet": Cohort("tisa-cel 3e8 after lymphodepletion in R/R LBCL (JULIET, Schuster 2019 NEJM), one year",
-                     ({"name": "tisa-cel", "product": _JULIET_DOSE,
-                       "protocol": _TISA_CEL_TRIAL_PROTOCOL},), 200, 365, 2019, LBCL_POPULATION, "Penn"),
+                     ({"name": "tisa-cel", "product": _JULIET_DOSE, **_SEVERE_CRS_ONLY},), 200, 365, 2019,
+                     LBCL_POPULATION, "Penn"),
     # Cohorts of the blind studies (blind.yaml): compared by cartsim validate --blind, never fitted.
     "fred_hutch": Cohort("Fred Hutch defined-composition 4-1BB CD19 CAR-T 2e6/kg after flu/cy in R/R CLL after "
                          "ibrutinib (Turtle 2017 J Clin Oncol; long-term follow-up Liang 2023 Blood Adv), six and a "

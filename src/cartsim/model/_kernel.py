@@ -90,9 +90,7 @@ def _hill3(x, half):
 
 @njit(cache=True, inline="always")
 def _hill4(x, half):
-    x2 = x * x
-    h2 = half * half
-    return x2 * x2 / (x2 * x2 + h2 * h2)
+    return _hill2(x * x, half * half)
 
 
 @njit(cache=True)
@@ -401,11 +399,11 @@ def _cytokines(y, p, dy, car_t, engaged, contact, killed, steroid, btk, il6r_blo
                   + p[P.endothelial_activation_by_il1] * _hill(il1_excess, p[P.il1_half_activation]))
     endo = y[S.endothelial_activation]
     dy[S.endothelial_activation] = endo_drive * (1.0 - endo) - p[P.endothelial_recovery] * endo
-    # The activated endothelium opens the blood-brain barrier; free IL-6 reaches the CNS, where tocilizumab
-    # (which hardly crosses the barrier) does not block it.
+    # The activated endothelium opens the blood-brain barrier, steeply (Hill 4) once it passes a threshold:
+    # severe neurotoxicity goes with severe endothelial activation, mild CRS with none (Gust 2017 Cancer Discov).
+    # Behind it, expanded CAR-T, free IL-6 (which tocilizumab, hardly crossing the barrier, does not block) and
+    # IL-1 drive the CNS inflammation.
     neuro = y[S.neuroinflammation]
-    # The barrier opens steeply (Hill 4) once endothelial activation passes a threshold: severe neurotoxicity
-    # goes with severe endothelial activation, mild CRS with none (Gust 2017 Cancer Discov).
     barrier = _hill4(_pos(endo), p[P.blood_brain_barrier_half])  # how far the blood-brain barrier is open
     neuro_drive = (p[P.neurotoxicity_by_endothelium]
                    + p[P.neurotoxicity_by_car_t] * _hill(car_t, p[P.neurotoxicity_car_t_half])
